@@ -1,0 +1,311 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/scxvm/scxvm/workload"
+)
+
+// sampleMessages returns one populated message of every type.
+func sampleMessages() []Message {
+	wc := workload.WorkloadConfig{
+		NumWorkers: 4,
+		WorkType: workload.WorkType{
+			Kind:      workload.Sequence,
+			SpinIters: 1000,
+			Burst:     3 * time.Millisecond,
+			Phases:    []workload.Phase{{Kind: workload.PhaseSpin, Duration: time.Millisecond}, {Kind: workload.PhaseYield}},
+		},
+		Affinity:    workload.Affinity{Kind: workload.AffinityRandom, From: []int{0, 1, 2, 3}, Count: 2},
+		SchedPolicy: workload.SchedPolicy{Class: workload.PolicyFIFO, Priority: 10},
+		MemPolicy:   workload.MemPolicy{Mode: workload.MemBind, Nodes: []int{0}, Flags: []workload.MemPolicyFlag{workload.MemFlagStaticNodes}},
+		CloneMode:   workload.CloneThread,
+		Nice:        -5,
+	}
+	rep := workload.WorkerReport{
+		Index: 2, TID: 4242, IsMessenger: true,
+		WorkUnits: 1 << 40, Iterations: 123456,
+		CPUTimeNs: 1_999_000_000, WallTimeNs: 2_000_000_000, OffCPUNs: 1_000_000,
+		MigrationCount: 3, CPUsUsed: []int{0, 3},
+		Migrations: []workload.Migration{{AtNs: 10, FromCPU: 0, ToCPU: 3}},
+		MaxGapMs:   12, MaxGapCPU: 3, MaxGapAtMs: 1500,
+		ResumeLatenciesNs:   workload.Samples{1000, 2000, 1 << 50, 0},
+		ResumeLatencyCount:  9000,
+		SchedstatRunDelayNs: 5, SchedstatRunCount: 6, SchedstatCPUTimeNs: 7,
+		VoluntaryCtxSwitches: 8, InvoluntaryCtxSwitches: 9,
+		NumaPages: []uint64{100, 200}, NumaPagesMigrated: 4,
+		Completed: false,
+		Exit:      workload.ExitInfo{Kind: workload.ExitSignaled, Signal: 9, Message: "killed"},
+	}
+	return []Message{
+		&Hello{
+			ProtocolVersion: Version,
+			AgentBuildID:    "abc123",
+			KernelRelease:   "6.12.0-scx",
+			KernelCmdline:   "console=ttyS0 panic=-1",
+			SchedExt:        SchedExtInfo{Available: true, State: "disabled", EnableSeq: 3, Ops: "simple"},
+			Topology: GuestTopology{CPUs: 4, Online: "0-3", LLCs: 2, NUMANodes: 1,
+				CPULLC: []int{0, 0, 1, 1}, CPUNode: []int{0, 0, 0, 0}, MemoryBytes: 1 << 30},
+			BootTime:   812 * time.Millisecond,
+			AgentStart: time.Unix(1_790_000_000, 123456789),
+			Transport:  TransportVsock,
+		},
+		&Job{
+			ID: 7,
+			Scheduler: SchedulerSpec{Kind: SchedulerBinary, Name: "simple", Path: "/sched/scx_simple",
+				Args: []string{"-v", "--slice-us=5000"}, AttachTimeout: 3 * time.Second, Restart: true,
+				WatchdogTimeout: 500 * time.Millisecond, ErrorAfter: 100},
+			Scenario: Scenario{
+				Name:     "cpuset-swap",
+				Duration: 5 * time.Second,
+				Cgroups: []Cgroup{
+					{Name: "a", CPUs: "0-1", Mems: "0", Workloads: []workload.WorkloadConfig{wc}},
+					{Name: "b", CPUs: "2-3"},
+				},
+				Steps: []Step{
+					{At: time.Second, Action: StepSwapCpusets, Cgroup: "a", Target: "b"},
+					{At: 2 * time.Second, Action: StepSpawn, Cgroup: "b", Workloads: []workload.WorkloadConfig{{NumWorkers: 1}}},
+					{At: 3 * time.Second, Action: StepKillWorker, Cgroup: "a", Worker: 1, Signal: 15},
+				},
+				Payloads: []Payload{{Name: "stress", Path: "/usr/bin/stress-ng", Args: []string{"--cpu", "2"}, Cgroup: "b", Wait: true}},
+			},
+			ProgressInterval: 250 * time.Millisecond,
+			Timeout:          time.Minute,
+			Watchdog:         90 * time.Second,
+		},
+		&Progress{
+			JobID: 7, At: 1500 * time.Millisecond,
+			Iterations: []uint64{0, 1, 1 << 33},
+			Workers:    []WorkerInfo{{Cgroup: "a", Index: 0, PID: 10}, {Cgroup: "a", Index: 1, PID: 11}, {Cgroup: "b", Index: 0}},
+			SchedState: "enabled", EnableSeq: 4,
+		},
+		&SchedEvent{
+			JobID: 7, Kind: SchedEjected, Scheduler: "stall", At: 2 * time.Second,
+			Reason:      "runnable task stall",
+			KernelLines: []string{`sched_ext: BPF scheduler "stall" disabled (runnable task stall)`, "sched_ext: stall: worker[77] failed to run for 0.512s"},
+			Log:         "libbpf: loaded\nverifier: ok\n",
+			Exit:        &ExitStatus{Code: 0, Signal: 9},
+			EnableSeq:   5,
+		},
+		&KernelLog{Lines: []KernelLine{
+			{Level: 6, Seq: 100, TimeUs: 812345, Text: "sched_ext: BPF scheduler \"fifo\" enabled"},
+			{Level: 3, Seq: 101, TimeUs: 812400, Text: "ünïcode ✓"},
+		}},
+		&Reports{JobID: 7, Workers: []CgroupReport{{Cgroup: "a", Report: rep}, {Cgroup: "b", Report: workload.WorkerReport{Index: 0, Completed: true}}}},
+		&JobResult{
+			JobID: 7, Status: StatusTimedOut, Error: "job timeout 1m0s expired",
+			Timings: Timings{Setup: time.Millisecond, Run: 5 * time.Second, Collect: 20 * time.Millisecond, Total: 5100 * time.Millisecond},
+			Payloads: []PayloadResult{{Name: "stress", ExitCode: -1, Signal: 9, TimedOut: true,
+				OutputTail: "stress-ng: info: dispatching hogs", Duration: 5 * time.Second, Error: ""}},
+			SchedStateEnd: "disabled", EnableSeqStart: 4, EnableSeqEnd: 5,
+		},
+		&Error{Op: "decode job", Message: "bad scenario", JobID: 7, Fatal: true},
+		&Bye{Reason: "no more jobs"},
+	}
+}
+
+// roundTrip writes m as a frame and reads it back.
+func roundTrip(t testing.TB, m Message) Message {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := NewWriter(&buf).WriteMessage(m); err != nil {
+		t.Fatalf("write %s: %v", m.MessageType(), err)
+	}
+	got, err := NewReader(&buf).ReadMessage()
+	if err != nil {
+		t.Fatalf("read %s: %v", m.MessageType(), err)
+	}
+	return got
+}
+
+func TestRoundTripEveryType(t *testing.T) {
+	seen := map[Type]bool{}
+	for _, m := range sampleMessages() {
+		t.Run(m.MessageType().String(), func(t *testing.T) {
+			seen[m.MessageType()] = true
+			got := roundTrip(t, m)
+			if !reflect.DeepEqual(got, m) {
+				t.Errorf("round trip differs:\n got %#v\nwant %#v", got, m)
+			}
+		})
+	}
+	for typ := TypeHello; typ < numTypes; typ++ {
+		if !seen[typ] {
+			t.Errorf("no sample message of type %s", typ)
+		}
+	}
+}
+
+// TestRoundTripZero checks that zero messages survive too.
+func TestRoundTripZero(t *testing.T) {
+	for typ := TypeHello; typ < numTypes; typ++ {
+		m, err := NewMessage(typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.MessageType() != typ {
+			t.Errorf("NewMessage(%s).MessageType() = %s", typ, m.MessageType())
+		}
+		got := roundTrip(t, m)
+		// Hello's zero time decodes as the UTC zero time.
+		if h, ok := got.(*Hello); ok && h.AgentStart.IsZero() {
+			h.AgentStart = time.Time{}
+		}
+		if !reflect.DeepEqual(got, m) {
+			t.Errorf("zero %s: got %#v", typ, got)
+		}
+	}
+}
+
+// TestRoundTripRandom is a property test: random values of every message
+// type, with every exported field filled or left empty at random, come
+// back deeply equal.
+func TestRoundTripRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 300 {
+		typ := Type(1 + i%int(numTypes-1))
+		m, _ := NewMessage(typ)
+		fill(r, reflect.ValueOf(m).Elem(), 0)
+		got := roundTrip(t, m)
+		if !reflect.DeepEqual(got, m) {
+			t.Fatalf("random %s #%d differs:\n got %#v\nwant %#v", typ, i, got, m)
+		}
+	}
+}
+
+var le = binary.LittleEndian
+
+var timeType = reflect.TypeFor[time.Time]()
+
+// fill sets v to a random value. Slices, maps and pointers are either nil
+// or non-empty, since omitempty cannot tell an empty one from nil.
+func fill(r *rand.Rand, v reflect.Value, depth int) {
+	if v.Type() == timeType {
+		v.Set(reflect.ValueOf(time.Unix(r.Int64N(1<<34), r.Int64N(1e9))))
+		return
+	}
+	switch v.Kind() {
+	case reflect.Bool:
+		v.SetBool(r.IntN(2) == 1)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		bits := v.Type().Bits()
+		v.SetInt(int64(r.Uint64()) >> (64 - bits) >> r.IntN(bits))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		bits := v.Type().Bits()
+		v.SetUint(r.Uint64() >> (64 - bits) >> r.IntN(bits))
+	case reflect.String:
+		const chars = "abcxyz_-/ ü✓\n\x00"
+		rs := []rune(chars)
+		n := r.IntN(12)
+		s := make([]rune, n)
+		for i := range s {
+			s[i] = rs[r.IntN(len(rs))]
+		}
+		v.SetString(string(s))
+	case reflect.Slice:
+		if r.IntN(3) == 0 || depth > 6 {
+			return
+		}
+		n := 1 + r.IntN(4)
+		if v.Type().Elem().Kind() == reflect.Uint64 {
+			n = 1 + r.IntN(100) // sample arrays
+		}
+		s := reflect.MakeSlice(v.Type(), n, n)
+		for i := range n {
+			fill(r, s.Index(i), depth+1)
+		}
+		v.Set(s)
+	case reflect.Map:
+		if r.IntN(3) == 0 || depth > 6 {
+			return
+		}
+		m := reflect.MakeMap(v.Type())
+		for range 1 + r.IntN(3) {
+			k := reflect.New(v.Type().Key()).Elem()
+			e := reflect.New(v.Type().Elem()).Elem()
+			fill(r, k, depth+1)
+			fill(r, e, depth+1)
+			m.SetMapIndex(k, e)
+		}
+		v.Set(m)
+	case reflect.Pointer:
+		if r.IntN(3) == 0 {
+			return
+		}
+		p := reflect.New(v.Type().Elem())
+		fill(r, p.Elem(), depth+1)
+		v.Set(p)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fill(r, v.Field(i), depth+1)
+			}
+		}
+	default:
+		panic("fill: unhandled kind " + v.Kind().String())
+	}
+}
+
+func TestTypeString(t *testing.T) {
+	tests := []struct {
+		typ  Type
+		want string
+	}{
+		{TypeHello, "hello"},
+		{TypeSchedEvent, "sched_event"},
+		{TypeBye, "bye"},
+		{0, "type(0)"},
+		{numTypes, "type(10)"},
+		{0xffff, "type(65535)"},
+	}
+	for _, tt := range tests {
+		if got := tt.typ.String(); got != tt.want {
+			t.Errorf("Type(%d).String() = %q, want %q", uint16(tt.typ), got, tt.want)
+		}
+	}
+	if _, err := NewMessage(0); err == nil {
+		t.Error("NewMessage(0) succeeded")
+	}
+}
+
+func TestBuildID(t *testing.T) {
+	id := BuildID()
+	if id == "" || id == "unknown" {
+		t.Fatalf("BuildID() = %q, want the test binary's Go build ID", id)
+	}
+	if id2 := BuildID(); id2 != id {
+		t.Errorf("BuildID() changed: %q then %q", id, id2)
+	}
+}
+
+func TestParseGoBuildIDNote(t *testing.T) {
+	note := func(name string, typ uint32, desc string) []byte {
+		b := make([]byte, 12)
+		le.PutUint32(b[0:], uint32(len(name)))
+		le.PutUint32(b[4:], uint32(len(desc)))
+		le.PutUint32(b[8:], typ)
+		return append(append(b, name...), desc...)
+	}
+	tests := []struct {
+		name string
+		note []byte
+		want string
+	}{
+		{"full", note("Go\x00\x00", 4, "act1/cont1/act2/cont2"), "cont2"},
+		{"one part", note("Go\x00\x00", 4, "only"), "only"},
+		{"wrong type", note("Go\x00\x00", 1, "a/b"), ""},
+		{"wrong name", note("GNU\x00", 4, "a/b"), ""},
+		{"short desc", note("Go\x00\x00", 4, "a/b")[:18], ""},
+		{"tiny", []byte{1, 2}, ""},
+	}
+	for _, tt := range tests {
+		if got := parseGoBuildIDNote(tt.note, le); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
