@@ -1,0 +1,39 @@
+// Package kernel finds and inspects the kernels scxvm boots.
+//
+// It answers two questions. First, can a given kernel image run sched_ext
+// schedulers? Inspect reads a bzImage/vmlinuz (gzip, xz, zstd, lz4, bzip2
+// or lzma payload) or an ELF vmlinux, and reports its release, its
+// configuration (a config file next to the image, else the one embedded
+// with CONFIG_IKCONFIG, else /boot/config-RELEASE) and which required
+// options are missing; without any config it deduces sched_ext support from
+// the image's BTF. Check prints that report for `scxvm kernel check PATH`:
+//
+//	if err := kernel.Check(os.Stdout, "/boot/vmlinuz-6.12.117+deb12-amd64"); errors.Is(err, kernel.ErrNotSupported) {
+//		// exit 125: this kernel cannot be tested
+//	}
+//
+// Second, where are the test kernels? The scripts in this directory
+// (fetch-kernel, build-kernel, build-schedulers, driven by the Makefile)
+// fill a cache; Lookup and Schedulers find their results:
+//
+//	k, err := kernel.Lookup(kernel.DefaultCacheDir(), kernel.Debian)
+//	// k.Image, k.Config, k.Release, k.Modules (vsock .ko files in load order)
+//	scheds, err := kernel.Schedulers(kernel.DefaultCacheDir(), k)
+//	// scheds["scx_simple"] is the path of the binary built for k
+//
+// Cache layout (under DefaultCacheDir):
+//
+//	kernels/debian-<pkgversion>/{vmlinuz,config,release,vmlinux,modules/}
+//	kernels/<srcversion>-scxvm-<fragmenthash>/{bzImage,config,release,vmlinux}
+//	kernels/stock-<pkgversion>/{vmlinuz,config,release}
+//	kernels/{debian,6.12,stock-6.12} -> the directories above
+//	schedulers/<kernel dir name>/{scx_*,build.log,status}
+//	src/linux-source-<version>/   unpacked source trees
+//	apt/<suite>/                  private apt roots
+//
+// Environment variables read: SCXVM_CACHE_DIR (cache root), else
+// XDG_CACHE_HOME (cache root is $XDG_CACHE_HOME/scxvm), else HOME
+// (~/.cache/scxvm).
+//
+// The package is not needed at guest run time.
+package kernel
