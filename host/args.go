@@ -1,0 +1,114 @@
+package host
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// BaseCmdline is the kernel command line every guest gets, before
+// scxvm.transport, scxvm.vsock_port and Config.Cmdline.
+var BaseCmdline = []string{
+	"console=ttyS0", "panic=-1", "nokaslr", "mitigations=off",
+	"sysctl.kernel.sched_schedstats=1", "quiet",
+}
+
+// Plan holds the decisions Start makes before building the QEMU command
+// line: probed accelerator and transport, and the file descriptor
+// numbers QEMU inherits.
+type Plan struct {
+	Accel     string // AccelKVM or AccelTCG
+	Transport string // TransportVsock or TransportVirtioSerial
+	ConsoleFD int    // QEMU's fd of the connected serial console socket
+	SerialFD  int    // QEMU's fd of the connected virtio-serial socket (virtio-serial)
+	GuestCID  uint32 // guest vsock CID (vsock)
+	VhostFD   int    // QEMU's fd of an opened /dev/vhost-vsock holding GuestCID; 0: QEMU opens it
+	VsockPort uint32 // host port the guest dials; 0 means VsockPort
+}
+
+// KernelCmdline returns the guest kernel command line for cfg and plan,
+// or an error if it exceeds MaxCmdline.
+func KernelCmdline(cfg Config, plan Plan) (string, error) {
+	args := append([]string(nil), BaseCmdline...)
+	if plan.Transport == TransportVsock {
+		args = append(args, "scxvm.transport=vsock")
+		if plan.VsockPort != 0 && plan.VsockPort != VsockPort {
+			args = append(args, "scxvm.vsock_port="+strconv.FormatUint(uint64(plan.VsockPort), 10))
+		}
+	}
+	for _, a := range cfg.Cmdline {
+		if a = strings.TrimSpace(a); a != "" {
+			args = append(args, a)
+		}
+	}
+	s := strings.Join(args, " ")
+	if len(s) >= MaxCmdline {
+		return "", fmt.Errorf("kernel command line is %d bytes, the limit is %d (pass configuration over the channel instead)", len(s), MaxCmdline-1)
+	}
+	return s, nil
+}
+
+// Args returns QEMU's argv (without the program name) for cfg and plan.
+// It is a pure function of its inputs. It assumes cfg.Validate() passed;
+// an over-long kernel command line is passed through unchanged (Start
+// rejects it first).
+func Args(cfg Config, plan Plan) []string {
+	cfg = cfg.withDefaults()
+	t := cfg.Topology
+
+	a := []string{
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-machine", cfg.Machine,
+	}
+	switch plan.Accel {
+	case AccelKVM:
+		a = append(a, "-accel", "kvm", "-cpu", "host")
+	default:
+		// vendor=GenuineIntel: Linux derives the LLC from CPUID leaf 4,
+		// which QEMU reports per die; with TCG's default AMD vendor an
+		// old-family guest CPU gets one LLC per socket instead.
+		a = append(a, "-accel", "tcg,thread="+cfg.TCGThread, "-cpu", "max,vendor=GenuineIntel")
+	}
+
+	smp := fmt.Sprintf("cpus=%d,sockets=%d,dies=%d,cores=%d,threads=%d",
+		t.CPUs(), t.NUMANodes, t.LLCs, t.CoresPerLLC, t.ThreadsPerCore)
+	a = append(a, "-smp", smp, "-m", strconv.Itoa(cfg.MemoryMB))
+
+	if t.NUMANodes > 1 {
+		per := cfg.MemoryMB / t.NUMANodes
+		for n := range t.NUMANodes {
+			a = append(a,
+				"-object", fmt.Sprintf("memory-backend-ram,id=mem%d,size=%dM", n, per),
+				"-numa", fmt.Sprintf("node,nodeid=%d,memdev=mem%d", n, n))
+		}
+		for n := range t.NUMANodes {
+			a = append(a, "-numa", fmt.Sprintf("cpu,node-id=%d,socket-id=%d", n, n))
+		}
+	}
+
+	cmdline, _ := KernelCmdline(cfg, plan)
+	a = append(a, "-kernel", cfg.Kernel)
+	if cfg.Initramfs != "" {
+		a = append(a, "-initrd", cfg.Initramfs)
+	}
+	a = append(a, "-append", cmdline)
+
+	a = append(a,
+		"-chardev", fmt.Sprintf("socket,id=con,fd=%d", plan.ConsoleFD),
+		"-serial", "chardev:con")
+
+	switch plan.Transport {
+	case TransportVsock:
+		dev := fmt.Sprintf("vhost-vsock-pci,guest-cid=%d", plan.GuestCID)
+		if plan.VhostFD > 0 {
+			dev += fmt.Sprintf(",vhostfd=%d", plan.VhostFD)
+		}
+		a = append(a, "-device", dev)
+	default:
+		a = append(a,
+			"-device", "virtio-serial-pci,id=vser",
+			"-chardev", fmt.Sprintf("socket,id=agent,fd=%d", plan.SerialFD),
+			"-device", "virtserialport,bus=vser.0,chardev=agent,name="+PortName)
+	}
+	return a
+}

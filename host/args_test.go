@@ -1,0 +1,195 @@
+package host
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// flagValues returns every value given to flag in args.
+func flagValues(args []string, flag string) []string {
+	var out []string
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == flag {
+			out = append(out, args[i+1])
+		}
+	}
+	return out
+}
+
+func TestArgs(t *testing.T) {
+	base := Config{Kernel: "/k/bzImage", Initramfs: "/k/initrd.cpio"}
+	serial := Plan{Accel: AccelTCG, Transport: TransportVirtioSerial, ConsoleFD: 3, SerialFD: 4}
+	tests := []struct {
+		name string
+		cfg  func(*Config)
+		plan Plan
+		want map[string][]string // flag -> all its values, in order
+		not  []string            // flags that must not appear
+	}{
+		{
+			name: "defaults",
+			plan: serial,
+			want: map[string][]string{
+				"-machine": {"q35"},
+				"-accel":   {"tcg,thread=single"},
+				"-cpu":     {"max,vendor=GenuineIntel"},
+				"-smp":     {"cpus=2,sockets=1,dies=1,cores=2,threads=1"},
+				"-m":       {"1024"},
+				"-kernel":  {"/k/bzImage"},
+				"-initrd":  {"/k/initrd.cpio"},
+				"-append":  {"console=ttyS0 panic=-1 nokaslr mitigations=off sysctl.kernel.sched_schedstats=1 quiet"},
+				"-chardev": {"socket,id=con,fd=3", "socket,id=agent,fd=4"},
+				"-serial":  {"chardev:con"},
+				"-device":  {"virtio-serial-pci,id=vser", "virtserialport,bus=vser.0,chardev=agent,name=org.scxvm.0"},
+				"-display": {"none"},
+			},
+			not: []string{"-numa", "-object", "-enable-kvm", "-net", "-nic"},
+		},
+		{
+			name: "kvm",
+			plan: Plan{Accel: AccelKVM, Transport: TransportVirtioSerial, ConsoleFD: 3, SerialFD: 4},
+			want: map[string][]string{"-accel": {"kvm"}, "-cpu": {"host"}},
+		},
+		{
+			name: "tcg multi-threaded",
+			cfg:  func(c *Config) { c.TCGThread = TCGMulti },
+			plan: serial,
+			want: map[string][]string{"-accel": {"tcg,thread=multi"}},
+		},
+		{
+			name: "numa 2x2x2 smt",
+			cfg: func(c *Config) {
+				c.Topology = Topology{NUMANodes: 2, LLCs: 2, CoresPerLLC: 2, ThreadsPerCore: 2}
+				c.MemoryMB = 2048
+			},
+			plan: serial,
+			want: map[string][]string{
+				"-smp":    {"cpus=16,sockets=2,dies=2,cores=2,threads=2"},
+				"-m":      {"2048"},
+				"-object": {"memory-backend-ram,id=mem0,size=1024M", "memory-backend-ram,id=mem1,size=1024M"},
+				"-numa": {
+					"node,nodeid=0,memdev=mem0", "node,nodeid=1,memdev=mem1",
+					"cpu,node-id=0,socket-id=0", "cpu,node-id=1,socket-id=1",
+				},
+			},
+		},
+		{
+			name: "llcs only",
+			cfg:  func(c *Config) { c.Topology = Topology{LLCs: 4, CoresPerLLC: 1} },
+			plan: serial,
+			want: map[string][]string{"-smp": {"cpus=4,sockets=1,dies=4,cores=1,threads=1"}},
+			not:  []string{"-numa"},
+		},
+		{
+			name: "vsock default port",
+			plan: Plan{Accel: AccelTCG, Transport: TransportVsock, ConsoleFD: 3, GuestCID: 42, VhostFD: 4, VsockPort: VsockPort},
+			want: map[string][]string{
+				"-device":  {"vhost-vsock-pci,guest-cid=42,vhostfd=4"},
+				"-chardev": {"socket,id=con,fd=3"},
+				"-append":  {"console=ttyS0 panic=-1 nokaslr mitigations=off sysctl.kernel.sched_schedstats=1 quiet scxvm.transport=vsock"},
+			},
+		},
+		{
+			name: "vsock other port, qemu opens vhost",
+			plan: Plan{Accel: AccelTCG, Transport: TransportVsock, ConsoleFD: 3, GuestCID: 7, VsockPort: 5555},
+			want: map[string][]string{
+				"-device": {"vhost-vsock-pci,guest-cid=7"},
+				"-append": {"console=ttyS0 panic=-1 nokaslr mitigations=off sysctl.kernel.sched_schedstats=1 quiet scxvm.transport=vsock scxvm.vsock_port=5555"},
+			},
+		},
+		{
+			name: "extra cmdline",
+			cfg:  func(c *Config) { c.Cmdline = []string{"loglevel=7", " ", "scxvm.debug=1"} },
+			plan: serial,
+			want: map[string][]string{"-append": {"console=ttyS0 panic=-1 nokaslr mitigations=off sysctl.kernel.sched_schedstats=1 quiet loglevel=7 scxvm.debug=1"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := base
+			if tt.cfg != nil {
+				tt.cfg(&cfg)
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			args := Args(cfg, tt.plan)
+			for flag, want := range tt.want {
+				if got := flagValues(args, flag); !slices.Equal(got, want) {
+					t.Errorf("%s = %q, want %q", flag, got, want)
+				}
+			}
+			for _, flag := range tt.not {
+				if slices.Contains(args, flag) {
+					t.Errorf("unexpected %s in %q", flag, args)
+				}
+			}
+			for _, flag := range []string{"-nodefaults", "-no-user-config", "-no-reboot"} {
+				if !slices.Contains(args, flag) {
+					t.Errorf("missing %s", flag)
+				}
+			}
+			if again := Args(cfg, tt.plan); !slices.Equal(args, again) {
+				t.Errorf("Args is not deterministic")
+			}
+		})
+	}
+}
+
+func TestKernelCmdlineLimit(t *testing.T) {
+	plan := Plan{Transport: TransportVirtioSerial}
+	cfg := Config{Kernel: "k", Cmdline: []string{strings.Repeat("x", 1900)}}
+	s, err := KernelCmdline(cfg, plan)
+	if err != nil || len(s) >= MaxCmdline {
+		t.Fatalf("KernelCmdline = %d bytes, %v; want it to fit", len(s), err)
+	}
+	cfg.Cmdline = append(cfg.Cmdline, strings.Repeat("y", 100))
+	if _, err := KernelCmdline(cfg, plan); err == nil || !strings.Contains(err.Error(), "limit is 2047") {
+		t.Errorf("KernelCmdline over the limit: err = %v, want limit error", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		cfg  Config
+		want string // substring of the error; "" for valid
+	}{
+		{Config{Kernel: "k"}, ""},
+		{Config{}, "no kernel"},
+		{Config{Kernel: "k", Topology: Topology{NUMANodes: 3}, MemoryMB: 1000}, "does not divide across 3 NUMA nodes"},
+		{Config{Kernel: "k", Topology: Topology{NUMANodes: 4}, MemoryMB: 1024}, ""},
+		{Config{Kernel: "k", Topology: Topology{LLCs: -1}}, "llcs is -1"},
+		{Config{Kernel: "k", Topology: Topology{NUMANodes: 8, LLCs: 8, CoresPerLLC: 8}}, "more than 288"},
+		{Config{Kernel: "k", Accel: "hvf"}, `unknown accel "hvf" (want auto, kvm or tcg)`},
+		{Config{Kernel: "k", TCGThread: "many"}, `unknown tcg threading "many" (want single or multi)`},
+		{Config{Kernel: "k", Transport: "tcp"}, `unknown transport "tcp"`},
+		{Config{Kernel: "k", Machine: "microvm"}, `unknown machine "microvm" (want q35 or pc)`},
+		{Config{Kernel: "k", Interactive: true}, "interactive needs Stdin and Stdout"},
+	}
+	for _, tt := range tests {
+		err := tt.cfg.Validate()
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("Validate(%+v) = %v, want %q", tt.cfg, err, tt.want)
+		}
+	}
+}
+
+func TestTopology(t *testing.T) {
+	for _, tt := range []struct {
+		t    Topology
+		cpus int
+		str  string
+	}{
+		{Topology{}, 2, "1n×1llc×2c×1t"},
+		{Topology{NUMANodes: 2, LLCs: 2, CoresPerLLC: 2}, 8, "2n×2llc×2c×1t"},
+		{Topology{ThreadsPerCore: 2}, 4, "1n×1llc×2c×2t"},
+	} {
+		if got := tt.t.CPUs(); got != tt.cpus {
+			t.Errorf("%+v.CPUs() = %d, want %d", tt.t, got, tt.cpus)
+		}
+		if got := tt.t.String(); got != tt.str {
+			t.Errorf("%+v.String() = %q, want %q", tt.t, got, tt.str)
+		}
+	}
+}
