@@ -1,0 +1,298 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/scxvm/scxvm/protocol"
+	"github.com/scxvm/scxvm/workload"
+	"github.com/scxvm/scxvm/workload/cgroup"
+)
+
+func TestMain(m *testing.M) {
+	workload.RunWorkerIfChild()
+	os.Exit(m.Run())
+}
+
+// fakeConfig runs scenarios against a cgroup tree of plain files.
+func fakeConfig(t *testing.T) (Config, string) {
+	t.Helper()
+	parent := t.TempDir()
+	return Config{
+		CgroupParent:  parent,
+		Name:          "scxvm-job-1",
+		CgroupOptions: []cgroup.Option{cgroup.WithoutFSCheck()},
+		Interval:      50 * time.Millisecond,
+		Hooks:         Hooks{Logf: t.Logf},
+	}, parent
+}
+
+func spin(n int) []workload.WorkloadConfig {
+	return []workload.WorkloadConfig{{NumWorkers: n, WorkType: workload.WorkType{Kind: workload.CpuSpin}}}
+}
+
+type progressLog struct {
+	mu sync.Mutex
+	ps []Progress
+}
+
+func (l *progressLog) add(p Progress) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ps = append(l.ps, p)
+}
+
+func TestSteady(t *testing.T) {
+	cfg, parent := fakeConfig(t)
+	var pl progressLog
+	cfg.Progress = pl.add
+	sc := protocol.Scenario{
+		Name:     "steady",
+		Duration: 400 * time.Millisecond,
+		Cgroups: []protocol.Cgroup{
+			{Name: "a", CPUs: "0", Workloads: spin(2)},
+			{Name: "b", Workloads: spin(1)},
+		},
+	}
+	res, err := Run(context.Background(), sc, cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(res.Reports) != 3 {
+		t.Fatalf("%d reports, want 3", len(res.Reports))
+	}
+	wantCg := []string{"a", "a", "b"}
+	wantIdx := []int{0, 1, 0}
+	for i, r := range res.Reports {
+		if r.Cgroup != wantCg[i] || r.Report.Index != wantIdx[i] || !r.Report.Completed || r.Report.Iterations == 0 {
+			t.Errorf("report %d: cgroup %q index %d completed %v iterations %d", i, r.Cgroup, r.Report.Index, r.Report.Completed, r.Report.Iterations)
+		}
+	}
+	// The fake tree saw the cpuset and the moves.
+	b, err := os.ReadFile(filepath.Join(parent, "scxvm-job-1", "a", "cpuset.cpus"))
+	if err == nil && strings.TrimSpace(string(b)) != "0" {
+		t.Errorf("cpuset.cpus of a = %q", b)
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if len(pl.ps) < 3 {
+		t.Fatalf("%d progress samples in 400ms at 50ms, want >= 3", len(pl.ps))
+	}
+	first, last := pl.ps[0], pl.ps[len(pl.ps)-1]
+	if len(first.Workers) != 3 || first.Workers[2].Cgroup != "b" || first.Workers[1].Index != 1 {
+		t.Errorf("first progress workers = %+v", first.Workers)
+	}
+	for _, p := range pl.ps[1:] {
+		if p.Workers != nil {
+			t.Errorf("workers resent at %v without a change", p.At)
+		}
+	}
+	var sum uint64
+	for _, it := range last.Iterations {
+		sum += it
+	}
+	if len(last.Iterations) != 3 || sum == 0 {
+		t.Errorf("last progress iterations = %v", last.Iterations)
+	}
+}
+
+func TestSteps(t *testing.T) {
+	cfg, parent := fakeConfig(t)
+	var pl progressLog
+	cfg.Progress = pl.add
+	var sysrq, killed []string
+	cfg.SysRq = func(k string) error { sysrq = append(sysrq, k); return nil }
+	cfg.KillScheduler = func(sig syscall.Signal) error { killed = append(killed, sig.String()); return nil }
+	sc := protocol.Scenario{
+		Name:     "steps",
+		Duration: 600 * time.Millisecond,
+		Cgroups: []protocol.Cgroup{
+			{Name: "a", CPUs: "0", Workloads: spin(2)},
+			{Name: "b", CPUs: "1", Workloads: spin(1)},
+		},
+		Steps: []protocol.Step{
+			// Out of order on purpose: steps run sorted by At.
+			{At: 300 * time.Millisecond, Action: protocol.StepKillWorker, Cgroup: "a", Worker: 1},
+			{At: 100 * time.Millisecond, Action: protocol.StepSwapCpusets, Cgroup: "a", Target: "b"},
+			{At: 150 * time.Millisecond, Action: protocol.StepSetCpuset, Cgroup: "a", CPUs: "0-1"},
+			{At: 200 * time.Millisecond, Action: protocol.StepAddCgroup, Cgroup: "c", CPUs: "0", Workloads: spin(1)},
+			{At: 250 * time.Millisecond, Action: protocol.StepSpawn, Cgroup: "a", Workloads: spin(1)},
+			{At: 260 * time.Millisecond, Action: protocol.StepSetAffinity, Cgroup: "a", Worker: 2, CPUs: "0"},
+			{At: 270 * time.Millisecond, Action: protocol.StepMoveTasks, Cgroup: "b", Target: "c"},
+			{At: 280 * time.Millisecond, Action: protocol.StepSysRq, Key: "d"},
+			{At: 290 * time.Millisecond, Action: protocol.StepKillScheduler},
+		},
+	}
+	res, err := Run(context.Background(), sc, cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	b, _ := os.ReadFile(filepath.Join(parent, "scxvm-job-1", "b", "cpuset.cpus"))
+	if got := strings.TrimSpace(string(b)); got != "0" && len(b) > 0 {
+		t.Errorf("b's cpuset after swap = %q, want 0", got)
+	}
+	if len(res.Reports) != 5 {
+		t.Fatalf("%d reports, want 5 (2 a + 1 b + 1 c + 1 spawned in a)", len(res.Reports))
+	}
+	var order []string
+	for _, r := range res.Reports {
+		order = append(order, r.Cgroup)
+	}
+	if strings.Join(order, ",") != "a,a,b,c,a" {
+		t.Errorf("report cgroups = %v", order)
+	}
+	killedRep := res.Reports[1].Report
+	if killedRep.Completed || killedRep.Exit.Kind != workload.ExitSignaled || killedRep.Exit.Signal != int(syscall.SIGKILL) {
+		t.Errorf("killed worker report: completed %v exit %+v", killedRep.Completed, killedRep.Exit)
+	}
+	if !res.Reports[0].Report.Completed || !res.Reports[4].Report.Completed || res.Reports[4].Report.Index != 2 {
+		t.Errorf("other reports: %+v / %+v", res.Reports[0].Report.Exit, res.Reports[4].Report)
+	}
+	if len(sysrq) != 1 || sysrq[0] != "d" || len(killed) != 1 || killed[0] != "killed" {
+		t.Errorf("hooks: sysrq %v kill %v", sysrq, killed)
+	}
+	// Spawns resend the worker list.
+	pl.mu.Lock()
+	n := 0
+	for _, p := range pl.ps {
+		if p.Workers != nil {
+			n++
+		}
+	}
+	pl.mu.Unlock()
+	if n < 3 {
+		t.Errorf("worker lists sent %d times, want >= 3 (start, add_cgroup, spawn)", n)
+	}
+	if _, err := os.Stat(filepath.Join(parent, "scxvm-job-1")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("job cgroup left behind: %v", err)
+	}
+}
+
+func TestPayloads(t *testing.T) {
+	cfg, _ := fakeConfig(t)
+	sc := protocol.Scenario{
+		Name:     "payloads",
+		Duration: 300 * time.Millisecond,
+		Cgroups:  []protocol.Cgroup{{Name: "a", Workloads: spin(1)}},
+		Payloads: []protocol.Payload{
+			{Name: "fails", Path: "/bin/sh", Args: []string{"-c", "echo some output; echo err >&2; exit 3"}},
+			{Name: "slow", Path: "/bin/sh", Args: []string{"-c", "echo started; exec sleep 30"}, Cgroup: "a"},
+			{Name: "waited", Path: "/bin/sh", Args: []string{"-c", "sleep 0.5; echo done"}, Wait: true},
+			{Name: "missing", Path: "/nonexistent/stress-ng"},
+		},
+	}
+	start := time.Now()
+	res, err := Run(context.Background(), sc, cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if d := time.Since(start); d < 500*time.Millisecond || d > 5*time.Second {
+		t.Errorf("Run took %v, want ~0.5s (waited payload)", d)
+	}
+	if len(res.Payloads) != 4 {
+		t.Fatalf("payload results = %+v", res.Payloads)
+	}
+	p := res.Payloads
+	if p[0].Name != "fails" || p[0].ExitCode != 3 || p[0].TimedOut || !strings.Contains(p[0].OutputTail, "some output\nerr\n") {
+		t.Errorf("fails: %+v", p[0])
+	}
+	if p[1].Signal != int(syscall.SIGKILL) || !p[1].TimedOut || !strings.Contains(p[1].OutputTail, "started") {
+		t.Errorf("slow: %+v", p[1])
+	}
+	if p[2].ExitCode != 0 || p[2].TimedOut || p[2].OutputTail != "done\n" || p[2].Duration < 500*time.Millisecond {
+		t.Errorf("waited: %+v", p[2])
+	}
+	if p[3].Error == "" {
+		t.Errorf("missing: %+v", p[3])
+	}
+	if len(res.Reports) != 1 || !res.Reports[0].Report.Completed {
+		t.Errorf("reports = %+v", res.Reports)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	ok := []protocol.Cgroup{{Name: "a", Workloads: spin(1)}}
+	tests := []struct {
+		sc   protocol.Scenario
+		want string
+	}{
+		{protocol.Scenario{Cgroups: []protocol.Cgroup{{Name: "a/b"}}}, "cgroups[0].name"},
+		{protocol.Scenario{Cgroups: []protocol.Cgroup{{Name: "a"}, {Name: "a"}}}, "duplicate"},
+		{protocol.Scenario{Cgroups: []protocol.Cgroup{{Name: "a", CPUs: "x"}}}, "cgroups[0].cpus"},
+		{protocol.Scenario{Cgroups: []protocol.Cgroup{{Name: "a", Workloads: spin(0)}}}, "workloads[0]"},
+		{protocol.Scenario{Cgroups: ok, Steps: []protocol.Step{{Action: "explode"}}}, "unknown \"explode\""},
+		{protocol.Scenario{Cgroups: ok, Steps: []protocol.Step{{Action: protocol.StepSetCpuset, Cgroup: "z"}}}, "no cgroup \"z\""},
+		{protocol.Scenario{Cgroups: ok, Steps: []protocol.Step{
+			{At: 1, Action: protocol.StepRemoveCgroup, Cgroup: "a"},
+			{At: 2, Action: protocol.StepSpawn, Cgroup: "a"}}}, "steps[1]"},
+		{protocol.Scenario{Cgroups: ok, Steps: []protocol.Step{{Action: protocol.StepSysRq, Key: "sc"}}}, "key"},
+		{protocol.Scenario{Cgroups: ok, Payloads: []protocol.Payload{{Name: "x"}}}, "payloads[0].path"},
+	}
+	for _, tt := range tests {
+		err := Validate(tt.sc)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Validate(%+v) = %v, want error containing %q", tt.sc, err, tt.want)
+		}
+	}
+	if err := Validate(protocol.Scenario{Cgroups: ok, Steps: []protocol.Step{
+		{Action: protocol.StepAddCgroup, Cgroup: "n"}, {At: 1, Action: protocol.StepMoveTasks, Cgroup: "a", Target: "n"}}}); err != nil {
+		t.Errorf("Validate(valid) = %v", err)
+	}
+}
+
+func TestTimeoutKeepsReports(t *testing.T) {
+	cfg, _ := fakeConfig(t)
+	hung := make(chan struct{})
+	cfg.Hang = func(ctx context.Context) { close(hung); <-ctx.Done() }
+	sc := protocol.Scenario{
+		Name:     "hang",
+		Duration: 10 * time.Second,
+		Cgroups:  []protocol.Cgroup{{Name: "a", Workloads: spin(2)}},
+		Steps:    []protocol.Step{{At: 50 * time.Millisecond, Action: protocol.StepHang}},
+	}
+	// The deadline must leave room to spawn the workers on a loaded host
+	// before the step at 50 ms runs; it still ends the run long before
+	// the scenario's 10 s.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	res, err := Run(ctx, sc, cfg)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Run err = %v, want deadline exceeded", err)
+	}
+	select {
+	case <-hung:
+	default:
+		t.Error("hang hook not called")
+	}
+	if len(res.Reports) != 2 || !res.Reports[0].Report.Completed || res.Reports[0].Report.Iterations == 0 {
+		t.Errorf("reports after timeout = %+v", res.Reports)
+	}
+}
+
+func TestSpawnFailureCleansUp(t *testing.T) {
+	cfg, parent := fakeConfig(t)
+	sc := protocol.Scenario{
+		Name:     "bad",
+		Duration: time.Second,
+		Cgroups: []protocol.Cgroup{
+			{Name: "a", Workloads: spin(1)},
+			// Valid config, but a fixed affinity on a cpu that does not exist.
+			{Name: "b", Workloads: []workload.WorkloadConfig{{NumWorkers: 1, Affinity: workload.Affinity{Kind: workload.AffinityFixed, CPUs: []int{1000}}}}},
+		},
+	}
+	res, err := Run(context.Background(), sc, cfg)
+	if err == nil {
+		t.Fatalf("Run: no error, reports %+v", res.Reports)
+	}
+	t.Logf("Run error: %v", err)
+	if _, err := os.Stat(filepath.Join(parent, "scxvm-job-1")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("job cgroup left behind: %v", err)
+	}
+}

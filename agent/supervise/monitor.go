@@ -1,0 +1,205 @@
+package supervise
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/scxvm/scxvm/agent/kmsg"
+	"github.com/scxvm/scxvm/agent/scxfs"
+)
+
+// maxTrailing bounds the kernel lines kept after a disable line.
+const maxTrailing = 64
+
+// watch is the monitor's view of what has happened so far.
+type watch struct {
+	sawEnabled  bool         // this scheduler's "enabled" line went by
+	disabled    *kmsg.Record // the scheduler's "disabled (REASON)" record
+	line        kmsg.SchedLine
+	trailing    []string
+	stateLeft   bool
+	lastState   scxfs.Status
+	loaderGone  bool // loader exited, or the built-in was closed by Signal
+	stopping    bool
+	waitedExit  bool
+	waitedLine  bool
+	triggeredAt time.Time
+}
+
+// monitor runs from attachment until the loader is gone and the terminal
+// event has been emitted.
+func (s *Supervisor) monitor() {
+	defer close(s.ended)
+	tick := time.NewTicker(s.cfg.PollInterval)
+	defer tick.Stop()
+	settle := time.NewTimer(time.Hour)
+	settle.Stop()
+	defer settle.Stop()
+	var killTimer <-chan time.Time
+
+	var w watch
+	exited := s.exited // nil for built-ins
+	stopc := s.stopc
+	trigger := func(d time.Duration) {
+		if w.triggeredAt.IsZero() {
+			w.triggeredAt = time.Now()
+		}
+		settle.Reset(d)
+	}
+	for {
+		select {
+		case rec := <-s.kernel:
+			if s.takeKernel(&w, rec) {
+				trigger(s.cfg.TrailingWait)
+			}
+		case <-exited:
+			exited = nil
+			w.loaderGone = true
+			if w.waitedExit || w.stopping {
+				trigger(0)
+			} else {
+				trigger(s.cfg.TrailingWait)
+			}
+		case <-tick.C:
+			if _, ok := s.Terminal(); ok || w.stopping {
+				break
+			}
+			s.mu.Lock()
+			killed := s.killed != 0
+			s.mu.Unlock()
+			st, err := scxfs.Read(s.cfg.SchedExtDir)
+			left := err != nil || !st.Attached() || st.Ops != s.ops || st.EnableSeq != s.baseSeq
+			w.lastState = st
+			if killed && !w.loaderGone {
+				w.loaderGone = true
+				trigger(s.cfg.TrailingWait)
+			}
+			if left && !w.stateLeft {
+				w.stateLeft = true
+				trigger(s.cfg.TrailingWait)
+			}
+		case <-stopc:
+			stopc = nil
+			w.stopping = true
+			if _, ok := s.Terminal(); ok && (s.cmd == nil || w.loaderGone) {
+				return
+			}
+			killTimer = s.requestStop()
+			if s.cmd == nil {
+				w.loaderGone = true
+				trigger(s.cfg.TrailingWait)
+			}
+		case <-killTimer:
+			killTimer = nil
+			s.cfg.Logf("scheduler %s: no exit %v after SIGINT, sending SIGKILL", s.name(), s.cfg.StopGrace)
+			syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		case <-settle.C:
+			if _, ok := s.Terminal(); ok {
+				// Terminal already sent; only the loader's end matters now.
+				if w.stopping && (s.cmd == nil || w.loaderGone) {
+					return
+				}
+				break
+			}
+			if w.stopping && !w.loaderGone {
+				break // the loader exit will trigger again
+			}
+			if w.stateLeft && w.disabled == nil && !w.waitedLine && !w.stopping {
+				// The kernel prints its reason after it changed the state,
+				// and the log reaches us later still: give it time.
+				w.waitedLine = true
+				settle.Reset(s.cfg.ExitWait)
+				break
+			}
+			ejection := (w.disabled != nil && w.line.Abnormal()) || (w.stateLeft && w.disabled == nil && !w.loaderGone)
+			if ejection && !w.loaderGone && !w.waitedExit && s.cmd != nil && !w.stopping {
+				// Give the loader a moment to print its exit info and exit.
+				w.waitedExit = true
+				settle.Reset(s.cfg.ExitWait)
+				break
+			}
+			s.finish(s.decide(&w))
+			if w.stopping || s.cmd == nil || w.loaderGone {
+				return
+			}
+		}
+	}
+}
+
+// takeKernel records a kernel line; it reports whether the line matters.
+func (s *Supervisor) takeKernel(w *watch, rec kmsg.Record) bool {
+	l, ok := kmsg.ParseSchedExt(rec.Text)
+	if w.disabled == nil {
+		if ok && l.Kind == kmsg.Enabled && l.Scheduler == s.ops {
+			w.sawEnabled = true
+		}
+		// A disable line before our enable line is a previous scheduler's
+		// (the feed may start early), unless the state already says we
+		// are gone and the enable line was lost.
+		if ok && l.Kind == kmsg.Disabled && l.Scheduler == s.ops && (w.sawEnabled || w.stateLeft) {
+			w.disabled, w.line = &rec, l
+			return true
+		}
+		return false
+	}
+	if len(w.trailing) >= maxTrailing {
+		return false
+	}
+	// The exit message, stall lines and the stack trace that follow.
+	if (ok && l.Scheduler == s.ops && l.Kind != kmsg.Enabled) || strings.HasPrefix(rec.Text, " ") || rec.Cont {
+		w.trailing = append(w.trailing, rec.Text)
+		return true
+	}
+	return false
+}
+
+// requestStop asks the scheduler to unload and returns the SIGKILL timer.
+func (s *Supervisor) requestStop() <-chan time.Time {
+	if s.cmd == nil {
+		if s.bi != nil {
+			if err := s.bi.Close(); err != nil {
+				s.cfg.Logf("scheduler %s: close: %v", s.name(), err)
+			}
+		}
+		return nil
+	}
+	s.cmd.Process.Signal(syscall.SIGINT)
+	return time.After(s.cfg.StopGrace)
+}
+
+// decide turns what was watched into the terminal event.
+func (s *Supervisor) decide(w *watch) Event {
+	st, err := scxfs.Read(s.cfg.SchedExtDir)
+	if err != nil {
+		st = w.lastState
+	}
+	e := Event{Scheduler: s.name(), EnableSeq: st.EnableSeq, State: st.State, KernelLines: w.trailing}
+	if w.disabled != nil {
+		e.KernelLine = w.disabled.Text
+	}
+	s.fillExit(&e)
+	e.Log = s.log.String()
+	switch {
+	case w.disabled != nil && w.line.Abnormal():
+		e.Kind, e.Reason = Ejected, w.line.Reason
+	case w.stopping:
+		e.Kind, e.Reason = Detached, "stopped"
+	case w.loaderGone:
+		e.Kind = Died
+		switch {
+		case e.Signal != 0:
+			e.Reason = fmt.Sprintf("loader killed by signal %d (%s)", e.Signal, syscall.Signal(e.Signal))
+		default:
+			e.Reason = fmt.Sprintf("loader exited with status %d", e.ExitCode)
+		}
+	case w.disabled != nil:
+		e.Kind, e.Reason = Detached, w.line.Reason
+	default:
+		e.Kind = Ejected
+		e.Reason = fmt.Sprintf("sched_ext state %q, ops %q, enable_seq %d (was %d): left enabled without a kernel log line",
+			st.State, st.Ops, st.EnableSeq, s.baseSeq)
+	}
+	return e
+}
