@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/scxvm/scxvm/vmtest"
+	"github.com/scxvm/scxvm/vmtest/bench"
+)
+
+// benchCmd is `scxvm bench`: it measures scxvm in real guests (package
+// vmtest/bench) and prints one table with a target per row.
+func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("scxvm bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	kernelName := fs.String("kernel", "debian", "kernel `NAME` or PATH to measure on")
+	helloInit := fs.String("helloinit", "", "minimal static init `FILE` for the boot baseline (CGO_ENABLED=0 go build ./host/testdata/helloinit)")
+	perf := fs.String("perf", "", "perf `BINARY` put in the guest (default: perf in $PATH)")
+	jsonOut := fs.String("json", "", "also write the report as JSON to `FILE`")
+	boots := fs.Int("boots", 2, "boot pairs (minimal init, agent) to measure")
+	verbose := fs.Bool("v", false, "print progress lines")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: scxvm bench [flags]\n\nMeasures boot to Hello, per-scenario overhead, report throughput, ping-pong\nround trips against perf bench sched pipe, spawn/stop of 256 workers and the\nhost driver's peak RSS, each against its target.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return usagef("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("scxvm bench takes no arguments")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return &vmtest.InfraError{Op: "find own binary", Err: err}
+	}
+	agent := os.Getenv("SCXVM_AGENT")
+	if agent == "" {
+		agent = self
+	}
+	cfg := bench.Config{Agent: agent, HelloInit: *helloInit, Perf: *perf, Kernel: *kernelName, Boots: *boots}
+	start := time.Now()
+	if *verbose {
+		cfg.Logf = func(format string, args ...any) {
+			fmt.Fprintf(stderr, "%7.2fs %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+		}
+	}
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil {
+		return &vmtest.InfraError{Op: "bench", Err: err}
+	}
+	if err := rep.WriteTable(stdout); err != nil {
+		return err
+	}
+	if *jsonOut != "" {
+		if err := os.MkdirAll(filepath.Dir(*jsonOut), 0o755); err != nil {
+			return &vmtest.InfraError{Op: "write bench report", Err: err}
+		}
+		if err := rep.WriteJSON(*jsonOut); err != nil {
+			return &vmtest.InfraError{Op: "write bench report", Err: err}
+		}
+		fmt.Fprintf(stdout, "bench report written to %s\n", *jsonOut)
+	}
+	return nil
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/scxvm/scxvm/vmtest"
+)
+
+// Exit codes, chosen for `git bisect run` and CI: 0 good, 1 bad, 125 skip
+// (the kernel cannot be tested), 2 usage, and >= 128 for everything that
+// must abort a bisect instead of blaming the commit.
+const (
+	exitPass        = 0
+	exitFail        = 1   // a check failed or the scheduler/kernel misbehaved
+	exitUsage       = 2   // bad flags, unknown scenario, invalid scenario file
+	exitUnsupported = 125 // the kernel lacks sched_ext
+	exitInternal    = 128 // an unexpected error in scxvm itself
+	exitInfra       = 129 // QEMU missing, image build failed, transport setup failed
+	exitInterrupted = 130 // Ctrl-C or SIGTERM
+)
+
+// usageError is a command-line mistake; the message says what to fix.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// exitCode maps an error of run to the process exit code.
+func exitCode(err error) int {
+	var (
+		ue *usageError
+		ce *vmtest.ConfigError
+		ve *vmtest.ValidationError
+		ie *vmtest.InfraError
+		f  *vmtest.Failure
+	)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitPass
+	case errors.Is(err, vmtest.ErrNotSupported):
+		return exitUnsupported
+	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &ve):
+		return exitUsage
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case errors.As(err, &ie):
+		return exitInfra
+	case errors.As(err, &f):
+		return exitFail
+	default:
+		return exitInternal
+	}
+}
+
+// exitReason names an exit code for the final line on stderr.
+func exitReason(code int) string {
+	switch code {
+	case exitFail:
+		return "FAIL"
+	case exitUsage:
+		return "usage error"
+	case exitUnsupported:
+		return "kernel cannot be tested (skip)"
+	case exitInfra:
+		return "infrastructure error (not the kernel's fault)"
+	case exitInterrupted:
+		return "interrupted"
+	case exitInternal:
+		return "internal error"
+	}
+	return ""
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/scxvm/scxvm/kernel"
+	"github.com/scxvm/scxvm/vmtest"
+)
+
+func TestExitCode(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{flag.ErrHelp, 0},
+		{&vmtest.Failure{Kind: vmtest.FailEjected}, 1},
+		{fmt.Errorf("run: %w", &vmtest.Failure{Kind: vmtest.FailPanic}), 1},
+		{usagef("bad flag"), 2},
+		{&vmtest.ConfigError{Field: "scenario"}, 2},
+		{&vmtest.ValidationError{File: "x.yaml"}, 2},
+		{fmt.Errorf("kernel x: %w", kernel.ErrNotSupported), 125},
+		{&kernel.UnsupportedError{Missing: []string{"CONFIG_SCHED_CLASS_EXT"}}, 125},
+		{&vmtest.InfraError{Op: "start qemu", Err: errors.New("no qemu")}, 129},
+		{context.Canceled, 130},
+		{errors.New("surprise"), 128},
+	} {
+		if got := exitCode(tc.err); got != tc.want {
+			t.Errorf("exitCode(%v) = %d, want %d", tc.err, got, tc.want)
+		}
+		if tc.want >= 128 && tc.want < 125 {
+			t.Errorf("bad table")
+		}
+	}
+}
+
+func TestRunUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string // substring of stdout+stderr
+	}{
+		{nil, 2, "Usage:"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"help"}, 0, "Exit codes"},
+		{[]string{"--help"}, 0, "git bisect run"},
+		{[]string{"run", "-h"}, 0, "-scheduler"},
+		{[]string{"run", "--bogus"}, 2, "flag provided but not defined: -bogus"},
+		{[]string{"run", "--topology", "3x"}, 2, "--topology"},
+		{[]string{"run", "stedy"}, 2, `did you mean "steady"`},
+		{[]string{"run", "--compare", "eevdf"}, 2, `compare: unknown value "eevdf"`},
+		{[]string{"run", "--accel", "hvf"}, 2, `accel: unknown value "hvf"`},
+		{[]string{"run", "--file", "nohost"}, 2, "want GUEST=HOST"},
+		{[]string{"run", "testdata/missing.yaml"}, 2, "missing.yaml"},
+		{[]string{"run", "--kernel", "/nonexistent/bzImage"}, 129, ""},
+		{[]string{"scenarios"}, 0, "cpuset-resize"},
+		{[]string{"scenarios", "pingpong"}, 0, "kind: PipeIo"},
+		{[]string{"scenarios", "nope"}, 2, "unknown scenario"},
+		{[]string{"kernel"}, 2, "usage: scxvm kernel check"},
+		{[]string{"kernel", "check", "/nonexistent"}, 129, ""},
+		{[]string{"shell", "extra"}, 2, "takes no arguments"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(context.Background(), tc.args, &out, &out)
+			if got := exitCode(err); got != tc.code {
+				t.Errorf("exit %d (%v), want %d; output:\n%s", got, err, tc.code, out.String())
+			}
+			all := out.String()
+			if err != nil {
+				all += err.Error()
+			}
+			if !strings.Contains(all, tc.out) {
+				t.Errorf("output %q does not contain %q", all, tc.out)
+			}
+		})
+	}
+}
+
+func TestScenarioTemplateRoundTrip(t *testing.T) {
+	// `scxvm scenarios NAME` output must load back as a scenario file.
+	for _, name := range vmtest.ScenarioNames() {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"scenarios", name}, &out, &out); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), name+".yaml")
+		if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ss, err := vmtest.LoadScenarioFile(path)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, out.String())
+		}
+		if ss[0].Name != name || ss[0].Description == "" {
+			t.Errorf("%s: round trip lost data: %+v", name, ss[0])
+		}
+	}
+}
+
+func TestRunUnsupportedKernelExit125(t *testing.T) {
+	if _, err := kernel.Lookup(kernel.DefaultCacheDir(), kernel.Stock612); err != nil {
+		msg := fmt.Sprintf("stock 6.12 kernel not in cache (run kernel/fetch-kernel --stock-6.12): %v", err)
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip("SKIP: " + msg)
+	}
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"run", "--kernel", kernel.Stock612}, &out, &out)
+	if got := exitCode(err); got != exitUnsupported {
+		t.Fatalf("exit %d (%v), want 125", got, err)
+	}
+	if !strings.Contains(err.Error(), "CONFIG_SCHED_CLASS_EXT") {
+		t.Errorf("error %q does not name the missing option", err)
+	}
+	out.Reset()
+	err = run(context.Background(), []string{"kernel", "check", kernel.Stock612}, &out, &out)
+	if got := exitCode(err); got != exitUnsupported {
+		t.Fatalf("kernel check: exit %d (%v), want 125", got, err)
+	}
+	if !strings.Contains(out.String(), "SCHED_CLASS_EXT") {
+		t.Errorf("kernel check output lacks the missing option:\n%s", out.String())
+	}
+}

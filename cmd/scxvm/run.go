@@ -1,0 +1,317 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/scxvm/scxvm/kernel"
+	"github.com/scxvm/scxvm/vmtest"
+)
+
+const helpText = `scxvm boots a kernel in QEMU, attaches a sched_ext scheduler and runs
+workload scenarios against it; the host judges the workers' reports.
+
+Usage:
+  scxvm run [flags] [SCENARIO|FILE ...]   boot, run scenarios, print a verdict
+  scxvm scenarios [NAME]                  list built-in scenarios, or print one as YAML
+  scxvm kernel check PATH                 can this kernel image run sched_ext?
+  scxvm shell [flags]                     interactive shell in the guest (serial console)
+  scxvm help                              this text
+
+Examples:
+  scxvm run                                       # Debian 7.3 kernel, built-in fifo, "steady"
+  scxvm run --kernel 6.12 --scheduler scx_simple steady pingpong
+  scxvm run --kernel arch/x86/boot/bzImage --scheduler ./scx_mine --sched-arg=-v
+  scxvm run --compare none --json out.json mixed  # also run under EEVDF, print ratios
+  git bisect run scxvm run --kernel arch/x86/boot/bzImage --scheduler scx_simple
+
+Kernels (--kernel): "debian" (default, Debian's 7.3 from ` + "`make kernel`" + `), "6.12"
+(` + "`make kernel-build`" + `), or the path of a bzImage/vmlinuz/vmlinux.
+
+Schedulers (--scheduler): "fifo" (default, built in: global FIFO), "stall" and
+"error" (built-in fault fixtures the kernel ejects), "none" (the kernel's own
+EEVDF), an example scheduler built by ` + "`make schedulers`" + ` for the kernel
+("scx_simple", "scx_qmap", ...), or the path of a scheduler binary (copied
+into the guest with its shared libraries; --sched-arg passes arguments).
+
+Scenarios: names from ` + "`scxvm scenarios`" + ` or YAML/JSON files with the same
+fields (` + "`scxvm scenarios steady`" + ` prints one as a template). Several scenarios
+run in one boot.
+
+Exit codes (for git bisect run and CI):
+  0    every scenario passed
+  1    a check failed, or the scheduler or kernel misbehaved (load failure,
+       ejection, worker crash, panic, guest hang)
+  2    usage error (bad flag, unknown scenario, invalid scenario file)
+  125  the kernel cannot be tested (no sched_ext): bisect skips it
+  128  internal error in scxvm; 129 infrastructure error (QEMU missing,
+       image build failed); 130 interrupted. Bisect aborts on these.
+
+Environment:
+  SCXVM_CACHE_DIR  cache root (default $XDG_CACHE_HOME/scxvm or ~/.cache/scxvm)
+  SCXVM_AGENT      static scxvm binary to use as guest init (default: this one)
+
+Without KVM the guest runs under TCG (slower, still correct); without
+/dev/vhost-vsock the transport is virtio-serial. The result says which.
+Run "scxvm run -h" for the flags.
+`
+
+// run is the CLI: it parses args and runs a subcommand.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, helpText)
+		return usagef("no command given")
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "run":
+		return runCmd(ctx, rest, stdout, stderr)
+	case "scenarios":
+		return scenariosCmd(rest, stdout, stderr)
+	case "kernel":
+		return kernelCmd(rest, stdout, stderr)
+	case "shell":
+		return shellCmd(ctx, rest, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, rest, stdout, stderr) // bench.go
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, helpText)
+		return nil
+	default:
+		return usagef("unknown command %q (commands: run, scenarios, kernel check, shell, help)", cmd)
+	}
+}
+
+// listFlag collects a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// vmFlags are the flags run and shell share.
+type vmFlags struct {
+	kernel, scheduler, topology, accel, transport, cache, console string
+	schedArgs, kernelArgs, files                                  listFlag
+	cpus, memory                                                  int
+	bootTimeout, timeout                                          time.Duration
+}
+
+func (v *vmFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&v.kernel, "kernel", "debian", "kernel: `NAME` (debian, 6.12) or PATH of a bzImage/vmlinux")
+	fs.StringVar(&v.scheduler, "scheduler", vmtest.SchedulerFIFO, "scheduler: fifo, stall, error, none, scx_NAME from the cache, or a PATH")
+	fs.Var(&v.schedArgs, "sched-arg", "argument for the scheduler binary (repeatable)")
+	fs.StringVar(&v.topology, "topology", "1n1l2c1t", "guest topology: NUMA nodes, LLCs per node, cores per LLC, threads per core")
+	fs.IntVar(&v.cpus, "cpus", 0, "shorthand for --topology 1n1lNc1t")
+	fs.IntVar(&v.memory, "memory", 0, "guest memory in MB (default 1024)")
+	fs.StringVar(&v.accel, "accel", "auto", "accelerator: auto, kvm or tcg")
+	fs.StringVar(&v.transport, "transport", "auto", "host-guest channel: auto, vsock or virtio-serial")
+	fs.Var(&v.kernelArgs, "kernel-arg", "extra kernel command-line argument (repeatable)")
+	fs.Var(&v.files, "file", "extra file for the guest, `GUEST=HOST` (repeatable)")
+	fs.StringVar(&v.cache, "cache", "", "cache directory (default $SCXVM_CACHE_DIR, $XDG_CACHE_HOME/scxvm, ~/.cache/scxvm)")
+	fs.StringVar(&v.console, "console", "", "write the serial console log to `FILE` (default: a temp file named in the summary)")
+	fs.DurationVar(&v.bootTimeout, "boot-timeout", 60*time.Second, "limit from QEMU start to the agent's hello")
+	fs.DurationVar(&v.timeout, "timeout", 0, "hard limit for the whole VM (default: boot timeout + scenario timeouts + 30s)")
+}
+
+// config turns the flags into a vmtest.Config.
+func (v *vmFlags) config() (vmtest.Config, error) {
+	cfg := vmtest.Config{
+		Kernel:      v.kernel,
+		Scheduler:   vmtest.ParseScheduler(v.scheduler, v.schedArgs),
+		MemoryMB:    v.memory,
+		Accel:       v.accel,
+		Transport:   v.transport,
+		KernelArgs:  v.kernelArgs,
+		CacheDir:    v.cache,
+		ConsoleLog:  v.console,
+		BootTimeout: v.bootTimeout,
+		Timeout:     v.timeout,
+	}
+	topo, err := vmtest.ParseTopology(v.topology)
+	if err != nil {
+		return cfg, usagef("--topology: %v", err)
+	}
+	if v.cpus > 0 {
+		topo = vmtest.Topology{NUMANodes: 1, LLCs: 1, CoresPerLLC: v.cpus, ThreadsPerCore: 1}
+	}
+	cfg.Topology = topo
+	for _, f := range v.files {
+		guest, host, ok := strings.Cut(f, "=")
+		if !ok || guest == "" || host == "" {
+			return cfg, usagef("--file %q: want GUEST=HOST", f)
+		}
+		if cfg.ExtraFiles == nil {
+			cfg.ExtraFiles = map[string]string{}
+		}
+		cfg.ExtraFiles[guest] = host
+	}
+	agent, err := selfAgent()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Agent = agent
+	return cfg, nil
+}
+
+// selfAgent returns $SCXVM_AGENT, else this executable: the CLI binary is
+// the guest agent too.
+func selfAgent() (string, error) {
+	if a := os.Getenv("SCXVM_AGENT"); a != "" {
+		return a, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", &vmtest.InfraError{Op: "find own executable", Err: err}
+	}
+	return exe, nil
+}
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("scxvm run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		vf        vmFlags
+		scenarios listFlag
+		compare   string
+		restart   bool
+		jsonOut   string
+		verbose   bool
+	)
+	vf.register(fs)
+	fs.Var(&scenarios, "scenario", "scenario `NAME` or YAML/JSON FILE (repeatable; also positional)")
+	fs.StringVar(&compare, "compare", "", `"none": rerun each scenario under EEVDF in the same boot and print ratios`)
+	fs.BoolVar(&restart, "restart-scheduler", false, "restart the scheduler before every scenario")
+	fs.StringVar(&jsonOut, "json", "", "write the full result as JSON to `FILE`")
+	fs.BoolVar(&verbose, "v", false, "verbose: log accel/transport choices and the kernel log")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: scxvm run [flags] [SCENARIO|FILE ...]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usagef("%v", err)
+	}
+	scenarios = append(scenarios, fs.Args()...)
+	cfg, err := vf.config()
+	if err != nil {
+		return err
+	}
+	cfg.Compare = compare
+	cfg.RestartScheduler = restart
+	if len(scenarios) > 0 {
+		ss, err := vmtest.ResolveScenarios(scenarios)
+		if err != nil {
+			return err
+		}
+		cfg.Scenarios = ss
+	}
+	p := newPrinter(stdout, verbose)
+	cfg.Progress = p.event
+	if verbose {
+		cfg.Logf = p.logf
+	}
+	res, err := vmtest.Run(ctx, cfg)
+	p.finish()
+	if res != nil && (len(res.Scenarios) > 0 || res.Failure != nil) {
+		printSummary(stdout, res)
+	}
+	if res != nil && jsonOut != "" {
+		if werr := res.WriteJSON(jsonOut); werr != nil {
+			fmt.Fprintf(stderr, "scxvm: %v\n", werr)
+		}
+	}
+	return err
+}
+
+func scenariosCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 1 {
+		return usagef("usage: scxvm scenarios [NAME]")
+	}
+	if len(args) == 1 {
+		if args[0] == "-h" || args[0] == "--help" {
+			fmt.Fprintln(stdout, "usage: scxvm scenarios [NAME]: list the built-in scenarios, or print NAME as YAML (a template for custom files)")
+			return nil
+		}
+		s, err := vmtest.LookupScenario(args[0])
+		if err != nil {
+			return err
+		}
+		data, err := yaml.Marshal(s)
+		if err != nil {
+			return fmt.Errorf("print scenario: %w", err)
+		}
+		_, err = stdout.Write(data)
+		return err
+	}
+	ss := vmtest.Scenarios()
+	w := 0
+	for _, s := range ss {
+		w = max(w, len(s.Name))
+	}
+	for _, s := range ss {
+		fmt.Fprintf(stdout, "%-*s  %4.1fs  %s\n", w, s.Name, s.Duration.Seconds(), s.Description)
+	}
+	fmt.Fprintf(stdout, "\n%q runs by default; `scxvm scenarios NAME` prints one as YAML.\n", vmtest.DefaultScenario)
+	return nil
+}
+
+func kernelCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) != 2 || args[0] != "check" {
+		return usagef("usage: scxvm kernel check PATH|NAME")
+	}
+	path := args[1]
+	if !strings.ContainsRune(path, filepath.Separator) {
+		if _, err := os.Stat(path); err != nil {
+			k, err := kernel.Lookup(kernel.DefaultCacheDir(), path)
+			if err != nil {
+				return &vmtest.InfraError{Op: "find kernel", Err: err}
+			}
+			path = k.Image
+		}
+	}
+	if err := kernel.Check(stdout, path); err != nil {
+		if errors.Is(err, kernel.ErrNotSupported) {
+			return err
+		}
+		return &vmtest.InfraError{Op: "inspect kernel", Err: err}
+	}
+	return nil
+}
+
+func shellCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("scxvm shell", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var vf vmFlags
+	vf.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: scxvm shell [flags]\n\nBoots the kernel with a debug image (u-root tools and a shell) and attaches\nthe serial console to this terminal. Power off with `poweroff` or Ctrl-A X.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usagef("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("scxvm shell takes no arguments, got %q", fs.Args())
+	}
+	cfg, err := vf.config()
+	if err != nil {
+		return err
+	}
+	if vf.scheduler == vmtest.SchedulerFIFO {
+		cfg.Scheduler = vmtest.SchedulerSpec{Name: vmtest.SchedulerNone}
+	}
+	return vmtest.Shell(ctx, cfg, os.Stdin, stdout)
+}

@@ -1,0 +1,190 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/scxvm/scxvm/kernel"
+)
+
+// Config selects what the benchmarks boot.
+type Config struct {
+	// Agent is the static scxvm binary used as the guest's init and run
+	// as the host driver for the RSS row. Required.
+	Agent string
+	// HelloInit is the minimal static init of the boot baseline (build it
+	// with CGO_ENABLED=0 go build ./host/testdata/helloinit); empty skips
+	// the boot row.
+	HelloInit string
+	// Perf is the perf binary put in the guest; empty means perf from
+	// $PATH. Without one the pipe rows have no baseline.
+	Perf string
+	// Kernel is the kernel name or path; empty means "debian".
+	Kernel string
+	// CacheDir is the cache root; empty means kernel.DefaultCacheDir().
+	CacheDir string
+	// Boots is the number of boot pairs (minimal init, agent) measured;
+	// zero means 2.
+	Boots int
+	// Rounds is the number of synthetic report rounds; zero means 3.
+	Rounds int
+	// Logf receives progress lines; nil discards them.
+	Logf func(format string, args ...any)
+}
+
+func (c *Config) logf(format string, args ...any) {
+	if c.Logf != nil {
+		c.Logf(format, args...)
+	}
+}
+
+// Row is one line of the report.
+type Row struct {
+	// Name says what was measured.
+	Name string `json:"name"`
+	// Value is the measurement in Unit; Display is how the table shows it.
+	Value   float64 `json:"value"`
+	Unit    string  `json:"unit"`
+	Display string  `json:"display"`
+	// Baseline describes what Value is compared with, and the ratio.
+	Baseline string `json:"baseline,omitempty"`
+	// Target is the goal (from the issues); Met says whether Value meets
+	// it, nil when there is no target or nothing was measured.
+	Target string `json:"target,omitempty"`
+	Met    *bool  `json:"met,omitempty"`
+	// Error is set when the row could not be measured.
+	Error string `json:"error,omitempty"`
+	// Metrics holds the raw numbers behind the row.
+	Metrics map[string]float64 `json:"metrics,omitempty"`
+}
+
+// Report is the result of Run.
+type Report struct {
+	Started   time.Time     `json:"started"`
+	Wall      time.Duration `json:"wall_ns"`
+	Kernel    string        `json:"kernel"`
+	Release   string        `json:"release,omitempty"`
+	Accel     string        `json:"accel,omitempty"`
+	Transport string        `json:"transport,omitempty"`
+	Rows      []Row         `json:"rows"`
+}
+
+// Run measures every row. Rows that fail carry their error; Run itself
+// fails only when nothing can boot (no kernel, no agent).
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	start := time.Now()
+	if cfg.Agent == "" {
+		return nil, fmt.Errorf("bench: no agent binary (Config.Agent)")
+	}
+	if cfg.Kernel == "" {
+		cfg.Kernel = kernel.Debian
+	}
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = kernel.DefaultCacheDir()
+	}
+	if cfg.Boots <= 0 {
+		cfg.Boots = 2
+	}
+	if cfg.Rounds <= 0 {
+		cfg.Rounds = 3
+	}
+	if cfg.Perf == "" {
+		cfg.Perf, _ = exec.LookPath("perf")
+	}
+	k, err := kernel.Lookup(cfg.CacheDir, cfg.Kernel)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	rep := &Report{Started: start, Kernel: k.Name, Release: k.Release}
+	tmp, err := os.MkdirTemp("", "scxvm-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+
+	b := &bencher{cfg: cfg, k: k, tmp: tmp, rep: rep}
+	for _, step := range []func(context.Context) []Row{b.bootAndReports, b.inGuest, b.hostRSS} {
+		if ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
+		rep.Rows = append(rep.Rows, step(ctx)...)
+	}
+	rep.Wall = time.Since(start)
+	return rep, nil
+}
+
+type bencher struct {
+	cfg Config
+	k   *kernel.Kernel
+	tmp string
+	rep *Report
+}
+
+// met returns a pointer to ok, for Row.Met.
+func met(ok bool) *bool { return &ok }
+
+// failed returns a row that could not be measured.
+func failed(name, target string, err error) Row {
+	return Row{Name: name, Target: target, Display: "-", Error: err.Error()}
+}
+
+// WriteTable prints the report as one aligned table.
+func (r *Report) WriteTable(w io.Writer) error {
+	fmt.Fprintf(w, "scxvm bench: kernel %s (%s), accel %s, transport %s, %s, wall %v\n",
+		r.Kernel, r.Release, r.Accel, r.Transport, r.Started.UTC().Format(time.RFC3339), r.Wall.Round(time.Second))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MEASUREMENT\tVALUE\tBASELINE (same run)\tTARGET\tMET")
+	for _, row := range r.Rows {
+		status := "-"
+		switch {
+		case row.Error != "":
+			status = "not measured: " + row.Error
+		case row.Met != nil && *row.Met:
+			status = "yes"
+		case row.Met != nil:
+			status = "NO"
+		}
+		target := row.Target
+		if target == "" {
+			target = "(report only)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", row.Name, row.Display, orDash(row.Baseline), target, status)
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// WriteJSON writes the report, indented, to path.
+func (r *Report) WriteJSON(path string) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // targets such as "<= 1.15x" stay readable
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("write bench report: %w", err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write bench report: %w", err)
+	}
+	return nil
+}
+
+// firstLine returns s up to its first newline.
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return l
+}

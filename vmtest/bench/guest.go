@@ -1,0 +1,285 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/scxvm/scxvm/protocol"
+	"github.com/scxvm/scxvm/vmtest"
+	"github.com/scxvm/scxvm/workload"
+)
+
+// Scenario names of the in-guest boot.
+const (
+	overheadRuns = 4
+	perfLoops    = 20_000
+	spawnWorkers = 256
+)
+
+// allChecks are skipped in the benchmark scenarios: they measure, they do
+// not judge.
+var allChecks = vmtest.Checks{Skip: slices.Clone(vmtest.CheckNames)}
+
+func benchScenario(name string, d time.Duration, wls ...workload.WorkloadConfig) vmtest.Scenario {
+	s := vmtest.Scenario{Scenario: protocol.Scenario{Name: name, Duration: d}, Checks: allChecks}
+	if len(wls) > 0 {
+		s.Cgroups = []protocol.Cgroup{{Name: "bench", Workloads: wls}}
+	}
+	return s
+}
+
+// inGuest boots once with the built-in fifo scheduler and runs: identical
+// short scenarios (overhead), the ping-pong pairs and perf bench sched
+// pipe (round trips), and 256 workers (spawn/stop).
+func (b *bencher) inGuest(ctx context.Context) []Row {
+	const (
+		ovName    = "overhead per scenario in one boot"
+		ovTarget  = "< 150 ms (TCG)"
+		pipeName  = "PipeIo round trips"
+		pipeTgt   = ">= 0.9x perf bench sched pipe"
+		pipe1Name = "PipeIo round trips, 1-increment burst"
+		futexName = "FutexPingPong round trips"
+		spName    = "spawn + stop 256 workers in the guest"
+		spTarget  = "< 500 ms (workload target)"
+	)
+	var ss []vmtest.Scenario
+	for i := range overheadRuns {
+		ss = append(ss, benchScenario("steady-"+strconv.Itoa(i), 500*time.Millisecond, workload.WorkloadConfig{NumWorkers: 2}))
+	}
+	pair := func(wt workload.WorkType) workload.WorkloadConfig {
+		return workload.WorkloadConfig{NumWorkers: 2, WorkType: wt}
+	}
+	ss = append(ss,
+		benchScenario("pipe", 2*time.Second, pair(workload.WorkType{Kind: workload.PipeIo})),
+		benchScenario("pipe-nospin", 2*time.Second, pair(workload.WorkType{Kind: workload.PipeIo, BurstIters: 1})),
+		benchScenario("futex", 2*time.Second, pair(workload.WorkType{Kind: workload.FutexPingPong})),
+	)
+	cfg := vmtest.Config{
+		Kernel:      b.cfg.Kernel,
+		CacheDir:    b.cfg.CacheDir,
+		Agent:       b.cfg.Agent,
+		MemoryMB:    3072, // 256 worker processes
+		BootTimeout: 3 * time.Minute,
+		ConsoleLog:  filepath.Join(b.tmp, "guest.log"),
+		Logf:        b.cfg.Logf,
+	}
+	if b.cfg.Perf != "" {
+		perf := benchScenario("perf", 100*time.Millisecond)
+		perf.Payloads = []protocol.Payload{{Name: "perf", Path: "/usr/bin/perf", Args: []string{"bench", "sched", "pipe", "-l", strconv.Itoa(perfLoops)}, Wait: true}}
+		perf.Timeout = 3 * time.Minute
+		ss = append(ss, perf)
+		cfg.ExtraFiles = map[string]string{"/usr/bin/perf": b.cfg.Perf}
+	}
+	// Last: spawning 256 workers takes a minute under TCG.
+	// Threads first: a failed process spawn must not hide them.
+	threads := benchScenario("spawn256-threads", 200*time.Millisecond, workload.WorkloadConfig{NumWorkers: spawnWorkers, CloneMode: workload.CloneThread})
+	threads.Timeout = 5 * time.Minute
+	spawn := benchScenario("spawn256", 200*time.Millisecond, workload.WorkloadConfig{NumWorkers: spawnWorkers})
+	spawn.Timeout = 5 * time.Minute
+	cfg.Scenarios = append(ss, threads, spawn)
+	res, err := vmtest.Run(ctx, cfg)
+	if res == nil || len(res.Scenarios) == 0 {
+		if err == nil {
+			err = fmt.Errorf("no scenario ran")
+		}
+		return []Row{failed(ovName, ovTarget, err), failed(pipeName, pipeTgt, err), failed(pipe1Name, pipeTgt, err),
+			failed(futexName, "", err), failed(spName, spTarget, err)}
+	}
+	if err != nil {
+		b.cfg.logf("in-guest run: %v", err)
+	}
+	if b.rep.Accel == "" {
+		b.rep.Accel, b.rep.Transport = res.Accel, res.Transport
+	}
+	var rows []Row
+
+	// Overhead: the first scenario pays for the scheduler's attach.
+	var over, setup, collect time.Duration
+	n := 0
+	for i := 1; i < overheadRuns; i++ {
+		if s := res.Scenario("steady-" + strconv.Itoa(i)); s != nil && s.Failure == nil {
+			over += s.Elapsed - s.Duration
+			if s.Timings != nil {
+				setup += s.Timings.Setup
+				collect += s.Timings.Collect
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		rows = append(rows, failed(ovName, ovTarget, fmt.Errorf("no overhead scenario completed: %v", err)))
+	} else {
+		o := ms(over) / float64(n)
+		rows = append(rows, Row{Name: ovName, Value: o, Unit: "ms", Display: fmt.Sprintf("%.0f ms", o), Target: ovTarget, Met: met(o < 150),
+			Baseline: fmt.Sprintf("agent setup %.0f ms + collect %.0f ms of it; 500 ms scenarios", ms(setup)/float64(n), ms(collect)/float64(n)),
+			Metrics:  map[string]float64{"overhead_ms": o, "agent_setup_ms": ms(setup) / float64(n), "agent_collect_ms": ms(collect) / float64(n), "scenarios": float64(n)}})
+	}
+
+	// Round trips against perf in the same guest.
+	perfOps, perfErr := perfResult(res, b.cfg.Perf)
+	for _, p := range []struct{ name, sc, target string }{
+		{pipeName, "pipe", pipeTgt}, {pipe1Name, "pipe-nospin", ""}, {futexName, "futex", ""},
+	} {
+		rate, err := roundTrips(res.Scenario(p.sc))
+		if err != nil {
+			rows = append(rows, failed(p.name, p.target, err))
+			continue
+		}
+		row := Row{Name: p.name, Value: rate, Unit: "round trips/s", Display: fmt.Sprintf("%.0f /s", rate), Target: p.target,
+			Metrics: map[string]float64{"round_trips_per_s": rate}}
+		if perfErr != nil {
+			row.Baseline = "perf: " + perfErr.Error()
+		} else {
+			ratio := rate / perfOps
+			row.Baseline = fmt.Sprintf("perf bench sched pipe %.0f /s (%.2fx)", perfOps, ratio)
+			row.Metrics["perf_ops_per_s"], row.Metrics["ratio"] = perfOps, ratio
+			if p.target != "" {
+				row.Met = met(ratio >= 0.9)
+			}
+		}
+		rows = append(rows, row)
+	}
+
+	rows = append(rows, spawnRow(spName+" (processes)", spTarget, res.Scenario("spawn256")))
+	rows = append(rows, spawnRow(spName+" (threads)", "", res.Scenario("spawn256-threads")))
+	return rows
+}
+
+// spawnRow reports spawn + stop of 256 workers: the agent's setup
+// (cgroup, spawn, move) and collection (stop, reap, reports) of the
+// scenario. A spawn that failed is not a measurement.
+func spawnRow(name, target string, s *vmtest.ScenarioResult) Row {
+	if s == nil || s.Timings == nil {
+		return failed(name, target, fmt.Errorf("scenario did not report timings"))
+	}
+	done := 0
+	for _, w := range s.Workers {
+		if w.Report.Completed {
+			done++
+		}
+	}
+	if done != spawnWorkers {
+		why := fmt.Sprintf("%d/%d reports after %.0f ms of setup", done, spawnWorkers, ms(s.Timings.Setup))
+		if s.Failure != nil {
+			why += ": " + firstLine(s.Failure.Message)
+		}
+		return failed(name, target, fmt.Errorf("%s", why))
+	}
+	t := s.Timings.Setup + s.Timings.Collect
+	row := Row{Name: name, Value: ms(t), Unit: "ms", Display: fmt.Sprintf("%.0f ms", ms(t)), Target: target,
+		Baseline: fmt.Sprintf("setup %.0f ms + collect %.0f ms", ms(s.Timings.Setup), ms(s.Timings.Collect)),
+		Metrics:  map[string]float64{"setup_ms": ms(s.Timings.Setup), "collect_ms": ms(s.Timings.Collect)}}
+	if target != "" {
+		row.Met = met(ms(t) < 500)
+	}
+	return row
+}
+
+var perfOpsRe = regexp.MustCompile(`(?m)^\s*([0-9]+)\s+ops/sec`)
+
+// perfResult returns perf bench sched pipe's ops/sec (one op is one round
+// trip) from the perf scenario's payload.
+func perfResult(res *vmtest.Result, perf string) (float64, error) {
+	if perf == "" {
+		return 0, fmt.Errorf("no perf binary (install linux-perf: make deps payloads)")
+	}
+	s := res.Scenario("perf")
+	if s == nil || len(s.Payloads) == 0 {
+		return 0, fmt.Errorf("perf scenario did not run")
+	}
+	p := s.Payloads[0]
+	m := perfOpsRe.FindStringSubmatch(p.Output)
+	if m == nil {
+		return 0, fmt.Errorf("exit %d, no ops/sec in output: %s", p.ExitCode, firstLine(p.Output))
+	}
+	return strconv.ParseFloat(m[1], 64)
+}
+
+// roundTrips returns the round trips per second of the pair's first worker.
+func roundTrips(s *vmtest.ScenarioResult) (float64, error) {
+	if s == nil {
+		return 0, fmt.Errorf("scenario did not run")
+	}
+	if len(s.Workers) == 0 || !s.Workers[0].Report.Completed || s.Workers[0].Report.WallTimeNs == 0 {
+		if s.Failure != nil {
+			return 0, s.Failure
+		}
+		return 0, fmt.Errorf("no report from the pair")
+	}
+	r := s.Workers[0].Report
+	return float64(r.Iterations) / (float64(r.WallTimeNs) / 1e9), nil
+}
+
+// hostRSS runs `scxvm run steady` (the host driver) and reports its peak
+// resident set.
+func (b *bencher) hostRSS(ctx context.Context) []Row {
+	const name, target = "host driver peak RSS (scxvm run steady)", "< 60 MB"
+	cmd := exec.CommandContext(ctx, b.cfg.Agent, "run", "--kernel", b.cfg.Kernel, "--boot-timeout", "3m", "--console", filepath.Join(b.tmp, "rss.log"), "steady")
+	cmd.Env = append(os.Environ(), "SCXVM_AGENT="+b.cfg.Agent)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return []Row{failed(name, target, err)}
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	hwm := 0
+	var runErr error
+poll:
+	for {
+		hwm = max(hwm, vmHWM(cmd.Process.Pid))
+		select {
+		case runErr = <-done:
+			break poll
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if hwm == 0 {
+		return []Row{failed(name, target, fmt.Errorf("no VmHWM read (run: %v)", runErr))}
+	}
+	mb := float64(hwm) / 1024
+	row := Row{Name: name, Value: mb, Unit: "MB", Display: fmt.Sprintf("%.1f MB", mb), Target: target, Met: met(mb < 60),
+		Metrics: map[string]float64{"vmhwm_kb": float64(hwm)}}
+	if runErr != nil {
+		row.Baseline = fmt.Sprintf("run ended with %v: %s", runErr, errorLine(stderr.String()))
+	}
+	return []Row{row}
+}
+
+// vmHWM returns a process's peak resident set in KiB, or 0.
+func vmHWM(pid int) int {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return n
+		}
+	}
+	return 0
+}
+
+// errorLine returns the CLI's error line ("scxvm: ...", not the final
+// "scxvm: exit N" line) from its stderr, else its last line.
+func errorLine(stderr string) string {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.HasPrefix(lines[i], "scxvm: ") && !strings.HasPrefix(lines[i], "scxvm: exit ") {
+			return lines[i]
+		}
+	}
+	return lines[len(lines)-1]
+}

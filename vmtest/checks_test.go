@@ -1,0 +1,203 @@
+package vmtest
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scxvm/scxvm/protocol"
+	"github.com/scxvm/scxvm/workload"
+)
+
+// spinner returns a healthy completed report.
+func spinner(idx int, cpus ...int) workload.WorkerReport {
+	return workload.WorkerReport{
+		Index: idx, TID: 100 + idx, Completed: true,
+		Iterations: 1000, WorkUnits: 1024000,
+		CPUTimeNs: uint64(time.Second), WallTimeNs: uint64(2 * time.Second),
+		MaxGapMs: 30, CPUsUsed: cpus,
+	}
+}
+
+func twoCgroups() Scenario {
+	return Scenario{Scenario: protocol.Scenario{
+		Name: "t",
+		Cgroups: []protocol.Cgroup{
+			{Name: "a", CPUs: "0", Workloads: []workload.WorkloadConfig{{NumWorkers: 2}}},
+			{Name: "b", CPUs: "1", Workloads: []workload.WorkloadConfig{{NumWorkers: 2}}},
+		},
+	}}
+}
+
+func healthy() []WorkerResult {
+	return []WorkerResult{
+		{Cgroup: "a", Set: 0, Kind: workload.CpuSpin, Report: spinner(0, 0)},
+		{Cgroup: "a", Set: 0, Kind: workload.CpuSpin, Report: spinner(1, 0)},
+		{Cgroup: "b", Set: 1, Kind: workload.CpuSpin, Report: spinner(0, 1)},
+		{Cgroup: "b", Set: 1, Kind: workload.CpuSpin, Report: spinner(1, 1)},
+	}
+}
+
+func TestEvaluate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*checkInput)
+		want []string // "check: substring", in order; nil means pass
+	}{
+		{"healthy", func(*checkInput) {}, nil},
+		{"starved", func(in *checkInput) { in.workers[1].Report.Iterations = 0 }, []string{"not_starved: made no progress"}},
+		{"isolation", func(in *checkInput) { in.workers[2].Report.CPUsUsed = []int{0, 1} }, []string{"isolation: cpus 0 outside its cpuset 1"}},
+		{"isolation after resize", func(in *checkInput) {
+			in.scenario.Steps = []protocol.Step{{At: time.Second, Action: protocol.StepSetCpuset, Cgroup: "b", CPUs: "0-1"}}
+			in.workers[2].Report.CPUsUsed = []int{0, 1}
+		}, nil},
+		{"isolation after swap", func(in *checkInput) {
+			in.scenario.Steps = []protocol.Step{{At: time.Second, Action: protocol.StepSwapCpusets, Cgroup: "a", Target: "b"}}
+			in.workers[0].Report.CPUsUsed = []int{0, 1}
+			in.workers[3].Report.CPUsUsed = []int{0, 1}
+		}, nil},
+		{"isolation after move", func(in *checkInput) {
+			in.scenario.Steps = []protocol.Step{{At: time.Second, Action: protocol.StepMoveTasks, Cgroup: "a", Target: "b"}}
+			in.workers[0].Report.CPUsUsed = []int{0, 1}
+			in.workers[3].Report.CPUsUsed = []int{0, 1} // b never had cpu 0
+		}, []string{"isolation: cpus 0 outside its cpuset 1"}},
+		{"unrestricted cgroup", func(in *checkInput) {
+			in.scenario.Cgroups[1].CPUs = ""
+			in.workers[2].Report.CPUsUsed = []int{0, 1}
+		}, nil},
+		{"stall", func(in *checkInput) {
+			in.workers[0].Report.MaxGapMs = 2500
+			in.workers[0].Report.MaxGapCPU = 1
+		}, []string{"max_gap: stalled for 2.5s (limit 2s) on cpu 1"}},
+		{"stall threshold override", func(in *checkInput) {
+			in.workers[0].Report.MaxGapMs = 2500
+			in.scenario.Checks.MaxGap = 3 * time.Second
+		}, nil},
+		{"unfair", func(in *checkInput) { in.workers[1].Report.CPUTimeNs = uint64(800 * time.Millisecond) }, []string{"fairness: cpu time spread 20.0% above 15.0% in workload set 0"}},
+		{"unfair but raised", func(in *checkInput) {
+			in.workers[1].Report.CPUTimeNs = uint64(800 * time.Millisecond)
+			in.scenario.Checks.FairnessSpreadPct = 25
+		}, nil},
+		{"unfair skipped", func(in *checkInput) {
+			in.workers[1].Report.CPUTimeNs = uint64(800 * time.Millisecond)
+			in.scenario.Checks.Skip = []string{CheckFairness}
+		}, nil},
+		{"messenger excluded from fairness", func(in *checkInput) {
+			in.workers[1].Report.CPUTimeNs = uint64(100 * time.Millisecond)
+			in.workers[1].Report.IsMessenger = true
+		}, nil},
+		{"crash", func(in *checkInput) {
+			in.workers[3].Report.Completed = false
+			in.workers[3].Report.Exit = workload.ExitInfo{Kind: workload.ExitSignaled, Signal: 9}
+		}, []string{"no_worker_crash: did not report: killed by signal 9"}},
+		{"ejected", func(in *checkInput) {
+			in.schedFailure = `scheduler "fifo" ejected: runnable task stall`
+		}, []string{"scheduler_attached: ejected: runnable task stall"}},
+		{"ejection ignored without scheduler", func(in *checkInput) {
+			in.sched = false
+			in.schedFailure = "x"
+		}, nil},
+		{"enable_seq", func(in *checkInput) { in.enableSeqEnd = 2 }, []string{"scheduler_attached: enable_seq changed from 1 to 2"}},
+		{"kernel warning", func(in *checkInput) {
+			in.kernelLog = []string{"ok line", "WARNING: CPU: 1 PID: 0 at kernel/sched/ext.c:123 foo"}
+		}, []string{"kernel_clean: kernel WARNING: WARNING: CPU: 1"}},
+		{"incomplete", func(in *checkInput) { in.incomplete = "job timed out" }, []string{"job_completed: job timed out"}},
+		{"p99", func(in *checkInput) {
+			in.scenario.Checks.MaxP99WakeLatency = time.Millisecond
+			lat := make(workload.Samples, 100)
+			for i := range lat {
+				lat[i] = uint64(i) * uint64(50*time.Microsecond)
+			}
+			in.workers[0].Report.ResumeLatenciesNs = lat
+		}, []string{"p99_wake_latency: p99 wake latency 4.9ms above 1ms"}},
+		{"cv", func(in *checkInput) {
+			in.scenario.Checks.MaxWakeLatencyCV = 0.5
+			in.workers[0].Report.ResumeLatenciesNs = workload.Samples{1, 1, 1, 100}
+		}, []string{"wake_latency_cv: wake latency CV 1.66 above 0.50"}},
+		{"iteration rate", func(in *checkInput) {
+			in.scenario.Checks.MinIterationRate = 600
+		}, []string{"min_iteration_rate: 500.0 iterations/s below 600.0", "min_iteration_rate", "min_iteration_rate", "min_iteration_rate"}},
+		{"migration ratio", func(in *checkInput) {
+			in.scenario.Checks.MaxMigrationRatio = 0.1
+			in.workers[2].Report.MigrationCount = 200
+		}, []string{"max_migration_ratio: 0.200 migrations per iteration above 0.100"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := checkInput{scenario: twoCgroups(), workers: healthy(), sched: true, enableSeqStart: 1, enableSeqEnd: 1}
+			tc.edit(&in)
+			got := evaluate(in)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d failures %v, want %d %v", len(got), got, len(tc.want), tc.want)
+			}
+			for i, w := range tc.want {
+				check, sub, _ := strings.Cut(w, ": ")
+				if got[i].Check != check || !strings.Contains(got[i].Message, sub) {
+					t.Errorf("failure %d = %s, want %s containing %q", i, got[i], check, sub)
+				}
+			}
+		})
+	}
+}
+
+func TestKernelIncident(t *testing.T) {
+	for line, want := range map[string]string{
+		"[    1.0] Kernel panic - not syncing: sysrq triggered crash": "panic",
+		"BUG: kernel NULL pointer dereference, address: 0":            "BUG",
+		"Oops: general protection fault":                              "oops",
+		"INFO: task foo:12 blocked for more than 120 seconds.":        "hung task",
+		"rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:":       "RCU stall",
+		"sched_ext: BPF scheduler \"fifo\" enabled":                   "",
+	} {
+		if got := KernelIncident(line); got != want {
+			t.Errorf("KernelIncident(%q) = %q, want %q", line, got, want)
+		}
+	}
+}
+
+func TestCPUListRoundTrip(t *testing.T) {
+	for _, s := range []string{"0", "0-3", "0-1,3,5-7"} {
+		cpus, err := parseCPUList(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := formatCPUs(cpus); got != s {
+			t.Errorf("round trip %q -> %q", s, got)
+		}
+	}
+	for _, bad := range []string{"x", "3-1", "-1"} {
+		if _, err := parseCPUList(bad); err == nil {
+			t.Errorf("parseCPUList(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestParseTopology(t *testing.T) {
+	for in, want := range map[string]string{"": "1n1l2c1t", "1n1l2c1t": "1n1l2c1t", "2n2l2c2t": "2n2l2c2t", "4c": "1n1l4c1t", "2l": "1n2l2c1t"} {
+		tp, err := ParseTopology(in)
+		if err != nil || tp.String() != want {
+			t.Errorf("ParseTopology(%q) = %v, %v; want %s", in, tp, err, want)
+		}
+	}
+	for _, bad := range []string{"2x", "n", "0c", "2c2c", "8n8l8c"} {
+		if _, err := ParseTopology(bad); err == nil {
+			t.Errorf("ParseTopology(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestEjectionFromLog(t *testing.T) {
+	log := []string{
+		`sched_ext: BPF scheduler "scxvm_fifo" disabled (unregistered from user space)`,
+		"random line",
+		`sched_ext: BPF scheduler "scxvm_stall" disabled (runnable task stall)`,
+		"sched_ext: scxvm_stall: init[107] failed to run for 2.908s",
+		"   scx_vexit+0x6d/0xa0",
+	}
+	reason, lines := ejectionFromLog(log)
+	if reason != "runnable task stall" || len(lines) != 2 || !strings.Contains(lines[1], "failed to run for 2.908s") {
+		t.Errorf("got %q %q", reason, lines)
+	}
+	if r, _ := ejectionFromLog(log[:2]); r != "" {
+		t.Errorf("a planned unregistration was taken for an ejection: %q", r)
+	}
+}

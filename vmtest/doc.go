@@ -1,0 +1,96 @@
+// Package vmtest boots a kernel in QEMU, runs sched_ext scheduler
+// scenarios in the guest and judges the results on the host. It is the Go
+// API behind the scxvm command and the way host-side Go tests boot guests.
+//
+// # Usage
+//
+// A test package that boots guests builds the agent (the static scxvm
+// binary that runs as the guest's init) once, in TestMain, and uses it in
+// every Config:
+//
+//	var agent string
+//
+//	func TestMain(m *testing.M) {
+//		workload.RunWorkerIfChild() // only needed if the tests spawn workers themselves
+//		var err error
+//		agent, err = vmtest.BuildAgent(context.Background(), filepath.Join(os.TempDir(), "scxvm-agent"))
+//		if err != nil {
+//			fmt.Fprintln(os.Stderr, err)
+//			os.Exit(1)
+//		}
+//		os.Exit(m.Run())
+//	}
+//
+//	func TestMyScheduler(t *testing.T) {
+//		steady, _ := vmtest.LookupScenario("steady")
+//		custom, err := vmtest.LoadScenarioFile("testdata/burst.yaml")
+//		if err != nil {
+//			t.Fatal(err)
+//		}
+//		res := vmtest.RunT(t, vmtest.Config{
+//			Kernel:    "debian",                                          // or "6.12", or a bzImage path
+//			Scheduler: vmtest.SchedulerSpec{Path: "./build/scx_mine", Args: []string{"-v"}},
+//			Agent:     agent,
+//			Scenarios: append([]vmtest.Scenario{steady}, custom...),
+//		})
+//		t.Logf("boot to hello %v; steady did %d iterations", res.BootToHello, res.Scenario("steady").Iterations()["steady"])
+//	}
+//
+// BuildAgent runs `go build ./cmd/scxvm` with CGO_ENABLED=0 into the
+// given directory; the go tool relinks only when a source changed, so the
+// initramfs cache (keyed by content) stays warm between test runs.
+//
+// # What Run does
+//
+// Run looks the kernel up (package kernel), refuses a kernel without
+// sched_ext with an error wrapping ErrNotSupported (unless the scheduler
+// is "none"), builds the initramfs (package initramfs: agent, scheduler
+// binary and its libraries, kernel config and modules, extra files),
+// starts QEMU (package host), waits for the agent's Hello, sends one Job
+// per scenario (two with Compare "none": the scheduler, then EEVDF), and
+// collects progress, scheduler events, kernel log lines, worker reports
+// and the job result. The checks (checks.go, thresholds per scenario in
+// Checks) are evaluated on the host, so raw reports are never lost.
+//
+// Every failure is attributed (Failure.Kind): the scheduler did not load
+// (with its output and the verifier's), the kernel ejected it (with the
+// kernel's reason and stall lines), it died, a worker crashed, the kernel
+// panicked (with a console excerpt), the guest hung or vanished before
+// its Bye, or a check failed.
+//
+// Errors map to exit codes in the CLI: *ConfigError and *ValidationError
+// (usage, 2), ErrNotSupported (125), *InfraError (QEMU, kernel cache,
+// image build: 129), *Failure (1).
+//
+// # Scenarios
+//
+// Scenarios() lists the built-in catalogue (steady, oversubscribed,
+// cpuset-disjoint, cpuset-resize, pingpong, fanout, churn, mixed), sized
+// for the default 2-cpu guest. LoadScenarioFile reads custom scenarios
+// from YAML or JSON with the same fields (a protocol.Scenario plus
+// description, checks and timeout); decoding is strict and errors name
+// the file, line, field and allowed values.
+//
+// # Tests and benchmarks
+//
+// The package's end-to-end tests (e2e_test.go) boot the cached Debian 7.3
+// and 6.12 kernels under whatever accelerator the host offers: built-in
+// fifo and scx_simple pass steady, the stall and error fixtures are
+// ejected with the kernel's reason, a loader that exits at once is a load
+// failure with its output, SysRq-C is reported as a panic with the console
+// excerpt, a kernel without sched_ext gives ErrNotSupported, and two VMs
+// run side by side. `go test -short` skips them. The benchmarks (boot to
+// Hello against a minimal static init, overhead per extra scenario in one
+// boot, report throughput, round trips against perf bench in the guest,
+// spawn of 256 workers, host driver peak RSS) live in package vmtest/bench
+// and print one table with `scxvm bench` (`make bench`).
+//
+// # Environment
+//
+//	SCXVM_CACHE_DIR  cache root when Config.CacheDir is empty (kernels,
+//	                 schedulers, initramfs images); else
+//	                 $XDG_CACHE_HOME/scxvm, else ~/.cache/scxvm
+//	SCXVM_AGENT      agent binary when Config.Agent is empty
+//	CI               when set, the end-to-end tests fail instead of
+//	                 skipping on a missing prerequisite
+package vmtest

@@ -1,0 +1,450 @@
+package vmtest
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/scxvm/scxvm/protocol"
+	"github.com/scxvm/scxvm/workload"
+)
+
+// jobSpec returns the protocol scheduler spec for a run of a scenario.
+func (s *session) jobSpec(sc Scenario, baseline bool) protocol.SchedulerSpec {
+	spec := s.cfg.schedulerFor(sc)
+	if baseline || spec.IsNone() {
+		return protocol.SchedulerSpec{Kind: protocol.SchedulerNone}
+	}
+	out := protocol.SchedulerSpec{
+		AttachTimeout: spec.AttachTimeout,
+		Restart:       s.cfg.RestartScheduler,
+	}
+	if out.AttachTimeout == 0 {
+		// Loading and verifying BPF programs takes seconds under TCG.
+		out.AttachTimeout = DefaultAttachTimeout
+		if s.res.Accel == "tcg" {
+			out.AttachTimeout = DefaultAttachTimeoutTCG
+		}
+	}
+	switch {
+	case spec.IsBuiltin():
+		out.Kind, out.Name = protocol.SchedulerBuiltin, spec.Name
+		if out.Name == "" {
+			out.Name = SchedulerFIFO
+		}
+	default:
+		out.Kind = protocol.SchedulerBinary
+		out.Path = s.guestSchedulerPath(spec)
+		out.Args = spec.Args
+	}
+	return out
+}
+
+// jobState accumulates one job's messages.
+type jobState struct {
+	sr       *ScenarioResult
+	sc       Scenario
+	sent     time.Time
+	workers  []protocol.WorkerInfo
+	prev     *protocol.Progress
+	prevAt   time.Duration
+	reports  []protocol.CgroupReport
+	result   *protocol.JobResult
+	errs     []string
+	schedBad *SchedEvent // the first ejection, death or load failure
+}
+
+// runJob sends one job and collects everything about it. fatal is set when
+// the guest is lost and no further job can run.
+func (s *session) runJob(ctx context.Context, sc Scenario, baseline bool) (sr *ScenarioResult, fatal *Failure) {
+	s.nextID++
+	id := s.nextID
+	spec := s.jobSpec(sc, baseline)
+	schedName := s.cfg.schedulerFor(sc).String()
+	if spec.Kind == protocol.SchedulerNone {
+		schedName = SchedulerNone
+	}
+	sr = &ScenarioResult{Name: sc.Name, Scheduler: schedName, Baseline: baseline, Duration: sc.duration(), Checks: sc.Checks}
+	js := &jobState{sr: sr, sc: sc, sent: time.Now()}
+	job := &protocol.Job{
+		ID:               id,
+		Scheduler:        spec,
+		Scenario:         sc.Scenario,
+		ProgressInterval: progressInterval(sc),
+		Timeout:          sc.timeout(),
+	}
+	if job.Scenario.Duration == 0 {
+		job.Scenario.Duration = sc.duration()
+	}
+	s.emit(Event{Kind: EventScenarioStart, Scenario: sc.Name, Scheduler: schedName})
+	wait := jobTimeout(sc)
+	if s.jobWait > 0 {
+		wait = s.jobWait
+	}
+	jctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+
+	if err := s.conn.Send(job); err != nil {
+		f := s.attribute(jctx, sc.Name, fmt.Errorf("send job: %w", err))
+		sr.Failure = f
+		return sr, f
+	}
+	for js.result == nil {
+		m, err := s.conn.RecvContext(jctx)
+		if err != nil {
+			if s.userCtx.Err() != nil {
+				return sr, nil // run notices the cancellation
+			}
+			f := s.attribute(jctx, sc.Name, err)
+			s.finishJob(js, f)
+			return sr, f
+		}
+		if fatal := s.handle(js, id, m); fatal != nil {
+			s.finishJob(js, fatal)
+			return sr, fatal
+		}
+	}
+	s.finishJob(js, nil)
+	return sr, nil
+}
+
+// progressInterval picks a progress period: ten samples a run, within
+// 100 ms - 1 s.
+func progressInterval(sc Scenario) time.Duration {
+	return min(max(sc.duration()/10, 100*time.Millisecond), time.Second)
+}
+
+// handle files one message of the running job; it returns a failure when
+// the agent says the conversation is over.
+func (s *session) handle(js *jobState, id uint32, m protocol.Message) *Failure {
+	switch m := m.(type) {
+	case *protocol.Progress:
+		if m.JobID == id {
+			s.progress(js, m)
+		}
+	case *protocol.SchedEvent:
+		ev := SchedEvent{
+			Kind: string(m.Kind), At: m.At, Scheduler: m.Scheduler, Reason: m.Reason,
+			Message: strings.Join(m.KernelLines, "\n"), Log: m.Log,
+		}
+		if m.Exit != nil {
+			if ev.Message != "" {
+				ev.Message += "\n"
+			}
+			ev.Message += "loader " + m.Exit.String()
+		}
+		if s.previousSchedulerEvent(js, ev) {
+			s.reattribute(ev)
+			break
+		}
+		js.sr.SchedEvents = append(js.sr.SchedEvents, ev)
+		switch m.Kind {
+		case protocol.SchedEjected, protocol.SchedDied, protocol.SchedLoadFailed:
+			if js.schedBad == nil {
+				js.schedBad = &js.sr.SchedEvents[len(js.sr.SchedEvents)-1]
+			}
+		}
+		s.emit(Event{Kind: EventSched, Scenario: js.sc.Name, Scheduler: js.sr.Scheduler, SchedEvent: &ev, Message: describeSchedEvent(ev)})
+	case *protocol.KernelLog:
+		s.kernelLines(m, js.sr)
+	case *protocol.Reports:
+		if m.JobID == id {
+			js.reports = append(js.reports, m.Workers...)
+		}
+	case *protocol.JobResult:
+		if m.JobID == id {
+			js.result = m
+		}
+	case *protocol.Error:
+		js.errs = append(js.errs, fmt.Sprintf("%s: %s", m.Op, m.Message))
+		if m.Fatal {
+			return &Failure{Kind: FailAgent, Scenario: js.sc.Name, Message: fmt.Sprintf("agent: %s: %s", m.Op, m.Message), Detail: s.vm.ConsoleTail(20)}
+		}
+	case *protocol.Bye:
+		return &Failure{Kind: FailAgent, Scenario: js.sc.Name, Message: fmt.Sprintf("the agent said bye during the job (%s)", m.Reason)}
+	case *protocol.Hello, *protocol.Job:
+		return &Failure{Kind: FailProtocol, Scenario: js.sc.Name, Message: fmt.Sprintf("unexpected %s message during a job", m.MessageType())}
+	}
+	return nil
+}
+
+func describeSchedEvent(ev SchedEvent) string {
+	var b strings.Builder
+	b.WriteString(ev.Kind)
+	if ev.Scheduler != "" {
+		fmt.Fprintf(&b, " %q", ev.Scheduler)
+	}
+	if ev.Reason != "" {
+		fmt.Fprintf(&b, " (%s)", ev.Reason)
+	}
+	if ev.Message != "" {
+		first, _, _ := strings.Cut(ev.Message, "\n")
+		b.WriteString(": " + first)
+	}
+	return b.String()
+}
+
+// kernelLines records kernel log lines, in the scenario too when one runs.
+func (s *session) kernelLines(m *protocol.KernelLog, sr *ScenarioResult) {
+	for _, l := range m.Lines {
+		s.res.KernelLog = append(s.res.KernelLog, l.Text)
+		if sr != nil {
+			sr.KernelLog = append(sr.KernelLog, l.Text)
+		}
+		s.emit(Event{Kind: EventKernelLog, Message: l.Text})
+	}
+}
+
+func (s *session) progress(js *jobState, m *protocol.Progress) {
+	if m.Workers != nil {
+		js.workers = m.Workers
+	}
+	sample := ProgressSample{Elapsed: m.At, Iterations: m.Iterations, SchedState: m.SchedState, Rates: map[string]float64{}}
+	if js.prev != nil && m.At > js.prevAt && len(js.prev.Iterations) <= len(m.Iterations) {
+		dt := (m.At - js.prevAt).Seconds()
+		for i, it := range m.Iterations {
+			cg := "?"
+			if i < len(js.workers) {
+				cg = js.workers[i].Cgroup
+			}
+			var before uint64
+			if i < len(js.prev.Iterations) {
+				before = js.prev.Iterations[i]
+			}
+			if it >= before {
+				sample.Rates[cg] += float64(it-before) / dt
+			}
+		}
+	}
+	js.prev, js.prevAt = m, m.At
+	js.sr.Progress = append(js.sr.Progress, sample)
+	s.emit(Event{Kind: EventProgress, Scenario: js.sc.Name, Scheduler: js.sr.Scheduler, Sample: &sample})
+}
+
+// finishJob turns the collected messages into the scenario's verdict.
+// lost is set when the guest was lost during the job.
+func (s *session) finishJob(js *jobState, lost *Failure) {
+	sr := js.sr
+	sr.Elapsed = time.Since(js.sent)
+	sr.Workers = workerResults(js.sc, js.reports)
+	if ev := js.schedBad; ev != nil && ev.Kind == string(protocol.SchedEjected) && !strings.Contains(ev.Message, "disabled (") {
+		// The agent saw the state change before the kernel's lines: take
+		// the reason and the stall or error message from the kernel log.
+		if reason, lines := ejectionFromLog(sr.KernelLog); reason != "" {
+			ev.Reason, ev.Message = reason, strings.Join(lines, "\n")
+		}
+	}
+	in := checkInput{
+		scenario:       js.sc,
+		workers:        sr.Workers,
+		sched:          !sr.Baseline && !s.cfg.schedulerFor(js.sc).IsNone(),
+		kernelLog:      sr.KernelLog,
+		enableSeqStart: -1,
+		enableSeqEnd:   -1,
+	}
+	if js.schedBad != nil {
+		in.schedFailure = describeSchedEvent(*js.schedBad)
+	}
+	if r := js.result; r != nil {
+		sr.Timings = &JobTimings{Setup: r.Timings.Setup, Run: r.Timings.Run, Collect: r.Timings.Collect, Total: r.Timings.Total}
+		for _, p := range r.Payloads {
+			sr.Payloads = append(sr.Payloads, payloadResult(p))
+		}
+		if r.EnableSeqStart != 0 || r.EnableSeqEnd != 0 {
+			in.enableSeqStart, in.enableSeqEnd = int64(r.EnableSeqStart), int64(r.EnableSeqEnd)
+		}
+		if r.Status != protocol.StatusOK {
+			in.incomplete = fmt.Sprintf("job %s: %s", r.Status, r.Error)
+		}
+		if in.sched && r.SchedStateEnd != "" && r.SchedStateEnd != "enabled" && in.schedFailure == "" {
+			in.schedFailure = fmt.Sprintf("sched_ext state is %q at the end of the run", r.SchedStateEnd)
+		}
+	} else {
+		in.incomplete = "no job result (the guest was lost)"
+	}
+	sr.Failures = evaluate(in)
+	sr.Passed = len(sr.Failures) == 0 && lost == nil
+	sr.Failure = s.jobFailure(js, lost)
+	if sr.Failure != nil {
+		sr.Passed = false
+	}
+	res := sr
+	s.emit(Event{Kind: EventScenarioDone, Scenario: sr.Name, Scheduler: sr.Scheduler, Result: res})
+}
+
+// jobFailure attributes a failed job to its most specific cause.
+func (s *session) jobFailure(js *jobState, lost *Failure) *Failure {
+	if lost != nil && (lost.Kind == FailPanic || lost.Kind == FailAgent || lost.Kind == FailProtocol) {
+		return lost
+	}
+	if ev := js.schedBad; ev != nil {
+		f := &Failure{Scenario: js.sc.Name}
+		switch ev.Kind {
+		case string(protocol.SchedLoadFailed):
+			f.Kind = FailLoad
+			f.Message = fmt.Sprintf("scheduler %s did not load", js.sr.Scheduler)
+			var why []string
+			if ev.Reason != "" {
+				why = append(why, ev.Reason)
+			}
+			if ev.Message != "" {
+				why = append(why, firstLine(ev.Message))
+			}
+			if len(why) > 0 {
+				f.Message += ": " + strings.Join(why, "; ")
+			}
+		case string(protocol.SchedEjected):
+			f.Kind = FailEjected
+			f.Message = fmt.Sprintf("the kernel ejected scheduler %s", orName(ev.Scheduler, js.sr.Scheduler))
+			if ev.Reason != "" {
+				f.Message += " (" + ev.Reason + ")"
+			}
+		default:
+			f.Kind = FailSchedulerDied
+			f.Message = fmt.Sprintf("scheduler %s died during the run", js.sr.Scheduler)
+			if ev.Message != "" {
+				f.Message += ": " + lastLine(ev.Message)
+			}
+		}
+		f.Detail = append(f.Detail, splitLines(ev.Message)...)
+		if ev.Log != "" {
+			f.Detail = append(f.Detail, "scheduler output:")
+			f.Detail = append(f.Detail, tailLines(splitLines(ev.Log), 40)...)
+		}
+		return f
+	}
+	if lost != nil {
+		return lost
+	}
+	if r := js.result; r != nil {
+		switch r.Status {
+		case protocol.StatusTimedOut:
+			return &Failure{Kind: FailTimeout, Scenario: js.sc.Name, Message: "the job timed out in the guest: " + r.Error}
+		case protocol.StatusFailed, protocol.StatusSchedulerFailed:
+			return &Failure{Kind: FailScenario, Scenario: js.sc.Name, Message: r.Error, Detail: js.errs}
+		}
+	}
+	for _, w := range js.sr.Workers {
+		if !w.Report.Completed && !js.sc.Checks.skips(CheckNoWorkerCrash) {
+			return &Failure{Kind: FailWorkerCrash, Scenario: js.sc.Name,
+				Message: fmt.Sprintf("worker %d of cgroup %s (%s) %s", w.Report.Index, w.Cgroup, w.Kind, describeExit(w.Report.Exit))}
+		}
+	}
+	for _, c := range js.sr.Failures {
+		if c.Check == CheckKernelClean {
+			if k := KernelIncident(c.Message); k == "panic" || k == "oops" || k == "BUG" {
+				return &Failure{Kind: FailPanic, Scenario: js.sc.Name, Message: c.Message}
+			}
+		}
+	}
+	if len(js.sr.Failures) > 0 {
+		return checksFailure(js.sr)
+	}
+	return nil
+}
+
+// disabledRe matches the kernel's line when a BPF scheduler is disabled.
+var disabledRe = regexp.MustCompile(`sched_ext: BPF scheduler "([^"]*)" disabled \((.+)\)`)
+
+// ejectionFromLog finds the kernel's "disabled (REASON)" line in log and
+// returns the reason with that line and the "sched_ext: NAME: ..." lines
+// after it (the stall or error message).
+func ejectionFromLog(log []string) (reason string, lines []string) {
+	for i, l := range log {
+		m := disabledRe.FindStringSubmatch(l)
+		if m == nil || m[2] == "unregistered from user space" {
+			continue
+		}
+		reason, lines = m[2], []string{strings.TrimSpace(l)}
+		prefix := "sched_ext: " + m[1] + ":"
+		for _, next := range log[i+1:] {
+			if !strings.Contains(next, prefix) {
+				break
+			}
+			lines = append(lines, strings.TrimSpace(next))
+		}
+		return reason, lines
+	}
+	return "", nil
+}
+
+func orName(a, b string) string {
+	if a != "" {
+		return fmt.Sprintf("%q", a)
+	}
+	return b
+}
+
+func splitLines(s string) []string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+func firstLine(s string) string { l, _, _ := strings.Cut(s, "\n"); return l }
+
+func lastLine(s string) string {
+	ls := splitLines(s)
+	if len(ls) == 0 {
+		return ""
+	}
+	return ls[len(ls)-1]
+}
+
+func tailLines(ls []string, n int) []string {
+	if len(ls) > n {
+		return ls[len(ls)-n:]
+	}
+	return ls
+}
+
+// workerResults attaches each report to its workload set: per cgroup, the
+// workload configs in order (then those of spawn and add_cgroup steps),
+// reports taken in the agent's order (spawn order within the cgroup).
+func workerResults(sc Scenario, reports []protocol.CgroupReport) []WorkerResult {
+	type set struct {
+		id   int
+		n    int
+		kind workload.WorkKind
+	}
+	sets := map[string][]set{}
+	id := 0
+	addSets := func(cg string, ws []workload.WorkloadConfig) {
+		for _, w := range ws {
+			kind := w.WorkType.Kind
+			if kind == "" {
+				kind = workload.CpuSpin
+			}
+			sets[cg] = append(sets[cg], set{id: id, n: w.NumWorkers, kind: kind})
+			id++
+		}
+	}
+	for _, cg := range sc.Cgroups {
+		addSets(cg.Name, cg.Workloads)
+	}
+	for _, st := range sc.Steps {
+		if st.Action == protocol.StepSpawn || st.Action == protocol.StepAddCgroup {
+			addSets(st.Cgroup, st.Workloads)
+		}
+	}
+	pos := map[string]int{}
+	out := make([]WorkerResult, 0, len(reports))
+	for _, r := range reports {
+		p := pos[r.Cgroup]
+		pos[r.Cgroup]++
+		w := WorkerResult{Cgroup: r.Cgroup, Set: -1, Report: r.Report}
+		for _, st := range sets[r.Cgroup] {
+			if p < st.n {
+				w.Set, w.Kind = st.id, st.kind
+				break
+			}
+			p -= st.n
+		}
+		out = append(out, w)
+	}
+	return out
+}

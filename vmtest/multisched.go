@@ -1,0 +1,187 @@
+package vmtest
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/scxvm/scxvm/kernel"
+	"github.com/scxvm/scxvm/protocol"
+)
+
+// Several schedulers in one boot: a Scenario whose Scheduler field is set
+// runs under that scheduler instead of Config.Scheduler. Every binary
+// scheduler of the run goes into the image; the agent stops the running
+// scheduler and starts the next one when a job's scheduler differs from
+// the previous job's (package matrix runs its cells this way).
+
+// schedulerFor returns the scheduler scenario sc runs under: its own
+// Scheduler when set, else Config.Scheduler.
+func (c *Config) schedulerFor(sc Scenario) SchedulerSpec {
+	if sc.Scheduler != nil {
+		return *sc.Scheduler
+	}
+	return c.Scheduler
+}
+
+// schedulerSpecs returns the distinct schedulers of the run in the order
+// of first use.
+func (c *Config) schedulerSpecs() []SchedulerSpec {
+	ss, _ := c.scenarios()
+	var out []SchedulerSpec
+	seen := map[string]bool{}
+	for _, sc := range ss {
+		spec := c.schedulerFor(sc)
+		if k := spec.binaryKey(); !seen[k] {
+			seen[k] = true
+			out = append(out, spec)
+		}
+	}
+	return out
+}
+
+// needsSchedExt reports whether any scenario of the run loads a sched_ext
+// scheduler.
+func (c *Config) needsSchedExt() bool {
+	if c.Compare != "" {
+		return true
+	}
+	for _, spec := range c.schedulerSpecs() {
+		if !spec.IsNone() {
+			return true
+		}
+	}
+	return false
+}
+
+// binaryKey identifies the scheduler binary of a spec (its arguments
+// aside).
+func (s SchedulerSpec) binaryKey() string { return s.Path + "\x00" + s.Name }
+
+// validateSchedulerSpec checks a scheduler spec without I/O.
+func validateSchedulerSpec(field string, s SchedulerSpec) error {
+	if s.Path != "" && s.Name != "" {
+		return &ConfigError{Field: field, Msg: "set either Name or Path, not both"}
+	}
+	if s.Path == "" && len(s.Args) > 0 && s.IsBuiltin() {
+		return &ConfigError{Field: field, Msg: fmt.Sprintf("built-in scheduler %q takes no arguments", s.String())}
+	}
+	return nil
+}
+
+// validateScenarioSchedulers checks the per-scenario scheduler overrides.
+func (c *Config) validateScenarioSchedulers(ss []Scenario) error {
+	for _, sc := range ss {
+		if sc.Scheduler == nil {
+			continue
+		}
+		if err := validateSchedulerSpec("scenario "+sc.Name+": scheduler", *sc.Scheduler); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scenarioKey identifies a scenario run in a Config: the same scenario
+// may run once per scheduler.
+func (c *Config) scenarioKey(sc Scenario) string {
+	return sc.Name + "\x00" + c.schedulerFor(sc).String()
+}
+
+// resolveSchedulerBinaries resolves the binary of every scheduler of the
+// run. It returns the host paths keyed by binaryKey, and refuses two
+// different binaries with one base name (both would be /sched/<base>).
+func resolveSchedulerBinaries(cacheDir string, k *kernel.Kernel, specs []SchedulerSpec) (map[string]string, error) {
+	paths := map[string]string{}
+	bases := map[string]string{}
+	for _, spec := range specs {
+		p, err := resolveSchedulerBinary(cacheDir, k, spec)
+		if err != nil {
+			return nil, err
+		}
+		if p == "" {
+			continue
+		}
+		base := filepath.Base(p)
+		if other, ok := bases[base]; ok && other != p {
+			return nil, &ConfigError{Field: "scheduler", Msg: fmt.Sprintf("%s and %s have the same base name; rename one", other, p)}
+		}
+		bases[base] = p
+		paths[spec.binaryKey()] = p
+	}
+	return paths, nil
+}
+
+// binaryPaths returns the distinct host paths of paths, sorted.
+func binaryPaths(paths map[string]string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return sorted(out)
+}
+
+// guestSchedulerPath returns the guest path of spec's binary.
+func (s *session) guestSchedulerPath(spec SchedulerSpec) string {
+	p := s.schedPaths[spec.binaryKey()]
+	if p == "" {
+		p = s.schedPath
+	}
+	return "/sched/" + filepath.Base(p)
+}
+
+// previousSchedulerEvent reports whether ev, which arrived during job js,
+// is about the previous job's scheduler: an ejection or death reported
+// before this job's scheduler attached (or failed to), when the previous
+// job ran another scheduler. The agent stamps an event with the job
+// running when it notices it, and it may notice an ejection only after
+// the job ended (the loader exits later): scx_pair's "top_q overflow"
+// ejection at the end of its job arrived during the next job.
+func (s *session) previousSchedulerEvent(js *jobState, ev SchedEvent) bool {
+	if ev.Kind != string(protocol.SchedEjected) && ev.Kind != string(protocol.SchedDied) {
+		return false
+	}
+	prev := s.previousJobResult()
+	if prev == nil || prev.Baseline || prev.Scheduler == SchedulerNone || prev.Scheduler == js.sr.Scheduler {
+		return false
+	}
+	for _, e := range js.sr.SchedEvents {
+		if e.Kind == string(protocol.SchedAttached) || e.Kind == string(protocol.SchedLoadFailed) {
+			return false
+		}
+	}
+	return true
+}
+
+// previousJobResult returns the result of the last job that ran (not one
+// skipped without a job), or nil.
+func (s *session) previousJobResult() *ScenarioResult {
+	for i := len(s.res.Scenarios) - 1; i >= 0; i-- {
+		if sr := &s.res.Scenarios[i]; sr.Elapsed > 0 {
+			return sr
+		}
+	}
+	return nil
+}
+
+// reattribute files ev with the previous job's result and, when that job
+// passed or failed only its checks, makes ev its failure (and the run's,
+// when the run's failure was that job's).
+func (s *session) reattribute(ev SchedEvent) {
+	prev := s.previousJobResult()
+	prev.SchedEvents = append(prev.SchedEvents, ev)
+	s.emit(Event{Kind: EventSched, Scenario: prev.Name, Scheduler: prev.Scheduler, SchedEvent: &ev, Message: describeSchedEvent(ev) + " (previous scenario)"})
+	if prev.Failure != nil && prev.Failure.Kind != FailChecks {
+		return
+	}
+	old := prev.Failure
+	js := &jobState{sr: prev, sc: Scenario{Scenario: protocol.Scenario{Name: prev.Name}}, schedBad: &prev.SchedEvents[len(prev.SchedEvents)-1]}
+	prev.Failure = s.jobFailure(js, nil)
+	prev.Passed = false
+	if s.res.Failure == nil || (old != nil && s.res.Failure == old) {
+		s.res.Failure = prev.Failure
+	}
+}

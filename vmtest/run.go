@@ -1,0 +1,487 @@
+package vmtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/scxvm/scxvm/initramfs"
+	"github.com/scxvm/scxvm/kernel"
+	"github.com/scxvm/scxvm/protocol"
+)
+
+// Run boots the configured kernel, runs every scenario in one boot and
+// judges the reports. The returned Result is non-nil as soon as anything
+// ran, even when err is not nil. err is nil when every scenario passed;
+// otherwise it is one of:
+//   - a *ConfigError (or *ValidationError) for an invalid Config;
+//   - an error wrapping ErrNotSupported when the kernel lacks sched_ext
+//     (unless the scheduler is "none");
+//   - an *InfraError when the test infrastructure failed (no QEMU, no
+//     kernel in the cache, image build failure);
+//   - a *Failure when the scheduler, the kernel or a check failed; it is
+//     also Result.Failure.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	start := time.Now()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	scenarios, _ := cfg.scenarios()
+	cacheDir := cfg.CacheDir
+	if cacheDir == "" {
+		cacheDir = kernel.DefaultCacheDir()
+	}
+
+	k, err := kernel.Lookup(cacheDir, cfg.kernelName())
+	if err != nil {
+		return nil, &InfraError{Op: "find kernel", Err: err}
+	}
+	res := &Result{
+		Kernel:    KernelInfo{Name: k.Name, Image: k.Image, Release: k.Release},
+		Scheduler: cfg.Scheduler.String(),
+		Topology:  cfg.Topology.String(),
+	}
+	info, err := kernel.Inspect(k.Image)
+	if err != nil {
+		return nil, &InfraError{Op: "inspect kernel", Err: err}
+	}
+	if res.Kernel.Release == "" {
+		res.Kernel.Release = info.Release
+	}
+	if !info.SchedExt && cfg.needsSchedExt() {
+		return res, fmt.Errorf("kernel %s cannot run scheduler %s: %w", k.Name, cfg.Scheduler, info.SupportError())
+	}
+
+	schedPath, err := resolveSchedulerBinary(cacheDir, k, cfg.Scheduler)
+	if err != nil {
+		return res, err
+	}
+	schedPaths, err := resolveSchedulerBinaries(cacheDir, k, cfg.schedulerSpecs())
+	if err != nil {
+		return res, err
+	}
+	agent, err := resolveAgent(cfg.Agent)
+	if err != nil {
+		return res, err
+	}
+	transport := resolveTransport(cfg.Transport)
+	icfg := initramfs.Config{Agent: agent}
+	if transport != "virtio-serial" {
+		// Only vsock needs modules (on kernels that build it as modules);
+		// leaving them out spares the agent loading them at boot.
+		icfg.Modules = k.Modules
+	}
+	icfg.Binaries = binaryPaths(schedPaths)
+	if k.Config != "" && res.Kernel.Release != "" {
+		icfg.KernelConfig, icfg.KernelRelease = k.Config, res.Kernel.Release
+	}
+	for guest, host := range cfg.ExtraFiles {
+		icfg.Files = append(icfg.Files, initramfs.File{Src: host, Dst: guest})
+	}
+	image, err := initramfs.Build(ctx, icfg)
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		return res, &InfraError{Op: "build initramfs", Err: err}
+	}
+	cfg.logf("initramfs %s", image)
+
+	console := cfg.ConsoleLog
+	if console == "" {
+		f, err := os.CreateTemp("", "scxvm-console-*.log")
+		if err != nil {
+			return res, &InfraError{Op: "create console log", Err: err}
+		}
+		f.Close()
+		console = f.Name()
+	}
+	res.ConsoleLog = console
+
+	s := &session{cfg: &cfg, res: res, start: start, scenarios: scenarios, schedPath: schedPath, schedPaths: schedPaths}
+	s.emit(Event{Kind: EventBuilt, Message: fmt.Sprintf("booting %s (%s) with scheduler %s", k.Name, res.Kernel.Release, res.Scheduler)})
+	vm, err := startVM(ctx, vmConfig{
+		QEMU:       cfg.QEMU,
+		Kernel:     k.Image,
+		Initramfs:  image,
+		KernelArgs: cfg.KernelArgs,
+		Topology:   cfg.Topology.withDefaults(),
+		MemoryMB:   cfg.memoryMB(),
+		Accel:      cfg.Accel,
+		Transport:  transport,
+		Timeout:    s.hardTimeout(),
+		ConsoleLog: console,
+		Logf:       cfg.Logf,
+	})
+	if err != nil {
+		res.Wall = time.Since(start)
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		return res, &InfraError{Op: "start qemu", Err: err}
+	}
+	s.vm = vm
+	err = s.run(ctx)
+	res.Wall = time.Since(start)
+	cfg.logf("run finished in %v", res.Wall)
+	return res, err
+}
+
+// resolveSchedulerBinary returns the host path of the scheduler binary to
+// put in the image, or "" for built-in schedulers and none.
+func resolveSchedulerBinary(cacheDir string, k *kernel.Kernel, spec SchedulerSpec) (string, error) {
+	switch {
+	case spec.Path != "":
+		st, err := os.Stat(spec.Path)
+		if err != nil {
+			return "", &ConfigError{Field: "scheduler", Err: err}
+		}
+		if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+			return "", &ConfigError{Field: "scheduler", Msg: fmt.Sprintf("%s is not an executable file", spec.Path)}
+		}
+		return filepath.Abs(spec.Path)
+	case spec.IsNone(), spec.IsBuiltin():
+		return "", nil
+	}
+	scheds, err := kernel.Schedulers(cacheDir, k)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", &InfraError{Op: "find scheduler " + spec.Name, Err: err}
+		}
+		return "", &InfraError{Op: "find scheduler " + spec.Name, Err: err}
+	}
+	p, ok := scheds[spec.Name]
+	if !ok {
+		var names []string
+		for n := range scheds {
+			names = append(names, n)
+		}
+		names = append(names, BuiltinSchedulers...)
+		names = append(names, SchedulerNone)
+		msg := fmt.Sprintf("unknown scheduler %q for kernel %s (known: %s, or a path)", spec.Name, k.Name, strings.Join(sorted(names), ", "))
+		if s := suggest(spec.Name, names); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		return "", &ConfigError{Field: "scheduler", Msg: msg}
+	}
+	return p, nil
+}
+
+// session is one boot: the VM, the channel and the results so far.
+type session struct {
+	cfg       *Config
+	res       *Result
+	start     time.Time
+	scenarios []Scenario
+	schedPath string
+	// schedPaths are the host binaries of every scheduler of the run,
+	// keyed by SchedulerSpec.binaryKey (see multisched.go).
+	schedPaths map[string]string
+	vm         vmHandle
+	conn       *protocol.Conn
+	nextID     uint32
+	userCtx    context.Context
+	// jobWait overrides jobTimeout (tests).
+	jobWait time.Duration
+
+	// vmDone is closed when QEMU has exited; vmErr is Wait's error.
+	vmDone chan struct{}
+	vmErr  error
+}
+
+func (s *session) emit(e Event) {
+	e.Elapsed = time.Since(s.start)
+	s.cfg.emit(e)
+}
+
+// hardTimeout is the VM's hard limit.
+func (s *session) hardTimeout() time.Duration {
+	if s.cfg.Timeout > 0 {
+		return s.cfg.Timeout
+	}
+	d := s.cfg.bootTimeout() + 30*time.Second
+	n := 1
+	if s.cfg.Compare != "" {
+		n = 2
+	}
+	for _, sc := range s.scenarios {
+		d += time.Duration(n) * (sc.timeout() + 10*time.Second)
+	}
+	return d
+}
+
+// jobTimeout is how long the host waits for a job's JobResult: the agent
+// gives up at sc.timeout() and its watchdog fires DefaultTimeoutSlack
+// later.
+func jobTimeout(sc Scenario) time.Duration {
+	return sc.timeout() + protocol.DefaultTimeoutSlack + 10*time.Second
+}
+
+// run drives the conversation; it always leaves the VM stopped.
+func (s *session) run(ctx context.Context) (err error) {
+	defer s.vm.Close()
+	defer func() { s.res.VMTime = s.vm.Since() }()
+	res := s.res
+	res.Accel, res.Transport = s.vm.Accel(), s.vm.Transport()
+	s.userCtx = ctx
+	s.vmDone = make(chan struct{})
+	go func() {
+		s.vmErr = s.vm.Wait()
+		close(s.vmDone)
+	}()
+	// live is cancelled when QEMU exits, so that no read outlives the guest.
+	live, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		panics := s.vm.Panics()
+		for {
+			select {
+			case <-s.vmDone:
+				cancel()
+				return
+			case inc, ok := <-panics:
+				if !ok {
+					panics = nil // QEMU is exiting; vmDone follows
+					continue
+				}
+				// Do not wait for the dying kernel to stop its cpus.
+				s.cfg.logf("console: %s; stopping the guest", inc)
+				s.vm.Kill()
+				cancel()
+				return
+			case <-live.Done():
+				return
+			}
+		}
+	}()
+	defer func() {
+		if err == nil && res.Failure == nil {
+			res.Passed = true
+			return
+		}
+		if ctx.Err() != nil && res.Failure == nil {
+			err = ctx.Err()
+			return
+		}
+		if res.Failure != nil {
+			res.ConsoleExcerpt = s.vm.ConsoleTail(40)
+			err = res.Failure
+		}
+	}()
+
+	bootCtx, bootCancel := context.WithTimeout(live, s.cfg.bootTimeout())
+	defer bootCancel()
+	stream, err := s.vm.Accept(bootCtx)
+	s.cfg.logf("agent channel open after %v", s.vm.Since())
+	if err != nil {
+		return s.guestFailure(ctx, bootCtx, "", fmt.Errorf("wait for the agent to connect: %w", err))
+	}
+	s.conn = protocol.NewConn(stream)
+	defer s.conn.Close()
+	hello, err := s.conn.AcceptHello(bootCtx)
+	if err != nil {
+		var ve *protocol.VersionError
+		if errors.As(err, &ve) {
+			res.Failure = &Failure{Kind: FailProtocol, Message: err.Error(), Detail: []string{"the initramfs holds an agent of another scxvm version: rebuild it (make build)"}}
+			return nil
+		}
+		s.cfg.logf("no hello after %v: %v", s.vm.Since(), err)
+		return s.guestFailure(ctx, bootCtx, "", fmt.Errorf("wait for the agent's hello: %w", err))
+	}
+	res.BootToHello = s.vm.Since()
+	res.Guest = &GuestInfo{
+		KernelRelease: hello.KernelRelease,
+		Cmdline:       hello.KernelCmdline,
+		AgentBuild:    hello.AgentBuildID,
+		SchedExt:      hello.SchedExt.State,
+		CPUs:          hello.Topology.CPUs,
+		LLCs:          hello.Topology.LLCs,
+		NUMANodes:     hello.Topology.NUMANodes,
+	}
+	if !hello.SchedExt.Available {
+		res.Guest.SchedExt = "unavailable"
+	}
+	s.emit(Event{Kind: EventHello, Message: fmt.Sprintf("guest up in %.2fs (%s, %s, %s): %d cpus, %d LLCs, %d nodes, sched_ext %s",
+		res.BootToHello.Seconds(), hello.KernelRelease, res.Accel, res.Transport, hello.Topology.CPUs, hello.Topology.LLCs, hello.Topology.NUMANodes, res.Guest.SchedExt)})
+	if !hello.SchedExt.Available && s.cfg.needsSchedExt() {
+		s.bye(live)
+		return fmt.Errorf("guest kernel %s has no /sys/kernel/sched_ext: %w", hello.KernelRelease, ErrNotSupported)
+	}
+	if want := s.cfg.Topology.CPUs(); hello.Topology.CPUs != 0 && hello.Topology.CPUs != want {
+		s.cfg.logf("guest sees %d cpus, %d requested", hello.Topology.CPUs, want)
+	}
+
+	loadFailed := map[string]string{} // scheduler -> first scenario it failed to load in
+	for _, sc := range s.scenarios {
+		runs := []bool{false}
+		if s.cfg.Compare == SchedulerNone {
+			runs = append(runs, true)
+		}
+		for _, baseline := range runs {
+			key := s.cfg.schedulerFor(sc).String()
+			if first, ok := loadFailed[key]; ok && !baseline {
+				// The same loader would fail again after its attach timeout.
+				res.Scenarios = append(res.Scenarios, ScenarioResult{
+					Name: sc.Name, Scheduler: key, Duration: sc.duration(), Checks: sc.Checks,
+					Failure: &Failure{Kind: FailLoad, Scenario: sc.Name, Message: fmt.Sprintf("not run: scheduler %s failed to load in scenario %q", key, first)},
+				})
+				continue
+			}
+			sr, fatal := s.runJob(live, sc, baseline)
+			if sr.Failure != nil && sr.Failure.Kind == FailLoad && !baseline {
+				loadFailed[key] = sc.Name
+			}
+			if ctx.Err() != nil {
+				s.vm.Kill()
+				<-s.vmDone
+				return ctx.Err()
+			}
+			res.Scenarios = append(res.Scenarios, *sr)
+			if !sr.Passed && res.Failure == nil {
+				res.Failure = sr.Failure
+				if res.Failure == nil {
+					res.Failure = checksFailure(sr)
+				}
+			}
+			if fatal != nil {
+				if res.Failure == nil || res.Failure == sr.Failure {
+					res.Failure = fatal
+				}
+				return nil
+			}
+		}
+	}
+	s.bye(live)
+	return nil
+}
+
+// checksFailure summarises the failed checks of a scenario.
+func checksFailure(sr *ScenarioResult) *Failure {
+	f := &Failure{Kind: FailChecks, Scenario: sr.Name}
+	var names []string
+	for _, c := range sr.Failures {
+		f.Detail = append(f.Detail, c.String())
+		if len(names) == 0 || names[len(names)-1] != c.Check {
+			names = append(names, c.Check)
+		}
+	}
+	f.Message = fmt.Sprintf("%d check(s) failed under %s: %s", len(sr.Failures), sr.Scheduler, strings.Join(names, ", "))
+	return f
+}
+
+// bye ends the conversation: Bye to the agent, its Bye back, QEMU's exit.
+func (s *session) bye(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := s.conn.Send(&protocol.Bye{Reason: "done"}); err != nil {
+		s.cfg.logf("send bye: %v", err)
+	}
+	for {
+		m, err := s.conn.RecvContext(ctx)
+		if err != nil {
+			s.cfg.logf("wait for the agent's bye: %v", err)
+			break
+		}
+		if _, ok := m.(*protocol.Bye); ok {
+			break
+		}
+		if kl, ok := m.(*protocol.KernelLog); ok {
+			s.kernelLines(kl, nil)
+		}
+	}
+	select {
+	case <-s.vmDone:
+	case <-ctx.Done():
+		s.cfg.logf("qemu did not exit after bye; killing it")
+		s.vm.Kill()
+		<-s.vmDone
+	}
+	s.res.Incidents = s.vm.Incidents()
+}
+
+// guestFailure attributes a lost guest: a kernel panic seen on the
+// console, a hang (timeout), QEMU exiting, or the transport closing.
+func (s *session) guestFailure(ctx, waitCtx context.Context, scenario string, cause error) error {
+	if ctx.Err() != nil {
+		s.vm.Kill()
+		<-s.vmDone
+		return ctx.Err()
+	}
+	f := s.attribute(waitCtx, scenario, cause)
+	s.res.Failure = f
+	return nil
+}
+
+// attribute builds the Failure for a guest that stopped answering, waiting
+// up to 2 s for QEMU to exit so that a panic's console lines are in.
+func (s *session) attribute(waitCtx context.Context, scenario string, cause error) *Failure {
+	exited := false
+	select {
+	case <-s.vmDone:
+		exited = true
+	case <-time.After(2 * time.Second):
+	}
+	if !exited {
+		s.cfg.logf("the guest is still running 2s after the channel failed; killing it")
+		s.vm.Kill()
+		<-s.vmDone
+	}
+	s.cfg.logf("qemu exited after %v: %v", s.vm.Since(), s.vmErr)
+	s.res.Incidents = s.vm.Incidents()
+	tail := s.vm.ConsoleTail(40)
+	f := &Failure{Scenario: scenario}
+	if inc := firstPanic(s.res.Incidents, tail); inc != nil {
+		s.cfg.logf("console showed %s at %v", inc.Kind, inc.At)
+		f.Kind = FailPanic
+		f.Message = strings.TrimSpace(inc.Line)
+		f.Detail = inc.Excerpt
+		return f
+	}
+	switch {
+	case waitCtx.Err() == context.DeadlineExceeded && !exited:
+		f.Kind = FailTimeout
+		f.Message = fmt.Sprintf("the guest stopped answering (%v)", cause)
+	case exited:
+		f.Kind = FailGuestExited
+		f.Message = fmt.Sprintf("QEMU exited before the agent's bye (%v): %v", s.vmErr, cause)
+	default:
+		f.Kind = FailTransport
+		f.Message = fmt.Sprintf("the channel to the agent was lost before its bye: %v", cause)
+	}
+	f.Detail = tail
+	return f
+}
+
+// firstPanic returns the first panic, oops or BUG among the host's
+// incidents, else among the console tail's lines (as an incident whose
+// excerpt runs from a few lines before it to the end of the tail).
+func firstPanic(incidents []Incident, tail []string) *Incident {
+	for _, inc := range incidents {
+		switch KernelIncident(inc.Line) {
+		case "panic", "oops", "BUG":
+			return &inc
+		}
+	}
+	for i, l := range tail {
+		switch k := KernelIncident(l); k {
+		case "panic", "oops", "BUG":
+			return &Incident{Kind: k, Line: strings.TrimSpace(l), Excerpt: tail[max(0, i-5):]}
+		}
+	}
+	return nil
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
+
+var _ io.Closer = (*protocol.Conn)(nil)

@@ -1,0 +1,430 @@
+package vmtest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scxvm/scxvm/protocol"
+	"github.com/scxvm/scxvm/workload"
+)
+
+// fakeVM plays QEMU: Accept hands out one end of a pipe whose other end a
+// fake agent drives; the "guest" exits when the agent function returns or
+// when Kill is called.
+type fakeVM struct {
+	host, guest net.Conn
+	exited      chan struct{}
+	once        sync.Once
+	mu          sync.Mutex
+	console     []string
+	incidents   []Incident
+	killed      bool
+	started     time.Time
+	panics      chan Incident
+}
+
+func newFakeVM(agent func(c *protocol.Conn, vm *fakeVM)) *fakeVM {
+	h, g := net.Pipe()
+	vm := &fakeVM{host: h, guest: g, exited: make(chan struct{}), started: time.Now(), panics: make(chan Incident, 1)}
+	go func() {
+		c := protocol.NewConn(g)
+		agent(c, vm)
+		vm.exit()
+	}()
+	return vm
+}
+
+func (v *fakeVM) exit() {
+	v.once.Do(func() {
+		v.guest.Close()
+		close(v.exited)
+		close(v.panics)
+	})
+}
+
+func (v *fakeVM) Panics() <-chan Incident { return v.panics }
+
+// panicHang shows a panic on the console but keeps the guest running, as
+// a kernel does while it waits for its other cpus to stop.
+func (v *fakeVM) panicHang() {
+	inc := Incident{Kind: "panic", Line: "Kernel panic - not syncing: sysrq triggered crash", Excerpt: []string{"sysrq: Trigger a crash", "Kernel panic - not syncing: sysrq triggered crash"}}
+	v.mu.Lock()
+	v.console = append(v.console, inc.Excerpt...)
+	v.incidents = append(v.incidents, inc)
+	v.mu.Unlock()
+	v.panics <- inc
+}
+
+// panicNow writes a panic on the console and ends the guest, as QEMU does
+// with panic=-1 and -no-reboot.
+func (v *fakeVM) panicNow() {
+	v.mu.Lock()
+	v.console = append(v.console, "sysrq: Trigger a crash", "Kernel panic - not syncing: sysrq triggered crash", "CPU: 1 PID: 1 Comm: init")
+	v.incidents = append(v.incidents, Incident{Kind: "panic", Line: "Kernel panic - not syncing: sysrq triggered crash", Excerpt: v.console})
+	v.mu.Unlock()
+	v.exit()
+}
+
+func (v *fakeVM) Accept(ctx context.Context) (io.ReadWriteCloser, error) { return v.host, nil }
+func (v *fakeVM) Wait() error                                            { <-v.exited; return nil }
+func (v *fakeVM) Kill() error {
+	v.mu.Lock()
+	v.killed = true
+	v.mu.Unlock()
+	v.exit()
+	return nil
+}
+func (v *fakeVM) Close() error         { v.Kill(); v.host.Close(); return nil }
+func (v *fakeVM) Accel() string        { return "tcg" }
+func (v *fakeVM) Transport() string    { return "virtio-serial" }
+func (v *fakeVM) Since() time.Duration { return time.Since(v.started) }
+func (v *fakeVM) ConsoleTail(n int) []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return tailLines(append([]string{}, v.console...), n)
+}
+func (v *fakeVM) Incidents() []Incident {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]Incident{}, v.incidents...)
+}
+
+func hello() *protocol.Hello {
+	return &protocol.Hello{
+		ProtocolVersion: protocol.Version, KernelRelease: "7.3.4+deb13-amd64",
+		SchedExt: protocol.SchedExtInfo{Available: true, State: "disabled"},
+		Topology: protocol.GuestTopology{CPUs: 2, LLCs: 1, NUMANodes: 1},
+	}
+}
+
+// healthyReports answers a job with a report per configured worker.
+func healthyReports(job *protocol.Job) *protocol.Reports {
+	r := &protocol.Reports{JobID: job.ID}
+	for _, cg := range job.Scenario.Cgroups {
+		i := 0
+		for _, w := range cg.Workloads {
+			for range w.NumWorkers {
+				rep := spinner(i, 0, 1)
+				r.Workers = append(r.Workers, protocol.CgroupReport{Cgroup: cg.Name, Report: rep})
+				i++
+			}
+		}
+	}
+	return r
+}
+
+// serveJobs is a well-behaved agent: each job gets progress, an attach
+// event, healthy reports and an OK result, edited by tweak.
+func serveJobs(tweak func(job *protocol.Job, c *protocol.Conn) bool) func(*protocol.Conn, *fakeVM) {
+	return func(c *protocol.Conn, vm *fakeVM) {
+		if err := c.Send(hello()); err != nil {
+			return
+		}
+		for {
+			m, err := c.Recv()
+			if err != nil {
+				return
+			}
+			switch m := m.(type) {
+			case *protocol.Bye:
+				c.Send(&protocol.Bye{Reason: "host said bye"})
+				return
+			case *protocol.Job:
+				if tweak != nil && !tweak(m, c) {
+					continue
+				}
+				c.Send(&protocol.Progress{JobID: m.ID, At: 100 * time.Millisecond, Iterations: []uint64{10, 10},
+					Workers: []protocol.WorkerInfo{{Cgroup: "steady", Index: 0}, {Cgroup: "steady", Index: 1}}, SchedState: "enabled"})
+				c.Send(&protocol.Progress{JobID: m.ID, At: 200 * time.Millisecond, Iterations: []uint64{20, 30}, SchedState: "enabled"})
+				c.Send(healthyReports(m))
+				c.Send(&protocol.JobResult{JobID: m.ID, Status: protocol.StatusOK, SchedStateEnd: "enabled", EnableSeqStart: 1, EnableSeqEnd: 1})
+			}
+		}
+	}
+}
+
+func newSession(t *testing.T, cfg Config, vm vmHandle) *session {
+	t.Helper()
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	ss, _ := cfg.scenarios()
+	return &session{cfg: &cfg, res: &Result{Scheduler: cfg.Scheduler.String()}, start: time.Now(), scenarios: ss, vm: vm}
+}
+
+func runSession(t *testing.T, cfg Config, agent func(*protocol.Conn, *fakeVM)) (*Result, error) {
+	t.Helper()
+	vm := newFakeVM(agent)
+	s := newSession(t, cfg, vm)
+	err := s.run(context.Background())
+	return s.res, err
+}
+
+func TestSessionPass(t *testing.T) {
+	var events []EventKind
+	cfg := Config{Compare: SchedulerNone, Progress: func(e Event) { events = append(events, e.Kind) }}
+	var specs []protocol.SchedulerKind
+	res, err := runSession(t, cfg, serveJobs(func(job *protocol.Job, c *protocol.Conn) bool {
+		specs = append(specs, job.Scheduler.Kind)
+		return true
+	}))
+	if err != nil {
+		t.Fatalf("run: %v (%+v)", err, res.Failure)
+	}
+	if !res.Passed || len(res.Scenarios) != 2 {
+		t.Fatalf("passed %v, %d scenarios", res.Passed, len(res.Scenarios))
+	}
+	if specs[0] != protocol.SchedulerBuiltin || specs[1] != protocol.SchedulerNone {
+		t.Errorf("scheduler kinds %v, want builtin then none", specs)
+	}
+	if b := res.Baseline("steady"); b == nil || b.Scheduler != "none" {
+		t.Errorf("no baseline: %+v", res.Scenarios)
+	}
+	sr := res.Scenario("steady")
+	if len(sr.Workers) != 4 || sr.Workers[0].Kind != workload.CpuSpin {
+		t.Errorf("workers: %+v", sr.Workers)
+	}
+	if len(sr.Progress) != 2 || sr.Progress[1].Rates["steady"] != 300 {
+		t.Errorf("progress: %+v", sr.Progress)
+	}
+	if res.Guest == nil || res.Guest.CPUs != 2 || res.Accel != "tcg" {
+		t.Errorf("guest info: %+v accel %q", res.Guest, res.Accel)
+	}
+	if len(events) == 0 || events[0] != EventHello {
+		t.Errorf("events: %v", events)
+	}
+}
+
+func TestSessionFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		sched  SchedulerSpec
+		agent  func(*protocol.Conn, *fakeVM)
+		kind   FailureKind
+		detail []string // substrings of the failure's message and detail
+	}{
+		{
+			name: "ejected",
+			agent: serveJobs(func(job *protocol.Job, c *protocol.Conn) bool {
+				c.Send(&protocol.SchedEvent{JobID: job.ID, Kind: protocol.SchedEjected, Scheduler: "stall", Reason: "runnable task stall",
+					KernelLines: []string{`sched_ext: BPF scheduler "stall" disabled (runnable task stall)`, "sched_ext: stall: kworker/0:1[12] failed to run for 5.100s"}})
+				return true
+			}),
+			kind:   FailEjected,
+			detail: []string{`ejected scheduler "stall" (runnable task stall)`, "failed to run for 5.100s"},
+		},
+		{
+			name:  "load failure",
+			sched: SchedulerSpec{Name: "error"},
+			agent: serveJobs(func(job *protocol.Job, c *protocol.Conn) bool {
+				c.Send(&protocol.SchedEvent{JobID: job.ID, Kind: protocol.SchedLoadFailed, Log: "libbpf: prog 'enqueue': BPF program load failed: Permission denied\nverifier: R1 invalid mem access",
+					Exit: &protocol.ExitStatus{Code: 1}})
+				c.Send(&protocol.JobResult{JobID: job.ID, Status: protocol.StatusSchedulerFailed, Error: "scheduler did not attach"})
+				return false
+			}),
+			kind:   FailLoad,
+			detail: []string{"did not load", "loader exit 1", "R1 invalid mem access"},
+		},
+		{
+			name: "worker crash",
+			agent: serveJobs(func(job *protocol.Job, c *protocol.Conn) bool {
+				r := healthyReports(job)
+				r.Workers[2].Report.Completed = false
+				r.Workers[2].Report.Exit = workload.ExitInfo{Kind: workload.ExitSignaled, Signal: 11}
+				c.Send(r)
+				c.Send(&protocol.JobResult{JobID: job.ID, Status: protocol.StatusOK})
+				return false
+			}),
+			kind:   FailWorkerCrash,
+			detail: []string{"killed by signal 11"},
+		},
+		{
+			name: "panic",
+			agent: func(c *protocol.Conn, vm *fakeVM) {
+				c.Send(hello())
+				c.Recv()
+				time.Sleep(50 * time.Millisecond)
+				vm.panicNow()
+			},
+			kind:   FailPanic,
+			detail: []string{"Kernel panic - not syncing: sysrq triggered crash", "CPU: 1 PID: 1"},
+		},
+		{
+			name: "panic while qemu lingers",
+			agent: func(c *protocol.Conn, vm *fakeVM) {
+				c.Send(hello())
+				c.Recv()
+				vm.panicHang()
+				<-vm.exited
+			},
+			kind:   FailPanic,
+			detail: []string{"Kernel panic - not syncing: sysrq triggered crash"},
+		},
+		{
+			name: "transport lost",
+			agent: func(c *protocol.Conn, vm *fakeVM) {
+				c.Send(hello())
+				c.Recv()
+			},
+			kind:   FailGuestExited,
+			detail: []string{"before the agent's bye"},
+		},
+		{
+			name: "version mismatch",
+			agent: func(c *protocol.Conn, vm *fakeVM) {
+				h := hello()
+				h.ProtocolVersion = 99
+				c.Send(h)
+				c.Recv()
+			},
+			kind:   FailProtocol,
+			detail: []string{"99"},
+		},
+		{
+			name: "stall check",
+			agent: serveJobs(func(job *protocol.Job, c *protocol.Conn) bool {
+				r := healthyReports(job)
+				r.Workers[0].Report.MaxGapMs = 4000
+				c.Send(r)
+				c.Send(&protocol.JobResult{JobID: job.ID, Status: protocol.StatusOK})
+				return false
+			}),
+			kind:   FailChecks,
+			detail: []string{"max_gap", "stalled for 4s"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			res, err := runSession(t, Config{Scheduler: tc.sched}, tc.agent)
+			var f *Failure
+			if !errors.As(err, &f) {
+				t.Fatalf("error %v is not a *Failure", err)
+			}
+			if f.Kind != tc.kind || res.Passed || res.Failure != f {
+				t.Fatalf("failure %s, want %s (passed %v)", f.Long(), tc.kind, res.Passed)
+			}
+			long := f.Long()
+			for _, d := range tc.detail {
+				if !strings.Contains(long, d) {
+					t.Errorf("failure %q lacks %q", long, d)
+				}
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("attribution took %v", d)
+			}
+		})
+	}
+}
+
+func TestSessionLoadFailureSkipsLaterScenarios(t *testing.T) {
+	jobs := 0
+	cfg := Config{Scheduler: SchedulerSpec{Name: SchedulerError}, Compare: SchedulerNone}
+	cfg.Scenarios = scenariosNamed(t, "steady", "pingpong")
+	res, err := runSession(t, cfg, serveJobs(func(job *protocol.Job, c *protocol.Conn) bool {
+		jobs++
+		if job.Scheduler.Kind == protocol.SchedulerNone {
+			return true
+		}
+		c.Send(&protocol.SchedEvent{JobID: job.ID, Kind: protocol.SchedLoadFailed, Reason: "not attached within 30s"})
+		c.Send(&protocol.JobResult{JobID: job.ID, Status: protocol.StatusSchedulerFailed})
+		return false
+	}))
+	var f *Failure
+	if !errors.As(err, &f) || f.Kind != FailLoad {
+		t.Fatalf("got %v, want a load failure", err)
+	}
+	// steady: error (fails), none; pingpong: error (skipped), none.
+	if jobs != 3 || len(res.Scenarios) != 4 {
+		t.Fatalf("%d jobs, %d results; want 3 jobs, 4 results", jobs, len(res.Scenarios))
+	}
+	if sk := res.Scenario("pingpong"); sk.Failure == nil || !strings.Contains(sk.Failure.Message, `not run`) {
+		t.Errorf("pingpong under error: %+v", sk.Failure)
+	}
+	if b := res.Baseline("pingpong"); b == nil || !b.Passed {
+		t.Errorf("the EEVDF baseline of pingpong did not run or pass: %+v", b)
+	}
+}
+
+func scenariosNamed(t *testing.T, names ...string) []Scenario {
+	t.Helper()
+	ss, err := ResolveScenarios(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ss
+}
+
+func TestSessionHang(t *testing.T) {
+	// The agent takes the job and goes silent: the host gives up after the
+	// job timeout, kills QEMU and says the guest timed out.
+	release := make(chan struct{})
+	defer close(release)
+	vm := newFakeVM(func(c *protocol.Conn, vm *fakeVM) {
+		c.Send(hello())
+		c.Recv()
+		<-release
+	})
+	s := newSession(t, Config{}, vm)
+	s.jobWait = 200 * time.Millisecond
+	start := time.Now()
+	err := s.run(context.Background())
+	var f *Failure
+	if !errors.As(err, &f) || f.Kind != FailTimeout {
+		t.Fatalf("got %v, want a timeout failure", err)
+	}
+	if !vm.killed {
+		t.Errorf("QEMU was not killed")
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+func TestSessionCancel(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	vm := newFakeVM(func(c *protocol.Conn, vm *fakeVM) {
+		c.Send(hello())
+		c.Recv()
+		<-release
+	})
+	s := newSession(t, Config{}, vm)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	err := s.run(ctx)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	if !vm.killed {
+		t.Errorf("QEMU was not killed")
+	}
+}
+
+func TestWorkerResultsSets(t *testing.T) {
+	sc, _ := LookupScenario("mixed")
+	var reps []protocol.CgroupReport
+	for _, cg := range []struct {
+		name string
+		n    int
+	}{{"batch", 2}, {"interactive", 4}} {
+		for i := range cg.n {
+			reps = append(reps, protocol.CgroupReport{Cgroup: cg.name, Report: workload.WorkerReport{Index: i}})
+		}
+	}
+	ws := workerResults(sc, reps)
+	want := []struct {
+		set  int
+		kind workload.WorkKind
+	}{{0, workload.CpuSpin}, {0, workload.CpuSpin}, {1, workload.Bursty}, {2, workload.IoSync}, {3, workload.YieldHeavy}, {3, workload.YieldHeavy}}
+	for i, w := range want {
+		if ws[i].Set != w.set || ws[i].Kind != w.kind {
+			t.Errorf("worker %d: set %d kind %s, want %d %s", i, ws[i].Set, ws[i].Kind, w.set, w.kind)
+		}
+	}
+}
