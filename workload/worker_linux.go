@@ -505,8 +505,11 @@ func (w *worker) fanOutMessenger() bool {
 	}
 }
 
-func (w *worker) fanOutReceiver() bool {
-	gen, ack := w.shm.groupWord(w.group), w.shm.groupAck(w.group)
+// awaitGeneration blocks until the group's generation word moves past the
+// last one this receiver saw, records the wake latency against the
+// messenger's stamp when it had to wait, and reports false on stop.
+func (w *worker) awaitGeneration() bool {
+	gen := w.shm.groupWord(w.group)
 	waited, ok := w.waitWhile(gen, w.lastGen)
 	if !ok {
 		return false
@@ -515,7 +518,15 @@ func (w *worker) fanOutReceiver() bool {
 		w.m.latency(nanotime() - atomic.LoadInt64(w.shm.groupStamp(w.group)))
 	}
 	w.lastGen = atomic.LoadUint32(gen)
+	return true
+}
+
+func (w *worker) fanOutReceiver() bool {
+	if !w.awaitGeneration() {
+		return false
+	}
 	w.spin(w.t.SpinIters)
+	ack := w.shm.groupAck(w.group)
 	if atomic.AddUint32(ack, 1) == uint32(w.gsize-1) {
 		w.futexWake(ack, 1)
 	}
@@ -532,15 +543,9 @@ func (w *worker) computeMessenger() bool {
 }
 
 func (w *worker) computeReceiver() bool {
-	gen := w.shm.groupWord(w.group)
-	waited, ok := w.waitWhile(gen, w.lastGen)
-	if !ok {
+	if !w.awaitGeneration() {
 		return false
 	}
-	if waited {
-		w.m.latency(nanotime() - atomic.LoadInt64(w.shm.groupStamp(w.group)))
-	}
-	w.lastGen = atomic.LoadUint32(gen)
 	n := len(w.vec)
 	for range w.t.Ops {
 		for i := range n {
