@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/scxvm/scxvm/internal/proctest"
 )
 
 // reapHelperEnv turns the test binary into a small stand-in for PID 1 (a
@@ -43,20 +43,8 @@ func init() {
 // zombies counts this process's zombie children.
 func zombies() int {
 	n := 0
-	self := strconv.Itoa(os.Getpid())
-	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, d := range dirs {
-		b, err := os.ReadFile(d)
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[0] == "Z" && f[1] == self {
+	for _, p := range proctest.Children(os.Getpid()) {
+		if p.Zombie() {
 			n++
 		}
 	}

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/scxvm/scxvm/internal/proctest"
 )
 
 // fakeQEMU writes a shell script that stands in for QEMU: it records its
@@ -66,12 +68,7 @@ func readPid(t *testing.T, path string) int {
 func assertGone(t *testing.T, pid int) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return
-		}
-		// state is the field after the ")" closing comm.
-		if s := string(b); strings.HasPrefix(s[strings.LastIndexByte(s, ')')+2:], "Z") {
+		if p, err := proctest.Stat(pid); err != nil || p.Zombie() {
 			return
 		}
 	}

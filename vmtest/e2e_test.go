@@ -7,12 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/scxvm/scxvm/internal/proctest"
 	"github.com/scxvm/scxvm/kernel"
 	"github.com/scxvm/scxvm/protocol"
 )
@@ -103,22 +103,9 @@ func scenarios(t *testing.T, names ...string) []Scenario {
 // checkNoQEMU fails when a QEMU child of this process outlived its test.
 func checkNoQEMU(t *testing.T) {
 	t.Helper()
-	me := strconv.Itoa(os.Getpid())
-	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, d := range dirs {
-		b, err := os.ReadFile(d)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 || !strings.Contains(s[:i], "qemu") {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[1] == me {
-			t.Errorf("QEMU process left behind: %s", strings.TrimSpace(s[:i+1]))
+	for _, p := range proctest.Children(os.Getpid()) {
+		if strings.Contains(p.Comm, "qemu") {
+			t.Errorf("QEMU process left behind: %d (%s)", p.PID, p.Comm)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/agent"
+	"github.com/scxvm/scxvm/internal/proctest"
 	"github.com/scxvm/scxvm/kernel"
 	"github.com/scxvm/scxvm/protocol"
 	"github.com/scxvm/scxvm/workload"
@@ -503,23 +504,10 @@ func qemuChildren(mem int) []int {
 
 // children returns the pids of this process's live (not zombie) children.
 func children() []int {
-	me := strconv.Itoa(os.Getpid())
 	var out []int
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, p := range stats {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[1] == me && f[0] != "Z" {
-			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-			out = append(out, pid)
+	for _, p := range proctest.Children(os.Getpid()) {
+		if !p.Zombie() {
+			out = append(out, p.PID)
 		}
 	}
 	return out
