@@ -32,7 +32,7 @@ help:
 	@echo 'make run           boot the default kernel, scheduler and scenario'
 	@echo 'make test          install deps, fetch/build kernels and schedulers, vet, run all tests'
 	@echo 'make deps          install missing Debian packages (apt-get; nothing when present)'
-	@echo 'make build         build bin/scxvm'
+	@echo 'make build         build bin/scxvm and the guest agent bin/scxvm-agent'
 	@echo 'make kernel        fetch Debian'"'"'s sched_ext kernel (7.3) into the cache'
 	@echo 'make kernel-build  build (or seed) the 6.12 kernel from kernel/fragment.config'
 	@echo 'make kernel-stock  fetch Debian 12'"'"'s stock 6.12 kernel (no sched_ext; for tests)'
@@ -47,7 +47,8 @@ deps:
 
 build:
 	@if compgen -G 'cmd/scxvm/*.go' >/dev/null; then \
-		CGO_ENABLED=0 $(GO) build -o bin/scxvm ./cmd/scxvm; \
+		CGO_ENABLED=0 $(GO) build -o bin/scxvm ./cmd/scxvm && \
+		CGO_ENABLED=0 $(GO) build -o bin/scxvm-agent ./cmd/scxvm-agent; \
 	else \
 		echo 'make build: cmd/scxvm does not exist yet; nothing to build' >&2; \
 	fi

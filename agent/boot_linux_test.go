@@ -77,7 +77,7 @@ func TestBootAgent(t *testing.T) {
 	agentBin := os.Getenv("SCXVM_TEST_AGENT")
 	if agentBin == "" {
 		agentBin = filepath.Join(dir, "init")
-		build := exec.CommandContext(ctx, "go", "build", "-o", agentBin, "./internal/guestinit")
+		build := exec.CommandContext(ctx, "go", "build", "-o", agentBin, "../cmd/scxvm-agent")
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
 			t.Fatalf("build agent: %v\n%s", err, out)

@@ -13,14 +13,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// resolveAgent returns the static scxvm binary to boot as /init: path,
+// resolveAgent returns the static agent binary to boot as /init: path,
 // else $SCXVM_AGENT.
 func resolveAgent(path string) (string, error) {
 	if path == "" {
 		path = os.Getenv("SCXVM_AGENT")
 	}
 	if path == "" {
-		return "", &InfraError{Op: "find agent", Err: errors.New("no agent binary: set Config.Agent or $SCXVM_AGENT to a static scxvm binary (CGO_ENABLED=0 go build ./cmd/scxvm), or call vmtest.BuildAgent")}
+		return "", &InfraError{Op: "find agent", Err: errors.New("no agent binary: set Config.Agent or $SCXVM_AGENT to a static scxvm-agent (CGO_ENABLED=0 go build ./cmd/scxvm-agent) or scxvm binary, or call vmtest.BuildAgent")}
 	}
 	if err := checkStatic(path); err != nil {
 		return "", &InfraError{Op: "check agent", Err: err}
@@ -43,9 +43,9 @@ func checkStatic(path string) error {
 	return nil
 }
 
-// BuildAgent builds the scxvm binary (./cmd/scxvm of the module that
-// contains the current directory, CGO_ENABLED=0) into dir/scxvm and returns
-// its path. The go tool relinks only when a source changed, so a repeated
+// BuildAgent builds the guest agent (./cmd/scxvm-agent of the module that
+// contains the current directory, CGO_ENABLED=0) into dir/scxvm-agent and
+// returns its path. The go tool relinks only when a source changed, so a repeated
 // call is cheap and leaves the file (and the initramfs cache) untouched;
 // a file lock serialises concurrent builds of test binaries. Go tests of
 // packages that boot guests call it once from TestMain:
@@ -63,7 +63,7 @@ func BuildAgent(ctx context.Context, dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", &InfraError{Op: "build agent", Err: err}
 	}
-	out := filepath.Join(dir, "scxvm")
+	out := filepath.Join(dir, "scxvm-agent")
 	lock, err := os.OpenFile(out+".lock", os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return "", &InfraError{Op: "build agent", Err: err}
@@ -73,11 +73,11 @@ func BuildAgent(ctx context.Context, dir string) (string, error) {
 		return "", &InfraError{Op: "build agent", Err: fmt.Errorf("lock %s: %w", lock.Name(), err)}
 	}
 	defer unix.Flock(int(lock.Fd()), unix.LOCK_UN)
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/scxvm")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/scxvm-agent")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", &InfraError{Op: "build agent", Err: fmt.Errorf("go build ./cmd/scxvm: %w\n%s", err, msg)}
+		return "", &InfraError{Op: "build agent", Err: fmt.Errorf("go build ./cmd/scxvm-agent: %w\n%s", err, msg)}
 	}
 	return out, nil
 }

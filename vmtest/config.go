@@ -195,9 +195,10 @@ type Config struct {
 	KernelArgs []string
 	// CacheDir is the cache root; empty means kernel.DefaultCacheDir().
 	CacheDir string
-	// Agent is the static scxvm binary used as the guest's /init; empty
-	// means $SCXVM_AGENT, else the running executable when it is a static
-	// scxvm binary (the CLI). Go tests build it with BuildAgent.
+	// Agent is the static binary used as the guest's /init: scxvm-agent
+	// (./cmd/scxvm-agent), or the scxvm command, which carries the agent
+	// too but starts process workers more slowly. Empty means
+	// $SCXVM_AGENT. Go tests build it with BuildAgent.
 	Agent string
 	// ConsoleLog is where the serial console is written; empty means a
 	// file in os.TempDir() that Result.ConsoleLog names.

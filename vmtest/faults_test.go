@@ -146,6 +146,7 @@ func TestFaultMatrix(t *testing.T) {
 
 	// Cases that boot nothing: the real binary's exit code and message.
 	t.Run("cli", func(t *testing.T) {
+		cli := buildCLI(t)
 		bad := filepath.Join(t.TempDir(), "bad.yaml")
 		os.WriteFile(bad, []byte("name: bad\nduration: 1s\ncgroups:\n  - name: a\n    workloads:\n      - num_workers: 2\n        work_type:\n          kind: CpuSpn\n"), 0o644)
 		for _, tc := range []struct {
@@ -164,8 +165,8 @@ func TestFaultMatrix(t *testing.T) {
 						prereq(t, "%v (run `make kernel-stock`)", err)
 					}
 				}
-				cmd := exec.CommandContext(t.Context(), agentPath, tc.args...)
-				cmd.Env = append(os.Environ(), "SCXVM_AGENT="+agentPath)
+				cmd := exec.CommandContext(t.Context(), cli, tc.args...)
+				cmd.Env = append(os.Environ(), "SCXVM_AGENT=") // scxvm-agent next to it
 				out, err := cmd.CombinedOutput()
 				code := 0
 				var ee *exec.ExitError
@@ -530,4 +531,22 @@ func hostCgroups() string {
 		return nil
 	})
 	return strings.Join(names, ",")
+}
+
+// buildCLI builds the scxvm command next to the agent that e2e built, where
+// the command looks for its guest agent, and returns its path.
+func buildCLI(t *testing.T) string {
+	t.Helper()
+	gomod, err := exec.CommandContext(t.Context(), "go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	cli := filepath.Join(filepath.Dir(agentPath), "scxvm")
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", cli, "./cmd/scxvm")
+	cmd.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/scxvm: %v\n%s", err, out)
+	}
+	return cli
 }

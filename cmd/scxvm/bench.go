@@ -37,20 +37,21 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return usagef("scxvm bench takes no arguments")
 	}
+	agent, agentNote, err := findAgent()
+	if err != nil {
+		return err
+	}
 	self, err := os.Executable()
 	if err != nil {
-		return &vmtest.InfraError{Op: "find own binary", Err: err}
+		return &vmtest.InfraError{Op: "find own executable", Err: err}
 	}
-	agent := os.Getenv("SCXVM_AGENT")
-	if agent == "" {
-		agent = self
-	}
-	cfg := bench.Config{Agent: agent, HelloInit: *helloInit, Perf: *perf, Kernel: *kernelName, Boots: *boots}
+	cfg := bench.Config{Agent: agent, CLI: self, HelloInit: *helloInit, Perf: *perf, Kernel: *kernelName, Boots: *boots}
 	start := time.Now()
 	if *verbose {
 		cfg.Logf = func(format string, args ...any) {
 			fmt.Fprintf(stderr, "%7.2fs %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 		}
+		cfg.Logf("%s", agentNote)
 	}
 	rep, err := bench.Run(ctx, cfg)
 	if err != nil {

@@ -102,6 +102,9 @@ type vmFlags struct {
 	schedArgs, kernelArgs, files                                  listFlag
 	cpus, memory                                                  int
 	bootTimeout, timeout                                          time.Duration
+
+	// agentNote says which agent config chose, for -v.
+	agentNote string
 }
 
 func (v *vmFlags) register(fs *flag.FlagSet) {
@@ -153,25 +156,38 @@ func (v *vmFlags) config() (vmtest.Config, error) {
 		}
 		cfg.ExtraFiles[guest] = host
 	}
-	agent, err := selfAgent()
+	agent, note, err := findAgent()
 	if err != nil {
 		return cfg, err
 	}
-	cfg.Agent = agent
+	cfg.Agent, v.agentNote = agent, note
 	return cfg, nil
 }
 
-// selfAgent returns $SCXVM_AGENT, else this executable: the CLI binary is
-// the guest agent too.
-func selfAgent() (string, error) {
+// agentName is the guest agent binary that scxvm looks for next to itself.
+const agentName = "scxvm-agent"
+
+// findAgent returns the binary to boot as the guest's /init:
+// $SCXVM_AGENT, else scxvm-agent in this executable's directory (make
+// build puts both in bin/), else this executable, which carries the agent
+// too but starts every process worker about twice as slowly under TCG.
+// The note says which one and why, for -v.
+func findAgent() (path, note string, err error) {
 	if a := os.Getenv("SCXVM_AGENT"); a != "" {
-		return a, nil
+		return a, "agent " + a + " ($SCXVM_AGENT)", nil
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return "", &vmtest.InfraError{Op: "find own executable", Err: err}
+		return "", "", &vmtest.InfraError{Op: "find own executable", Err: err}
 	}
-	return exe, nil
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	lean := filepath.Join(filepath.Dir(exe), agentName)
+	if st, err := os.Stat(lean); err == nil && st.Mode().IsRegular() {
+		return lean, "agent " + lean, nil
+	}
+	return exe, fmt.Sprintf("agent %s itself: no %s next to it (make build), so process workers start about twice as slowly", exe, agentName), nil
 }
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -219,6 +235,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg.Progress = p.event
 	if verbose {
 		cfg.Logf = p.logf
+		p.logf("%s", vf.agentNote)
 	}
 	res, err := vmtest.Run(ctx, cfg)
 	p.finish()

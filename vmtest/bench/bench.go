@@ -17,9 +17,12 @@ import (
 
 // Config selects what the benchmarks boot.
 type Config struct {
-	// Agent is the static scxvm binary used as the guest's init and run
-	// as the host driver for the RSS row. Required.
+	// Agent is the static binary used as the guest's init (scxvm-agent,
+	// or scxvm itself). Required.
 	Agent string
+	// CLI is the scxvm command, run as the host driver for the RSS row;
+	// empty skips that row.
+	CLI string
 	// HelloInit is the minimal static init of the boot baseline (build it
 	// with CGO_ENABLED=0 go build ./host/testdata/helloinit); empty skips
 	// the boot row.

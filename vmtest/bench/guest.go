@@ -223,7 +223,10 @@ func roundTrips(s *vmtest.ScenarioResult) (float64, error) {
 // resident set.
 func (b *bencher) hostRSS(ctx context.Context) []Row {
 	const name, target = "host driver peak RSS (scxvm run steady)", "< 60 MB"
-	cmd := exec.CommandContext(ctx, b.cfg.Agent, "run", "--kernel", b.cfg.Kernel, "--boot-timeout", "3m", "--console", filepath.Join(b.tmp, "rss.log"), "steady")
+	if b.cfg.CLI == "" {
+		return []Row{failed(name, target, fmt.Errorf("no scxvm binary to run (Config.CLI)"))}
+	}
+	cmd := exec.CommandContext(ctx, b.cfg.CLI, "run", "--kernel", b.cfg.Kernel, "--boot-timeout", "3m", "--console", filepath.Join(b.tmp, "rss.log"), "steady")
 	cmd.Env = append(os.Environ(), "SCXVM_AGENT="+b.cfg.Agent)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
