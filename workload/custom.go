@@ -18,11 +18,12 @@ type CustomFunc func(c *CustomContext)
 
 // CustomContext is what a CustomFunc gets.
 type CustomContext struct {
-	index   int
-	stop    *uint32
-	counter *uint64
-	units   uint64
-	cfg     WorkloadConfig
+	index    int
+	stop     *uint32
+	deadline *int64
+	counter  *uint64
+	units    uint64
+	cfg      WorkloadConfig
 }
 
 // Index is the worker's position in its handle.
@@ -31,8 +32,15 @@ func (c *CustomContext) Index() int { return c.index }
 // Config is the workload's configuration (defaults filled in).
 func (c *CustomContext) Config() WorkloadConfig { return c.cfg }
 
-// Stopped reports whether the worker has been asked to stop.
-func (c *CustomContext) Stopped() bool { return atomic.LoadUint32(c.stop) != 0 }
+// Stopped reports whether the worker has been asked to stop, or its run
+// deadline (WorkloadHandle.StartFor) has passed. With a deadline set, each
+// call reads the clock (tens of nanoseconds).
+func (c *CustomContext) Stopped() bool {
+	if atomic.LoadUint32(c.stop) != 0 {
+		return true
+	}
+	return c.deadline != nil && atomic.LoadInt64(c.deadline) != 0 && nanotime() >= atomic.LoadInt64(c.deadline)
+}
 
 // Progress records one finished outer iteration worth units work units. The
 // iteration count is visible to WorkloadHandle.SnapshotIterations at once.

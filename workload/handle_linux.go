@@ -49,6 +49,7 @@ type WorkloadHandle struct {
 	cfg    WorkloadConfig
 	n      int
 	thread bool
+	opts   spawnOptions
 
 	opMu        sync.Mutex // serialises Start, StopAndCollect, Close
 	started     bool
@@ -84,9 +85,16 @@ type workerEntry struct {
 // returns once every worker has applied its placement (affinity, policy,
 // nice, memory policy) and waits for Start. Process workers need
 // RunWorkerIfChild at the top of main (or TestMain).
-func Spawn(cfg WorkloadConfig) (*WorkloadHandle, error) {
+func Spawn(cfg WorkloadConfig, opts ...SpawnOption) (*WorkloadHandle, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("spawn workload: %w", err)
+	}
+	var o spawnOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.cgroupDir != "" && cfg.CloneMode == CloneThread {
+		return nil, fmt.Errorf("spawn workload: InCgroup(%s) places processes; thread workers are threads of the caller: write their WorkerTIDs to cgroup.threads instead", o.cgroupDir)
 	}
 	if os.Getenv(envWorker) != "" {
 		// A worker child whose main did not call RunWorkerIfChild is
@@ -97,7 +105,7 @@ func Spawn(cfg WorkloadConfig) (*WorkloadHandle, error) {
 	g := cfg.WorkType.GroupSize()
 	h := &WorkloadHandle{
 		cfg: cfg, n: cfg.NumWorkers, thread: cfg.CloneMode == CloneThread,
-		stopTimeout: DefaultStopTimeout,
+		stopTimeout: DefaultStopTimeout, opts: o,
 	}
 	fd, s, err := createShm(layoutFor(h.n, g))
 	if err != nil {
@@ -197,6 +205,15 @@ func childEnv() []string {
 }
 
 func (h *WorkloadHandle) spawnProcesses(specs []workerSpec) error {
+	attr := syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if dir := h.opts.cgroupDir; dir != "" {
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open cgroup %s: %w", dir, err)
+		}
+		defer unix.Close(fd)
+		attr.UseCgroupFD, attr.CgroupFD = true, fd
+	}
 	startR, startW, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("start pipe: %w", err)
@@ -225,7 +242,7 @@ func (h *WorkloadHandle) spawnProcesses(specs []workerSpec) error {
 		inflight <- struct{}{}
 		wg.Add(1)
 		spawnThreads() <- func() {
-			if errs[i] = h.startWorker(specs[i], exe, env, devnull, startR); errs[i] != nil {
+			if errs[i] = h.startWorker(specs[i], exe, env, devnull, startR, &attr); errs[i] != nil {
 				<-inflight
 				wg.Done()
 				return
@@ -284,7 +301,7 @@ var spawnThreads = sync.OnceValue(func() chan<- func() {
 	return ch
 })
 
-func (h *WorkloadHandle) startWorker(spec workerSpec, exe string, env []string, devnull, startR *os.File) error {
+func (h *WorkloadHandle) startWorker(spec workerSpec, exe string, env []string, devnull, startR *os.File, attr *syscall.SysProcAttr) error {
 	i := spec.Index
 	e := h.workers[i]
 	reportR, reportW, err := os.Pipe()
@@ -312,9 +329,12 @@ func (h *WorkloadHandle) startWorker(spec workerSpec, exe string, env []string, 
 	proc, err := os.StartProcess(exe, []string{os.Args[0]}, &os.ProcAttr{
 		Env:   append(env[:len(env):len(env)], envWorker+"="+blob),
 		Files: files,
-		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+		Sys:   new(*attr), // a copy per call: the spawner threads run concurrently
 	})
 	if err != nil {
+		if h.opts.cgroupDir != "" {
+			return fmt.Errorf("start worker %d in cgroup %s: %w", i, h.opts.cgroupDir, err)
+		}
 		return fmt.Errorf("start worker %d: %w", i, err)
 	}
 	e.proc, e.pid, e.tid = proc, proc.Pid, proc.Pid
@@ -488,6 +508,31 @@ func (h *WorkloadHandle) SetStopTimeout(d time.Duration) {
 func (h *WorkloadHandle) Start() {
 	h.opMu.Lock()
 	defer h.opMu.Unlock()
+	h.startLocked()
+}
+
+// StartFor is Start with a run deadline d from now: every worker stops on
+// its own once the deadline has passed, at its next progress checkpoint
+// (every iteration, every 8 for CpuSpin and CachePressure), without
+// waiting for the caller. The caller may not get a cpu on time to call
+// StopAndCollect: the kernel shares the cpus fairly between it and the
+// workers Start woke (a 10 ms sleep returns about 400 ms late with 256
+// spinning workers on 2 cpus), and a scheduler under test may starve it
+// outright. Workers that are blocked when the deadline passes (in a pipe
+// read, a futex wait, a sleep) see it when they wake. StopAndCollect is
+// still needed for the reports; it stops whoever is left. On a started
+// handle StartFor only sets the deadline.
+func (h *WorkloadHandle) StartFor(d time.Duration) {
+	h.opMu.Lock()
+	defer h.opMu.Unlock()
+	if h.closed {
+		return
+	}
+	h.mapMu.RLock()
+	if h.shm != nil && h.shm.mem != nil {
+		atomic.StoreInt64(h.shm.deadline(), nanotime()+max(int64(d), 1))
+	}
+	h.mapMu.RUnlock()
 	h.startLocked()
 }
 

@@ -22,7 +22,7 @@ type WorkloadHandle struct{}
 func RunWorkerIfChild() {}
 
 // Spawn fails with ErrNotSupported outside Linux.
-func Spawn(cfg WorkloadConfig) (*WorkloadHandle, error) {
+func Spawn(cfg WorkloadConfig, opts ...SpawnOption) (*WorkloadHandle, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

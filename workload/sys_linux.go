@@ -8,12 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// nanotime is CLOCK_MONOTONIC in ns through the vDSO, comparable across
-// processes (time.Since is relative to each process's start).
-//
-//go:linkname nanotime runtime.nanotime
-func nanotime() int64
-
 // getcpuSyscall is getcpu(2) without the vDSO.
 func getcpuSyscall() int {
 	var cpu uint32
@@ -35,15 +29,17 @@ func schedYield() { unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
 // Shared memory layout, in 64-byte lines so that no two writers share a
 // cache line:
 //
-//	line 0            header: stop flag (u32 @0), started flag (u32 @4)
+//	line 0            header: stop flag (u32 @0), started flag (u32 @4),
+//	                  run deadline (i64 @8, CLOCK_MONOTONIC ns, 0: none)
 //	lines 1..n        per-worker iteration counter (u64 @0)
 //	lines n+1..n+g    per-group words: word (u32 @0), ack (u32 @4),
 //	                  stamp (i64 @8), pipe stamps per role (i64 @16, @24)
 const (
-	lineSize   = 64
-	memfdName  = "scxvm-workload"
-	offStop    = 0
-	offStarted = 4
+	lineSize    = 64
+	memfdName   = "scxvm-workload"
+	offStop     = 0
+	offStarted  = 4
+	offDeadline = 8
 )
 
 type layout struct {
@@ -71,6 +67,7 @@ func (s *shm) i64(off int) *int64  { return (*int64)(unsafe.Pointer(&s.mem[off])
 
 func (s *shm) stop() *uint32             { return s.u32(offStop) }
 func (s *shm) started() *uint32          { return s.u32(offStarted) }
+func (s *shm) deadline() *int64          { return s.i64(offDeadline) }
 func (s *shm) counter(i int) *uint64     { return s.u64(lineSize * (1 + i)) }
 func (s *shm) groupBase(g int) int       { return lineSize * (1 + s.lay.workers + g) }
 func (s *shm) groupWord(g int) *uint32   { return s.u32(s.groupBase(g)) }

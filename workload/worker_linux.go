@@ -19,15 +19,16 @@ var sink atomic.Uint64
 
 // worker runs one worker's loop on a locked OS thread.
 type worker struct {
-	spec    workerSpec
-	t       WorkType
-	shm     *shm
-	stop    *uint32
-	counter *uint64
-	group   int
-	role    int // position in the group; 0 is the messenger / first mover
-	gsize   int
-	process bool
+	spec     workerSpec
+	t        WorkType
+	shm      *shm
+	stop     *uint32
+	deadline *int64 // run deadline (StartFor), CLOCK_MONOTONIC ns; 0: none
+	counter  *uint64
+	group    int
+	role     int // position in the group; 0 is the messenger / first mover
+	gsize    int
+	process  bool
 
 	m       *meter
 	x       uint64 // spin state
@@ -74,7 +75,7 @@ func newWorker(spec workerSpec, s *shm, process bool) *worker {
 	g := cfg.WorkType.GroupSize()
 	w := &worker{
 		spec: spec, t: cfg.WorkType, shm: s, process: process,
-		stop: s.stop(), counter: s.counter(spec.Index),
+		stop: s.stop(), deadline: s.deadline(), counter: s.counter(spec.Index),
 		group: spec.Index / g, role: spec.Index % g, gsize: g,
 		ioFd: -1, cpEvery: 1, x: uint64(spec.Seed) | 1,
 		waitTS: maxWaitTimespec,
@@ -87,6 +88,13 @@ func newWorker(spec workerSpec, s *shm, process bool) *worker {
 }
 
 func (w *worker) stopped() bool { return atomic.LoadUint32(w.stop) != 0 }
+
+// pastDeadline reports whether the run deadline (StartFor) is set and now
+// is past it.
+func pastDeadline(deadline *int64, now int64) bool {
+	dl := atomic.LoadInt64(deadline)
+	return dl != 0 && now >= dl
+}
 
 // blocking reports whether the kind records resume latencies.
 func (w *worker) blocking() bool {
@@ -212,7 +220,7 @@ func (w *worker) run() WorkerReport {
 	}
 	w.m.begin()
 	if w.custom != nil {
-		c := &CustomContext{index: w.spec.Index, stop: w.stop, counter: w.counter, cfg: w.spec.Config}
+		c := &CustomContext{index: w.spec.Index, stop: w.stop, deadline: w.deadline, counter: w.counter, cfg: w.spec.Config}
 		w.custom(c)
 		w.iters = atomic.LoadUint64(w.counter)
 		w.units = c.units
@@ -229,6 +237,7 @@ func (w *worker) run() WorkerReport {
 }
 
 func (w *worker) loop() {
+	defer w.releasePartner()
 	for !w.stopped() {
 		if !w.iterate() {
 			return
@@ -236,8 +245,25 @@ func (w *worker) loop() {
 		w.iters++
 		atomic.StoreUint64(w.counter, w.iters)
 		if w.iters%w.cpEvery == 0 {
-			w.m.checkpoint(nanotime())
+			now := nanotime()
+			w.m.checkpoint(now)
+			if pastDeadline(w.deadline, now) {
+				// Stop the whole handle, as StopAndCollect would, so
+				// that the workers blocked now stop too.
+				atomic.StoreUint32(w.stop, 1)
+				w.shm.wakeAll()
+				return
+			}
 		}
+	}
+}
+
+// releasePartner writes a byte to the pair partner's pipe when the loop
+// ends, so that a partner blocked in read(2) sees the stop without waiting
+// for StopAndCollect's kick (the handle holds the write ends too: no EOF).
+func (w *worker) releasePartner() {
+	if w.spec.PipeOut >= 0 {
+		w.syscall(unix.SYS_WRITE, uintptr(w.spec.PipeOut), uintptr(unsafe.Pointer(&w.one[0])), 1)
 	}
 }
 

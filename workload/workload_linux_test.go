@@ -661,3 +661,42 @@ func TestThreadWorkersGetAProcEach(t *testing.T) {
 		t.Errorf("GOMAXPROCS after the workers exited = %d, want 1", got)
 	}
 }
+
+// StartFor's deadline stops the workers without StopAndCollect: their
+// counters freeze shortly after it, and the reported wall time ends there.
+func TestStartForStopsOnTime(t *testing.T) {
+	const deadline = 50 * time.Millisecond
+	for _, tc := range []struct {
+		name string
+		cfg  WorkloadConfig
+	}{
+		{"process CpuSpin", WorkloadConfig{NumWorkers: 2}},
+		{"thread CpuSpin", WorkloadConfig{NumWorkers: 2, CloneMode: CloneThread}},
+		{"process PipeIo", WorkloadConfig{NumWorkers: 2, WorkType: WorkType{Kind: PipeIo}}},
+		{"process Custom", WorkloadConfig{NumWorkers: 1, WorkType: WorkType{Kind: Custom, CustomName: "test-progress"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := Spawn(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Close()
+			h.StartFor(deadline)
+			time.Sleep(deadline + 250*time.Millisecond)
+			before := h.SnapshotIterations()
+			time.Sleep(100 * time.Millisecond)
+			after := h.SnapshotIterations()
+			if !slices.Equal(before, after) {
+				t.Errorf("iterations still rising 250 ms after the deadline: %v -> %v", before, after)
+			}
+			for _, r := range h.StopAndCollect() {
+				if !r.Completed || r.Iterations == 0 {
+					t.Errorf("worker %d: completed %v, %d iterations: %+v", r.Index, r.Completed, r.Iterations, r.Exit)
+				}
+				if wall := time.Duration(r.WallTimeNs); wall < deadline/2 || wall > deadline+200*time.Millisecond {
+					t.Errorf("worker %d ran %v, want about %v", r.Index, wall, deadline)
+				}
+			}
+		})
+	}
+}

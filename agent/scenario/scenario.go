@@ -144,7 +144,7 @@ func Run(ctx context.Context, sc protocol.Scenario, cfg Config) (res *Result, er
 	r.payload = startPayloads(ctx, sc.Payloads, r, cfg.PayloadOutput)
 	r.start = time.Now()
 	for _, h := range r.handles {
-		h.h.Start()
+		r.startHandle(h.h)
 	}
 	runErr := r.run(ctx)
 	if runErr == nil {
@@ -312,7 +312,13 @@ func (r *runner) spawn(name string, wls []workload.WorkloadConfig) error {
 		}
 	}
 	for i, wc := range wls {
-		h, err := workload.Spawn(wc)
+		var opts []workload.SpawnOption
+		if wc.CloneMode != workload.CloneThread && !r.mgr.Plain() {
+			// Born in the cgroup: no migration, and the runtime's
+			// start-up already runs within the cgroup's cpuset.
+			opts = append(opts, workload.InCgroup(r.mgr.Path(name)))
+		}
+		h, err := workload.Spawn(wc, opts...)
 		if err != nil {
 			return fmt.Errorf("cgroup %s: workload %d: %w", name, i, err)
 		}
@@ -322,6 +328,9 @@ func (r *runner) spawn(name string, wls []workload.WorkloadConfig) error {
 		r.handles = append(r.handles, &handle{cgroup: name, first: first, h: h})
 		r.changed = true
 		first += h.Len()
+		if len(opts) > 0 {
+			continue // spawned in place
+		}
 		if err := r.place(h, name); err != nil {
 			return fmt.Errorf("cgroup %s: workload %d: %w", name, i, err)
 		}
@@ -329,7 +338,8 @@ func (r *runner) spawn(name string, wls []workload.WorkloadConfig) error {
 	return nil
 }
 
-// place moves a handle's workers into cgroup name.
+// place moves a handle's workers into cgroup name: thread workers, process
+// workers on a plain-file cgroup tree (tests), and every move step.
 func (r *runner) place(h *workload.WorkloadHandle, name string) error {
 	if h.IsThread() {
 		// The threads' process must sit in the threaded domain, the
@@ -528,9 +538,23 @@ func (r *runner) spawnStarted(name string, wls []workload.WorkloadConfig) error 
 	n := len(r.handles)
 	err := r.spawn(name, wls)
 	for _, h := range r.handles[n:] {
-		h.h.Start()
+		r.startHandle(h.h)
 	}
 	return err
+}
+
+// startHandle starts h's workers with the end of the run as their
+// deadline, so that they stop on time even when the agent does not get a
+// cpu then (the scheduler under test decides when it runs). A payload the
+// scenario waits for extends the run: its workers run until collected.
+func (r *runner) startHandle(h *workload.WorkloadHandle) {
+	for _, p := range r.sc.Payloads {
+		if p.Wait {
+			h.Start()
+			return
+		}
+	}
+	h.StartFor(time.Until(r.start.Add(r.sc.Duration)))
 }
 
 // collect stops every workload at once (each has its own deadline, so

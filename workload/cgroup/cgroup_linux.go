@@ -207,6 +207,11 @@ func (m *Manager) readWords(file string) ([]string, error) {
 // Controllers returns the controllers enabled for the manager's cgroups.
 func (m *Manager) Controllers() []string { return slices.Clone(m.controllers) }
 
+// Plain reports whether the manager works on a tree of plain files
+// (WithoutFSCheck) rather than on cgroup2. Processes cannot be created in
+// such a tree (workload.InCgroup); they can only be written to its files.
+func (m *Manager) Plain() bool { return m.fake }
+
 // Root returns the manager's root directory.
 func (m *Manager) Root() string { return m.root }
 

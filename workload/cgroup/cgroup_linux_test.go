@@ -76,6 +76,9 @@ func TestNewManagerFake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !m.Plain() {
+		t.Error("Plain() = false for a WithoutFSCheck manager")
+	}
 	if got := readFile(t, filepath.Join(root, "cgroup.subtree_control")); got != "+cpuset +cpu" {
 		t.Errorf("subtree_control = %q", got)
 	}

@@ -21,6 +21,9 @@ func NewManager(root string, opts ...Option) (*Manager, error) {
 // Path returns "".
 func (m *Manager) Path(name string) string { return "" }
 
+// Plain reports true: there is no cgroup2 outside Linux.
+func (m *Manager) Plain() bool { return true }
+
 // Controllers returns nil.
 func (m *Manager) Controllers() []string { return nil }
 

@@ -82,6 +82,9 @@ func TestRealLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if m.Plain() {
+		t.Error("Plain() = true on cgroup2")
+	}
 	defer func() {
 		if err := m.Cleanup(); err != nil {
 			t.Error(err)

@@ -1,0 +1,21 @@
+package workload
+
+// A SpawnOption changes how Spawn starts a workload's workers.
+type SpawnOption func(*spawnOptions)
+
+type spawnOptions struct {
+	cgroupDir string
+}
+
+// InCgroup starts process workers in the cgroup v2 directory dir rather
+// than in the caller's cgroup. The kernel places each child as it creates
+// it (clone3 with CLONE_INTO_CGROUP, Linux 5.7 and later), so a worker
+// never runs outside dir, not even during its runtime's start-up, and
+// nothing needs moving afterwards, which through cgroup.procs costs a
+// cgroup migration per worker. The workers' affinity (WorkloadConfig) is
+// applied inside the cgroup and must overlap its cpuset. Thread workers are
+// threads of the caller and cannot be placed this way: Spawn fails for
+// CloneThread with InCgroup; write their WorkerTIDs to cgroup.threads.
+func InCgroup(dir string) SpawnOption {
+	return func(o *spawnOptions) { o.cgroupDir = dir }
+}
