@@ -53,6 +53,9 @@ func (h *WorkloadHandle) SetStopTimeout(time.Duration) {}
 // Start releases the workers.
 func (h *WorkloadHandle) Start() {}
 
+// StartFor does nothing outside Linux.
+func (h *WorkloadHandle) StartFor(time.Duration) {}
+
 // SetAffinity pins a worker.
 func (h *WorkloadHandle) SetAffinity(int, []int) error { return ErrNotSupported }
 
