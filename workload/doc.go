@@ -5,9 +5,11 @@
 // A WorkloadConfig describes a set of identical workers; only the fields
 // that matter need to be set, zero values are the defaults (REFERENCE.md
 // section 1). Spawn creates the workers blocked before their loop, so that
-// they can be moved into cgroups first; Start releases them;
-// SnapshotIterations samples progress; StopAndCollect stops them and returns
-// one WorkerReport each; Close kills and reaps whatever is left.
+// they can be moved into cgroups first (or spawned straight into one with
+// the InCgroup option); Start releases them (StartFor also sets a run
+// deadline at which they stop by themselves); SnapshotIterations samples
+// progress; StopAndCollect stops them and returns one WorkerReport each;
+// Close kills and reaps whatever is left.
 //
 //	func TestMain(m *testing.M) {
 //		workload.RunWorkerIfChild() // first: a worker child never returns
@@ -87,6 +89,13 @@
 // reaped one after the other afterwards, so that no OS thread sits in a
 // blocking wait per worker. Workers that died before are reported
 // ExitExited or ExitSignaled; reports that arrived are never lost.
+//
+// A caller that sleeps between Start and StopAndCollect may wake up late:
+// the kernel shares the cpus fairly with every worker Start woke, and a
+// scheduler under test may starve the caller. StartFor(d) puts a deadline
+// in the shared header; each worker compares it with the clock at its
+// progress checkpoints and, once past it, raises the stop flag and wakes
+// the blocked workers itself, so that the run ends on time regardless.
 //
 // # ForkExit
 //

@@ -28,8 +28,8 @@ func TestPerfResult(t *testing.T) {
 		{"garbage", "/usr/bin/perf", []vmtest.PayloadResult{{Name: "perf", ExitCode: 127, Output: "exec: no such file\n"}}, 0, "exit 127, no ops/sec in output: exec: no such file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := &vmtest.Result{Scenarios: []vmtest.ScenarioResult{{Name: "perf", Payloads: tc.payload}}}
-			got, err := perfResult(res, tc.perf)
+			res := &vmtest.Result{Scenarios: []vmtest.ScenarioResult{{Name: "perf-0", Payloads: tc.payload}}}
+			got, err := perfResult(res, tc.perf, "perf-0")
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err %v, want %q", err, tc.err)
