@@ -22,7 +22,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	helloInit := fs.String("helloinit", "", "minimal static init `FILE` for the boot baseline (CGO_ENABLED=0 go build ./host/testdata/helloinit)")
 	perf := fs.String("perf", "", "perf `BINARY` put in the guest (default: perf in $PATH)")
 	jsonOut := fs.String("json", "", "also write the report as JSON to `FILE`")
-	boots := fs.Int("boots", 2, "boot pairs (minimal init, agent) to measure")
+	boots := fs.Int("boots", 3, "boot pairs (minimal init, agent) to measure")
 	verbose := fs.Bool("v", false, "print progress lines")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: scxvm bench [flags]\n\nMeasures boot to Hello, per-scenario overhead, report throughput, ping-pong\nround trips against perf bench sched pipe, spawn/stop of 256 workers and the\nhost driver's peak RSS, each against its target.")

@@ -35,7 +35,7 @@ type Config struct {
 	// CacheDir is the cache root; empty means kernel.DefaultCacheDir().
 	CacheDir string
 	// Boots is the number of boot pairs (minimal init, agent) measured;
-	// zero means 2.
+	// zero means 3.
 	Boots int
 	// Rounds is the number of synthetic report rounds; zero means 3.
 	Rounds int
@@ -94,7 +94,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		cfg.CacheDir = kernel.DefaultCacheDir()
 	}
 	if cfg.Boots <= 0 {
-		cfg.Boots = 2
+		cfg.Boots = 3
 	}
 	if cfg.Rounds <= 0 {
 		cfg.Rounds = 3
