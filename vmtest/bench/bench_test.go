@@ -89,3 +89,21 @@ func TestErrorLine(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{
+		{[]float64{5}, 5},
+		{[]float64{3, 1, 2}, 2},
+		{[]float64{400, 100, 120, 130}, 130}, // the upper of the middle two
+	} {
+		if got := median(tc.in); got != tc.want {
+			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	if got := median([]time.Duration{3, 9, 1}); got != 3 {
+		t.Errorf("median of durations = %v, want 3", got)
+	}
+}
