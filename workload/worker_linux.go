@@ -24,6 +24,7 @@ type worker struct {
 	shm      *shm
 	stop     *uint32
 	deadline *int64 // run deadline (StartFor), CLOCK_MONOTONIC ns; 0: none
+	resumed  int64  // clock reading of the last resume, for the checkpoint
 	counter  *uint64
 	group    int
 	role     int // position in the group; 0 is the messenger / first mover
@@ -245,7 +246,11 @@ func (w *worker) loop() {
 		w.iters++
 		atomic.StoreUint64(w.counter, w.iters)
 		if w.iters%w.cpEvery == 0 {
-			now := nanotime()
+			now := w.resumed // a blocking iteration read the clock as it resumed
+			if now == 0 {
+				now = nanotime()
+			}
+			w.resumed = 0
 			w.m.checkpoint(now)
 			if pastDeadline(w.deadline, now) {
 				// Stop the whole handle, as StopAndCollect would, so
@@ -256,6 +261,15 @@ func (w *worker) loop() {
 			}
 		}
 	}
+}
+
+// resume reads the clock when a blocking iteration resumes, for its
+// latency sample, and keeps the reading for the iteration's checkpoint:
+// on a ping-pong round trip of a few microseconds a third clock read
+// shows.
+func (w *worker) resume() int64 {
+	w.resumed = nanotime()
+	return w.resumed
 }
 
 // releasePartner writes a byte to the pair partner's pipe when the loop
@@ -448,8 +462,7 @@ func (w *worker) pipeRecv() bool {
 	if w.stopped() {
 		return false
 	}
-	now := nanotime()
-	w.m.latency(now - atomic.LoadInt64(w.shm.pipeStamp(w.group, w.role)))
+	w.m.latency(w.resume() - atomic.LoadInt64(w.shm.pipeStamp(w.group, w.role)))
 	return true
 }
 
@@ -506,7 +519,7 @@ func (w *worker) futexAwaitTurn() bool {
 		w.futexWait(word, v, &w.waitTS)
 	}
 	if waited {
-		w.m.latency(nanotime() - atomic.LoadInt64(w.shm.groupStamp(w.group)))
+		w.m.latency(w.resume() - atomic.LoadInt64(w.shm.groupStamp(w.group)))
 	}
 	return true
 }
@@ -541,7 +554,7 @@ func (w *worker) awaitGeneration() bool {
 		return false
 	}
 	if waited {
-		w.m.latency(nanotime() - atomic.LoadInt64(w.shm.groupStamp(w.group)))
+		w.m.latency(w.resume() - atomic.LoadInt64(w.shm.groupStamp(w.group)))
 	}
 	w.lastGen = atomic.LoadUint32(gen)
 	return true
@@ -604,7 +617,7 @@ func (w *worker) mutexRound() bool {
 			w.futexWait(word, 2, &w.waitTS)
 		}
 		if waited {
-			w.m.latency(nanotime() - atomic.LoadInt64(w.shm.groupStamp(w.group)))
+			w.m.latency(w.resume() - atomic.LoadInt64(w.shm.groupStamp(w.group)))
 		}
 	}
 	w.spin(w.t.HoldIters)
