@@ -153,6 +153,7 @@ func printSummary(w io.Writer, res *vmtest.Result) {
 		}
 		tw.Flush()
 	}
+	printPayloads(w, res)
 	printRatios(w, res)
 	shown := map[*vmtest.Failure]bool{}
 	for _, s := range res.Scenarios {
@@ -218,6 +219,41 @@ func containsAll(have, want []string) bool {
 	return true
 }
 
+// printPayloads prints how each scenario's payload commands ended, with
+// stress-ng's metrics when it printed them.
+func printPayloads(w io.Writer, res *vmtest.Result) {
+	header := false
+	for _, s := range res.Scenarios {
+		for _, p := range s.Payloads {
+			if !header {
+				fmt.Fprintln(w, "\npayloads:")
+				header = true
+			}
+			fmt.Fprintf(w, "  %s/%s  %s  %s\n", s.Name, s.Scheduler, p.Name, payloadEnd(p))
+			for _, m := range p.StressNG {
+				fmt.Fprintf(w, "    %s: %d bogo ops, %s ops/s real, %s ops/s cpu\n", m.Stressor, m.BogoOps, humanRate(m.OpsPerSecReal), humanRate(m.OpsPerSecCPU))
+			}
+		}
+	}
+}
+
+// payloadEnd says how a payload ended and how long it ran.
+func payloadEnd(p vmtest.PayloadResult) string {
+	var end string
+	switch {
+	case p.TimedOut:
+		end = "stopped at the end of the scenario"
+	case p.Signal != 0:
+		end = fmt.Sprintf("killed by signal %d", p.Signal)
+	default:
+		end = fmt.Sprintf("exit %d", p.ExitCode)
+	}
+	if p.Duration > 0 {
+		end += fmt.Sprintf(" after %.1fs", p.Duration.Seconds())
+	}
+	return end
+}
+
 func printRatios(w io.Writer, res *vmtest.Result) {
 	header := false
 	for _, s := range res.Scenarios {
@@ -229,7 +265,7 @@ func printRatios(w io.Writer, res *vmtest.Result) {
 			continue
 		}
 		if !header {
-			fmt.Fprintf(w, "\n%s / EEVDF (iterations per second of run time, >1 means %s did more work):\n", res.Scheduler, res.Scheduler)
+			fmt.Fprintf(w, "\n%s / EEVDF (work per second of run time: iterations by cgroup, stress-ng bogo ops; >1 means %s did more):\n", res.Scheduler, res.Scheduler)
 			header = true
 		}
 		mine, base := s.Rates(), b.Rates()
@@ -246,6 +282,27 @@ func printRatios(w io.Writer, res *vmtest.Result) {
 			}
 			parts = append(parts, fmt.Sprintf("%s %.2fx", n, mine[n]/base[n]))
 		}
+		parts = append(parts, stressRatios(s.Payloads, b.Payloads)...)
 		fmt.Fprintf(w, "  %-16s %s\n", s.Name, strings.Join(parts, ", "))
 	}
+}
+
+// stressRatios compares stress-ng's bogo ops per second of real time,
+// stressor by stressor, between a run and its EEVDF baseline.
+func stressRatios(mine, base []vmtest.PayloadResult) []string {
+	baseOps := map[string]float64{}
+	for _, p := range base {
+		for _, m := range p.StressNG {
+			baseOps[p.Name+"/"+m.Stressor] = m.OpsPerSecReal
+		}
+	}
+	var parts []string
+	for _, p := range mine {
+		for _, m := range p.StressNG {
+			if b := baseOps[p.Name+"/"+m.Stressor]; b > 0 {
+				parts = append(parts, fmt.Sprintf("stress-ng %s %.2fx", m.Stressor, m.OpsPerSecReal/b))
+			}
+		}
+	}
+	return parts
 }
