@@ -38,7 +38,7 @@ func TestArgs(t *testing.T) {
 				"-m":       {"1024"},
 				"-kernel":  {"/k/bzImage"},
 				"-initrd":  {"/k/initrd.cpio"},
-				"-append":  {"console=ttyS0 panic=-1 nokaslr mitigations=off sysctl.kernel.sched_schedstats=1 quiet"},
+				"-append":  {"console=ttyS0 panic=-1 nokaslr mitigations=off transparent_hugepage=madvise sysctl.kernel.sched_schedstats=1 quiet"},
 				"-chardev": {"socket,id=con,fd=3", "socket,id=agent,fd=4"},
 				"-serial":  {"chardev:con"},
 				"-device":  {"virtio-serial-pci,id=vser", "virtserialport,bus=vser.0,chardev=agent,name=org.scxvm.0"},
@@ -87,7 +87,7 @@ func TestArgs(t *testing.T) {
 			want: map[string][]string{
 				"-device":  {"vhost-vsock-pci,guest-cid=42,vhostfd=4"},
 				"-chardev": {"socket,id=con,fd=3"},
-				"-append":  {"console=ttyS0 panic=-1 nokaslr mitigations=off sysctl.kernel.sched_schedstats=1 quiet scxvm.transport=vsock"},
+				"-append":  {"console=ttyS0 panic=-1 nokaslr mitigations=off transparent_hugepage=madvise sysctl.kernel.sched_schedstats=1 quiet scxvm.transport=vsock"},
 			},
 		},
 		{
@@ -95,14 +95,14 @@ func TestArgs(t *testing.T) {
 			plan: Plan{Accel: AccelTCG, Transport: TransportVsock, ConsoleFD: 3, GuestCID: 7, VsockPort: 5555},
 			want: map[string][]string{
 				"-device": {"vhost-vsock-pci,guest-cid=7"},
-				"-append": {"console=ttyS0 panic=-1 nokaslr mitigations=off sysctl.kernel.sched_schedstats=1 quiet scxvm.transport=vsock scxvm.vsock_port=5555"},
+				"-append": {"console=ttyS0 panic=-1 nokaslr mitigations=off transparent_hugepage=madvise sysctl.kernel.sched_schedstats=1 quiet scxvm.transport=vsock scxvm.vsock_port=5555"},
 			},
 		},
 		{
 			name: "extra cmdline",
 			cfg:  func(c *Config) { c.Cmdline = []string{"loglevel=7", " ", "scxvm.debug=1"} },
 			plan: serial,
-			want: map[string][]string{"-append": {"console=ttyS0 panic=-1 nokaslr mitigations=off sysctl.kernel.sched_schedstats=1 quiet loglevel=7 scxvm.debug=1"}},
+			want: map[string][]string{"-append": {"console=ttyS0 panic=-1 nokaslr mitigations=off transparent_hugepage=madvise sysctl.kernel.sched_schedstats=1 quiet loglevel=7 scxvm.debug=1"}},
 		},
 	}
 	for _, tt := range tests {

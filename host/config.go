@@ -114,9 +114,8 @@ type Config struct {
 	Kernel string
 	// Initramfs is the cpio archive passed with -initrd (optional).
 	Initramfs string
-	// Cmdline holds extra kernel arguments appended to the base line
-	// (console=ttyS0 panic=-1 nokaslr mitigations=off
-	// sysctl.kernel.sched_schedstats=1 quiet).
+	// Cmdline holds extra kernel arguments appended to the base line,
+	// BaseCmdline.
 	Cmdline []string
 	// Topology is the guest CPU layout.
 	Topology Topology
