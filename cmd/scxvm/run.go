@@ -58,7 +58,8 @@ Exit codes (for git bisect run and CI):
 
 Environment:
   SCXVM_CACHE_DIR  cache root (default $XDG_CACHE_HOME/scxvm or ~/.cache/scxvm)
-  SCXVM_AGENT      static scxvm binary to use as guest init (default: this one)
+  SCXVM_AGENT      static binary to use as guest init (default: scxvm-agent
+                   next to this binary, else this binary itself)
 
 Without KVM the guest runs under TCG (slower, still correct); without
 /dev/vhost-vsock the transport is virtio-serial. The result says which.
