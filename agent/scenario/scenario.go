@@ -364,7 +364,9 @@ func (r *runner) place(h *workload.WorkloadHandle, name string) error {
 func (r *runner) run(ctx context.Context) error {
 	steps := slices.Clone(r.sc.Steps)
 	sort.SliceStable(steps, func(i, j int) bool { return steps[i].At < steps[j].At })
-	end := time.NewTimer(r.sc.Duration)
+	// The run ends Duration after r.start, like the workers' deadline
+	// and the steps' times, not after the time it took to start them.
+	end := time.NewTimer(time.Until(r.start.Add(r.sc.Duration)))
 	defer end.Stop()
 	var tick <-chan time.Time
 	if r.cfg.Interval > 0 && r.cfg.Progress != nil {
