@@ -48,6 +48,16 @@ func (e *wenc) ints(v []int) {
 		e.int(int64(x))
 	}
 }
+func (e *wenc) uints(v []uint64) {
+	if v == nil {
+		e.uint(0)
+		return
+	}
+	e.uint(uint64(len(v)) + 1)
+	for _, x := range v {
+		e.uint(x)
+	}
+}
 
 type wdec struct {
 	b   []byte
@@ -111,6 +121,18 @@ func (d *wdec) ints() []int {
 	v := make([]int, n)
 	for i := range v {
 		v[i] = int(d.int())
+	}
+	return v
+}
+
+func (d *wdec) uints() []uint64 {
+	n, isNil := d.length()
+	if isNil {
+		return nil
+	}
+	v := make([]uint64, n)
+	for i := range v {
+		v[i] = d.uint()
 	}
 	return v
 }
@@ -218,26 +240,12 @@ func appendReport(b []byte, r *WorkerReport) []byte {
 	e.uint(r.MaxGapMs)
 	e.int(int64(r.MaxGapCPU))
 	e.uint(r.MaxGapAtMs)
-	if r.ResumeLatenciesNs == nil {
-		e.uint(0)
-	} else {
-		e.uint(uint64(len(r.ResumeLatenciesNs)) + 1)
-		for _, v := range r.ResumeLatenciesNs {
-			e.uint(v)
-		}
-	}
+	e.uints(r.ResumeLatenciesNs)
 	for _, v := range []uint64{r.ResumeLatencyCount, r.SchedstatRunDelayNs, r.SchedstatRunCount,
 		r.SchedstatCPUTimeNs, r.VoluntaryCtxSwitches, r.InvoluntaryCtxSwitches} {
 		e.uint(v)
 	}
-	if r.NumaPages == nil {
-		e.uint(0)
-	} else {
-		e.uint(uint64(len(r.NumaPages)) + 1)
-		for _, v := range r.NumaPages {
-			e.uint(v)
-		}
-	}
+	e.uints(r.NumaPages)
 	e.uint(r.NumaPagesMigrated)
 	e.bool(r.Completed)
 	e.str(string(r.Exit.Kind))
@@ -267,22 +275,12 @@ func decodeReport(b []byte) (WorkerReport, error) {
 	r.MaxGapMs = d.uint()
 	r.MaxGapCPU = int(d.int())
 	r.MaxGapAtMs = d.uint()
-	if n, isNil := d.length(); !isNil {
-		r.ResumeLatenciesNs = make(Samples, n)
-		for i := range r.ResumeLatenciesNs {
-			r.ResumeLatenciesNs[i] = d.uint()
-		}
-	}
+	r.ResumeLatenciesNs = d.uints()
 	for _, p := range []*uint64{&r.ResumeLatencyCount, &r.SchedstatRunDelayNs, &r.SchedstatRunCount,
 		&r.SchedstatCPUTimeNs, &r.VoluntaryCtxSwitches, &r.InvoluntaryCtxSwitches} {
 		*p = d.uint()
 	}
-	if n, isNil := d.length(); !isNil {
-		r.NumaPages = make([]uint64, n)
-		for i := range r.NumaPages {
-			r.NumaPages[i] = d.uint()
-		}
-	}
+	r.NumaPages = d.uints()
 	r.NumaPagesMigrated = d.uint()
 	r.Completed = d.bool()
 	r.Exit.Kind = ExitKind(d.str())
