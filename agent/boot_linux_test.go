@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/initramfs"
+	"github.com/scxvm/scxvm/internal/testenv"
 	"github.com/scxvm/scxvm/protocol"
 	"github.com/scxvm/scxvm/workload"
 )
@@ -22,16 +23,6 @@ import (
 // bootKernel is the prebuilt sched_ext kernel the boot test uses; the
 // environment variable SCXVM_TEST_KERNEL overrides it.
 const bootKernel = "/work/shared/kernels/6.12.117-scxvm/bzImage"
-
-// skipOrFail skips loudly, or fails in CI where the Makefile provides
-// QEMU and the kernel.
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf("SKIPPING: "+format, args...)
-}
 
 // syncBuffer is a goroutine-safe console log.
 type syncBuffer struct {
@@ -63,10 +54,10 @@ func TestBootAgent(t *testing.T) {
 	}
 	qemu, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil || runtime.GOARCH != "amd64" {
-		skipOrFail(t, "qemu-system-x86_64 not found (apt-get install qemu-system-x86)")
+		testenv.Prereq(t, "qemu-system-x86_64 not found (apt-get install qemu-system-x86)")
 	}
 	if _, err := os.Stat(kernel); err != nil {
-		skipOrFail(t, "test kernel %s: %v (make kernel, or set SCXVM_TEST_KERNEL)", kernel, err)
+		testenv.Prereq(t, "test kernel %s: %v (make kernel, or set SCXVM_TEST_KERNEL)", kernel, err)
 	}
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

@@ -7,7 +7,6 @@ import (
 	"debug/elf"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -16,58 +15,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scxvm/scxvm/internal/testenv"
 )
 
 // These tests use the kernels and schedulers the Makefile puts in the cache
 // (`make kernel kernel-build kernel-stock schedulers`, all run by
 // `make test`). Without them they skip, loudly; under CI they fail.
 
-// skipper is the part of testing.TB that missingPrereq needs.
-type skipper interface {
-	Helper()
-	Fatalf(format string, args ...any)
-	Skipf(format string, args ...any)
-}
-
-// missingPrereq fails (under CI) or skips (elsewhere) a test whose cached
-// prerequisite is missing, saying how to provide it.
-func missingPrereq(t skipper, ci bool, err error) {
-	t.Helper()
-	if ci {
-		t.Fatalf("prerequisite missing in CI (the Makefile's targets must provide it): %v", err)
-		return
-	}
-	t.Skipf("SKIPPING: prerequisite missing: %v", err)
-}
-
-func inCI() bool { return os.Getenv("CI") != "" }
-
 func requireKernel(t *testing.T, name string) *Kernel {
 	t.Helper()
 	k, err := Lookup(DefaultCacheDir(), name)
 	if err != nil {
-		missingPrereq(t, inCI(), err)
+		testenv.Prereq(t, "%v", err)
 	}
 	return k
-}
-
-type fakeTB struct{ fatal, skip string }
-
-func (f *fakeTB) Helper()                   {}
-func (f *fakeTB) Fatalf(s string, a ...any) { f.fatal = fmt.Sprintf(s, a...) }
-func (f *fakeTB) Skipf(s string, a ...any)  { f.skip = fmt.Sprintf(s, a...) }
-
-func TestMissingPrereq(t *testing.T) {
-	err := errors.New("kernel \"debian\" not in cache (run `make kernel`)")
-	var ci, dev fakeTB
-	missingPrereq(&ci, true, err)
-	missingPrereq(&dev, false, err)
-	if ci.fatal == "" || ci.skip != "" || !strings.Contains(ci.fatal, "make kernel") {
-		t.Errorf("under CI: fatal %q skip %q, want a failure naming the fix", ci.fatal, ci.skip)
-	}
-	if dev.skip == "" || dev.fatal != "" || !strings.Contains(dev.skip, "make kernel") {
-		t.Errorf("outside CI: fatal %q skip %q, want a skip naming the fix", dev.fatal, dev.skip)
-	}
 }
 
 func TestRealKernels(t *testing.T) {
@@ -168,7 +130,7 @@ func TestRealSchedulers(t *testing.T) {
 			k := requireKernel(t, name)
 			scheds, err := Schedulers(cache, k)
 			if err != nil {
-				missingPrereq(t, inCI(), err)
+				testenv.Prereq(t, "%v", err)
 			}
 			if _, ok := scheds["scx_simple"]; !ok {
 				t.Errorf("scx_simple not built for %s: %v", name, scheds)
@@ -300,7 +262,7 @@ func TestCacheHitsDoNoWork(t *testing.T) {
 				k := requireKernel(t, n)
 				if tt.scheds {
 					if _, err := Schedulers(cache, k); err != nil {
-						missingPrereq(t, inCI(), err)
+						testenv.Prereq(t, "%v", err)
 					}
 				}
 			}
@@ -308,7 +270,7 @@ func TestCacheHitsDoNoWork(t *testing.T) {
 				// deps would install with apt-get; only check it is quiet
 				// when everything is installed.
 				if out, err := exec.Command("dpkg-query", "-W", "clang-19", "qemu-system-x86").CombinedOutput(); err != nil {
-					missingPrereq(t, inCI(), fmt.Errorf("packages missing (run `make deps`): %s", out))
+					testenv.Prereq(t, "packages missing (run `make deps`): %s", out)
 				}
 			}
 			cmd := exec.Command("./"+tt.script, tt.args...)

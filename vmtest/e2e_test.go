@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/internal/proctest"
+	"github.com/scxvm/scxvm/internal/testenv"
 	"github.com/scxvm/scxvm/kernel"
 	"github.com/scxvm/scxvm/protocol"
 )
@@ -29,16 +30,6 @@ var (
 	agentErr  error
 )
 
-// prereq skips (or, under CI, fails) the test with the fix to apply.
-func prereq(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") != "" {
-		t.Fatalf("prerequisite missing (CI): %s", msg)
-	}
-	t.Skipf("SKIP: prerequisite missing: %s", msg)
-}
-
 // e2e returns a base Config for an end-to-end test on the named kernel,
 // skipping when a prerequisite is missing.
 func e2e(t *testing.T, kernelName string) Config {
@@ -47,10 +38,10 @@ func e2e(t *testing.T, kernelName string) Config {
 		t.Skip("SKIP: end-to-end test boots a VM; drop -short to run it")
 	}
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		prereq(t, "qemu-system-x86_64 not in PATH (run `make deps`)")
+		testenv.Prereq(t, "qemu-system-x86_64 not in PATH (run `make deps`)")
 	}
 	if _, err := kernel.Lookup(kernel.DefaultCacheDir(), kernelName); err != nil {
-		prereq(t, "%v", err)
+		testenv.Prereq(t, "%v", err)
 	}
 	agentOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -78,15 +69,15 @@ func exampleScheduler(t *testing.T, kernelName, name string) string {
 	t.Helper()
 	k, err := kernel.Lookup(kernel.DefaultCacheDir(), kernelName)
 	if err != nil {
-		prereq(t, "%v", err)
+		testenv.Prereq(t, "%v", err)
 	}
 	scheds, err := kernel.Schedulers(kernel.DefaultCacheDir(), k)
 	if err != nil {
-		prereq(t, "%v", err)
+		testenv.Prereq(t, "%v", err)
 	}
 	p, ok := scheds[name]
 	if !ok {
-		prereq(t, "%s not built for kernel %s (run `make schedulers`)", name, kernelName)
+		testenv.Prereq(t, "%s not built for kernel %s (run `make schedulers`)", name, kernelName)
 	}
 	return p
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/scxvm/scxvm/agent"
 	"github.com/scxvm/scxvm/internal/proctest"
+	"github.com/scxvm/scxvm/internal/testenv"
 	"github.com/scxvm/scxvm/kernel"
 	"github.com/scxvm/scxvm/protocol"
 	"github.com/scxvm/scxvm/workload"
@@ -162,7 +163,7 @@ func TestFaultMatrix(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				if tc.code == 125 {
 					if _, err := kernel.Lookup(kernel.DefaultCacheDir(), kernel.Stock612); err != nil {
-						prereq(t, "%v (run `make kernel-stock`)", err)
+						testenv.Prereq(t, "%v (run `make kernel-stock`)", err)
 					}
 				}
 				cmd := exec.CommandContext(t.Context(), cli, tc.args...)

@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/scxvm/scxvm/internal/testenv"
 )
 
 // stress-ng runs beside the steady workers under fifo, the way the
@@ -12,7 +14,7 @@ func TestE2EStressNGPayload(t *testing.T) {
 	cfg := e2e(t, "debian")
 	bin, err := exec.LookPath("stress-ng")
 	if err != nil {
-		prereq(t, "stress-ng not in PATH (run `make deps`)")
+		testenv.Prereq(t, "stress-ng not in PATH (run `make deps`)")
 	}
 	sc := scenarios(t, "steady")[0]
 	sc.Duration = 2 * time.Second

@@ -16,6 +16,7 @@ import (
 	"github.com/u-root/u-root/pkg/cpio"
 
 	"github.com/scxvm/scxvm/agent/builtin"
+	"github.com/scxvm/scxvm/internal/testenv"
 	"github.com/scxvm/scxvm/kernel"
 )
 
@@ -29,11 +30,11 @@ func TestGuest(t *testing.T) {
 	}
 	kernels := testKernels(t)
 	if len(kernels) == 0 {
-		skipOrFail(t, "no test kernel found: set SCXVM_TEST_KERNELS=/path/to/bzImage, or put one in ../shared/kernels/*/bzImage or $SCXVM_CACHE_DIR/kernels/*/ (make kernel-build)")
+		testenv.Prereq(t, "no test kernel found: set SCXVM_TEST_KERNELS=/path/to/bzImage, or put one in ../shared/kernels/*/bzImage or $SCXVM_CACHE_DIR/kernels/*/ (make kernel-build)")
 	}
 	qemu, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
-		skipOrFail(t, "qemu-system-x86_64 not in PATH (try: apt-get install qemu-system-x86)")
+		testenv.Prereq(t, "qemu-system-x86_64 not in PATH (try: apt-get install qemu-system-x86)")
 	}
 	initrd := buildInitrd(t)
 
@@ -71,16 +72,6 @@ func TestGuest(t *testing.T) {
 }
 
 var resultRE = regexp.MustCompile(`GUESTCHECK RESULT (\S+) (.*)`)
-
-// skipOrFail skips loudly, or fails in CI where the Makefile provides the
-// prerequisites.
-func skipOrFail(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip("SKIPPING: " + msg)
-}
 
 // testKernels lists the kernels to boot: $SCXVM_TEST_KERNELS, else the
 // shared prebuilt kernels beside the repository and the Debian kernels in

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scxvm/scxvm/internal/testenv"
 	"github.com/scxvm/scxvm/kernel"
 	"github.com/scxvm/scxvm/vmtest"
 )
@@ -90,7 +91,7 @@ func TestMatrix(t *testing.T) {
 	}
 	qemu, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
-		prereq(t, "qemu-system-x86_64 not in PATH (run `make deps`)")
+		testenv.Prereq(t, "qemu-system-x86_64 not in PATH (run `make deps`)")
 	}
 	if q := os.Getenv("SCXVM_MATRIX_QEMU"); q != "" {
 		qemu = q
@@ -102,7 +103,7 @@ func TestMatrix(t *testing.T) {
 	}
 	cells, err := AllCells(cache, kernels, []string{"steady", "pingpong"})
 	if err != nil {
-		prereq(t, "%v (run `make schedulers`)", err)
+		testenv.Prereq(t, "%v (run `make schedulers`)", err)
 	}
 	for _, c := range faultCells {
 		if slices.Contains(kernels, c.Kernel) {
@@ -176,14 +177,4 @@ func TestMatrix(t *testing.T) {
 			t.Errorf("%s: got %s (%s), want one of %+v", key, c.Outcome, c.Reason, ws)
 		}
 	}
-}
-
-// prereq skips (or, under CI, fails) the test with the fix to apply.
-func prereq(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") != "" {
-		t.Fatalf("prerequisite missing (CI): %s", msg)
-	}
-	t.Skipf("SKIP: prerequisite missing: %s", msg)
 }
