@@ -26,14 +26,10 @@ const (
 // Custom wait for RunWorkerIfChild in main instead: the packages that
 // register their functions with RegisterCustom initialise after this one.
 func init() {
-	if os.Getenv(envForkExit) != "" {
-		os.Exit(0)
-	}
-	blob := os.Getenv(envWorker)
-	if blob == "" {
+	spec, isWorker, err := childSpec()
+	if !isWorker {
 		return
 	}
-	spec, err := parseSpec(blob)
 	if err != nil || spec.Config.WorkType.Kind != Custom {
 		// The runtime keeps init on the main thread (tid == pid), which
 		// is all the worker needs: no runtime.LockOSThread, whose
@@ -54,15 +50,23 @@ func init() {
 // (Built-in work types start from this package's init function and never
 // reach main; workers of kind Custom run from here.)
 func RunWorkerIfChild() {
+	if spec, isWorker, err := childSpec(); isWorker {
+		os.Exit(childMain(spec, err))
+	}
+}
+
+// childSpec returns the spec this process was spawned with; isWorker is
+// false in any other process. A ForkExit child exits here at once.
+func childSpec() (spec workerSpec, isWorker bool, err error) {
 	if os.Getenv(envForkExit) != "" {
 		os.Exit(0)
 	}
 	blob := os.Getenv(envWorker)
 	if blob == "" {
-		return
+		return workerSpec{}, false, nil
 	}
-	spec, err := parseSpec(blob)
-	os.Exit(childMain(spec, err))
+	spec, err = parseSpec(blob)
+	return spec, true, err
 }
 
 // parseSpec decodes the worker spec from its environment variable.
