@@ -58,8 +58,10 @@ safe_name() {
 }
 
 # pkg_version prints the installed version of a Debian package, or nothing.
+# dpkg-query exits 1 for a package it has never seen; that is "nothing"
+# here, not an error, so its status must not reach pipefail.
 pkg_version() {
-	dpkg-query -W -f='${db:Status-Abbrev}|${Version}\n' "$1" 2>/dev/null |
+	{ dpkg-query -W -f='${db:Status-Abbrev}|${Version}\n' "$1" 2>/dev/null || true; } |
 		awk -F'|' '$1 ~ /^ii/ { print $2 }'
 }
 
