@@ -17,7 +17,7 @@ import (
 	"github.com/scxvm/scxvm/initramfs"
 	"github.com/scxvm/scxvm/internal/testenv"
 	"github.com/scxvm/scxvm/protocol"
-	"github.com/scxvm/scxvm/workload"
+	"github.com/scxvm/scxvm/spec"
 )
 
 // bootKernel is the prebuilt sched_ext kernel the boot test uses; the
@@ -154,11 +154,11 @@ func TestBootAgent(t *testing.T) {
 		t.Errorf("hello = %+v", hello)
 	}
 
-	steady := protocol.Scenario{
+	steady := spec.Scenario{
 		Name:     "steady",
 		Duration: time.Second,
-		Cgroups: []protocol.Cgroup{{Name: "cg0", CPUs: "0-1", Workloads: []workload.WorkloadConfig{
-			{NumWorkers: 2, WorkType: workload.WorkType{Kind: workload.CpuSpin}},
+		Cgroups: []spec.Cgroup{{Name: "cg0", CPUs: "0-1", Workloads: []spec.WorkloadConfig{
+			{NumWorkers: 2, WorkType: spec.WorkType{Kind: spec.CpuSpin}},
 		}}},
 	}
 	type expect struct {
@@ -170,7 +170,7 @@ func TestBootAgent(t *testing.T) {
 	stall := steady
 	stall.Duration = 5 * time.Second
 	sysrq := steady
-	sysrq.Steps = []protocol.Step{{At: 300 * time.Millisecond, Action: protocol.StepSysRq, Key: "S"}}
+	sysrq.Steps = []spec.Step{{At: 300 * time.Millisecond, Action: spec.StepSysRq, Key: "S"}}
 	jobs := []struct {
 		job  *protocol.Job
 		want expect
@@ -188,8 +188,8 @@ func TestBootAgent(t *testing.T) {
 			expect{status: protocol.StatusSchedulerFailed, events: []string{"load_failed"}, reason: "start loader"}},
 	}
 	threads := steady
-	threads.Cgroups = []protocol.Cgroup{{Name: "cg0", CPUs: "0-1", Workloads: []workload.WorkloadConfig{
-		{NumWorkers: 2, WorkType: workload.WorkType{Kind: workload.CpuSpin}, CloneMode: workload.CloneThread},
+	threads.Cgroups = []spec.Cgroup{{Name: "cg0", CPUs: "0-1", Workloads: []spec.WorkloadConfig{
+		{NumWorkers: 2, WorkType: spec.WorkType{Kind: spec.CpuSpin}, CloneMode: spec.CloneThread},
 	}}}
 	jobs = append(jobs, struct {
 		job  *protocol.Job
@@ -198,7 +198,7 @@ func TestBootAgent(t *testing.T) {
 	if simple != "" {
 		loader := protocol.SchedulerSpec{Kind: protocol.SchedulerBinary, Path: "/sched/scx_simple", Name: "simple", AttachTimeout: 30 * time.Second, Restart: true}
 		kill := steady
-		kill.Steps = []protocol.Step{{At: 300 * time.Millisecond, Action: protocol.StepKillScheduler}}
+		kill.Steps = []spec.Step{{At: 300 * time.Millisecond, Action: spec.StepKillScheduler}}
 		jobs = append(jobs, []struct {
 			job  *protocol.Job
 			want expect

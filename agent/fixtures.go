@@ -11,7 +11,7 @@ import (
 // and never honours the stop request, so that StopAndCollect has to
 // SIGKILL it at the stop deadline and report it as timed out. Use it as
 //
-//	workload.WorkloadConfig{NumWorkers: 1, WorkType: workload.WorkType{Kind: workload.Custom, CustomName: agent.IgnoreStopFixture}}
+//	spec.WorkloadConfig{NumWorkers: 1, WorkType: spec.WorkType{Kind: spec.Custom, CustomName: agent.IgnoreStopFixture}}
 const IgnoreStopFixture = "scxvm-ignore-stop"
 
 func init() {

@@ -12,6 +12,7 @@ import (
 	"github.com/scxvm/scxvm/agent/scxfs"
 	"github.com/scxvm/scxvm/agent/supervise"
 	"github.com/scxvm/scxvm/protocol"
+	"github.com/scxvm/scxvm/spec"
 )
 
 // jobTimeout is Job.Timeout with its default.
@@ -21,9 +22,9 @@ func jobTimeout(j *protocol.Job) time.Duration {
 	}
 	d := j.Scenario.Duration
 	if d <= 0 {
-		d = scenario.DefaultDuration
+		d = spec.DefaultDuration
 	}
-	return d + protocol.DefaultTimeoutSlack
+	return d + spec.DefaultTimeoutSlack
 }
 
 // jobWatchdog is Job.Watchdog with its default.
@@ -31,7 +32,7 @@ func jobWatchdog(j *protocol.Job) time.Duration {
 	if j.Watchdog > 0 {
 		return j.Watchdog
 	}
-	return jobTimeout(j) + protocol.DefaultTimeoutSlack
+	return jobTimeout(j) + spec.DefaultTimeoutSlack
 }
 
 // runJob runs one job in a goroutine and waits for it under the job's

@@ -20,6 +20,7 @@ import (
 	"github.com/scxvm/scxvm/agent/scxfs"
 	"github.com/scxvm/scxvm/agent/supervise"
 	"github.com/scxvm/scxvm/protocol"
+	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/workload"
 	"github.com/scxvm/scxvm/workload/cgroup"
 )
@@ -201,11 +202,11 @@ func steadyJob(id uint32, sched protocol.SchedulerSpec) *protocol.Job {
 	return &protocol.Job{
 		ID:        id,
 		Scheduler: sched,
-		Scenario: protocol.Scenario{
+		Scenario: spec.Scenario{
 			Name:     "steady",
 			Duration: 300 * time.Millisecond,
-			Cgroups: []protocol.Cgroup{{Name: "cg0", CPUs: "0-1", Workloads: []workload.WorkloadConfig{
-				{NumWorkers: 2, WorkType: workload.WorkType{Kind: workload.CpuSpin}},
+			Cgroups: []spec.Cgroup{{Name: "cg0", CPUs: "0-1", Workloads: []spec.WorkloadConfig{
+				{NumWorkers: 2, WorkType: spec.WorkType{Kind: spec.CpuSpin}},
 			}}},
 		},
 		ProgressInterval: 100 * time.Millisecond,
@@ -470,7 +471,7 @@ func TestSessionJobTimeoutAndWatchdog(t *testing.T) {
 
 	// A hang step silences the agent; the job watchdog ends the session.
 	job = steadyJob(4, protocol.SchedulerSpec{})
-	job.Scenario.Steps = []protocol.Step{{At: 50 * time.Millisecond, Action: protocol.StepHang}}
+	job.Scenario.Steps = []spec.Step{{At: 50 * time.Millisecond, Action: spec.StepHang}}
 	job.Timeout = 10 * time.Second
 	job.Watchdog = 700 * time.Millisecond
 	if err := g.host.Send(job); err != nil {

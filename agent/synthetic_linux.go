@@ -4,18 +4,18 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/protocol"
-	"github.com/scxvm/scxvm/workload"
+	"github.com/scxvm/scxvm/spec"
 )
 
 // syntheticJob answers a Job with Synthetic set: generated reports sent
 // like real ones, then the JobResult (see protocol.SyntheticReports).
 func (s *session) syntheticJob(job *protocol.Job, arrived time.Time) {
 	gen := time.Now()
-	n, m := max(job.Synthetic.Workers, 0), min(max(job.Synthetic.Samples, 0), workload.MaxLatencySamples)
+	n, m := max(job.Synthetic.Workers, 0), min(max(job.Synthetic.Samples, 0), spec.MaxLatencySamples)
 	reps := make([]protocol.CgroupReport, n)
 	x := uint64(0x9e3779b97f4a7c15)
 	for i := range reps {
-		samples := make(workload.Samples, m)
+		samples := make(spec.Samples, m)
 		for j := range samples {
 			// xorshift: latencies of 1-65 µs, as incompressible as real ones.
 			x ^= x << 13
@@ -23,7 +23,7 @@ func (s *session) syntheticJob(job *protocol.Job, arrived time.Time) {
 			x ^= x << 17
 			samples[j] = 1000 + x%64000
 		}
-		reps[i] = protocol.CgroupReport{Cgroup: "synthetic", Report: workload.WorkerReport{
+		reps[i] = protocol.CgroupReport{Cgroup: "synthetic", Report: spec.WorkerReport{
 			Index: i, Completed: true, Iterations: uint64(m), ResumeLatenciesNs: samples, ResumeLatencyCount: uint64(m),
 		}}
 	}

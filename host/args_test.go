@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/scxvm/scxvm/spec"
 )
 
 // flagValues returns every value given to flag in args.
@@ -60,7 +62,7 @@ func TestArgs(t *testing.T) {
 		{
 			name: "numa 2x2x2 smt",
 			cfg: func(c *Config) {
-				c.Topology = Topology{NUMANodes: 2, LLCs: 2, CoresPerLLC: 2, ThreadsPerCore: 2}
+				c.Topology = spec.Topology{NUMANodes: 2, LLCs: 2, CoresPerLLC: 2, ThreadsPerCore: 2}
 				c.MemoryMB = 2048
 			},
 			plan: serial,
@@ -76,7 +78,7 @@ func TestArgs(t *testing.T) {
 		},
 		{
 			name: "llcs only",
-			cfg:  func(c *Config) { c.Topology = Topology{LLCs: 4, CoresPerLLC: 1} },
+			cfg:  func(c *Config) { c.Topology = spec.Topology{LLCs: 4, CoresPerLLC: 1} },
 			plan: serial,
 			want: map[string][]string{"-smp": {"cpus=4,sockets=1,dies=4,cores=1,threads=1"}},
 			not:  []string{"-numa"},
@@ -157,10 +159,10 @@ func TestValidate(t *testing.T) {
 	}{
 		{Config{Kernel: "k"}, ""},
 		{Config{}, "no kernel"},
-		{Config{Kernel: "k", Topology: Topology{NUMANodes: 3}, MemoryMB: 1000}, "does not divide across 3 NUMA nodes"},
-		{Config{Kernel: "k", Topology: Topology{NUMANodes: 4}, MemoryMB: 1024}, ""},
-		{Config{Kernel: "k", Topology: Topology{LLCs: -1}}, "llcs is -1"},
-		{Config{Kernel: "k", Topology: Topology{NUMANodes: 8, LLCs: 8, CoresPerLLC: 8}}, "more than 288"},
+		{Config{Kernel: "k", Topology: spec.Topology{NUMANodes: 3}, MemoryMB: 1000}, "does not divide across 3 NUMA nodes"},
+		{Config{Kernel: "k", Topology: spec.Topology{NUMANodes: 4}, MemoryMB: 1024}, ""},
+		{Config{Kernel: "k", Topology: spec.Topology{LLCs: -1}}, "topology.llcs: -1"},
+		{Config{Kernel: "k", Topology: spec.Topology{NUMANodes: 8, LLCs: 8, CoresPerLLC: 8}}, "at most 288 supported"},
 		{Config{Kernel: "k", Accel: "hvf"}, `unknown accel "hvf" (want auto, kvm or tcg)`},
 		{Config{Kernel: "k", TCGThread: "many"}, `unknown tcg threading "many" (want single or multi)`},
 		{Config{Kernel: "k", Transport: "tcp"}, `unknown transport "tcp"`},
@@ -171,25 +173,6 @@ func TestValidate(t *testing.T) {
 		err := tt.cfg.Validate()
 		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
 			t.Errorf("Validate(%+v) = %v, want %q", tt.cfg, err, tt.want)
-		}
-	}
-}
-
-func TestTopology(t *testing.T) {
-	for _, tt := range []struct {
-		t    Topology
-		cpus int
-		str  string
-	}{
-		{Topology{}, 2, "1n×1llc×2c×1t"},
-		{Topology{NUMANodes: 2, LLCs: 2, CoresPerLLC: 2}, 8, "2n×2llc×2c×1t"},
-		{Topology{ThreadsPerCore: 2}, 4, "1n×1llc×2c×2t"},
-	} {
-		if got := tt.t.CPUs(); got != tt.cpus {
-			t.Errorf("%+v.CPUs() = %d, want %d", tt.t, got, tt.cpus)
-		}
-		if got := tt.t.String(); got != tt.str {
-			t.Errorf("%+v.String() = %q, want %q", tt.t, got, tt.str)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scxvm/scxvm/spec"
 	"github.com/u-root/u-root/pkg/cpio"
 )
 
@@ -178,7 +179,7 @@ func TestBootHello(t *testing.T) {
 }
 
 func TestBootTopology(t *testing.T) {
-	topo := Topology{NUMANodes: 2, LLCs: 2, CoresPerLLC: 2, ThreadsPerCore: 1}
+	topo := spec.Topology{NUMANodes: 2, LLCs: 2, CoresPerLLC: 2, ThreadsPerCore: 1}
 	vm, bt := bootHello(t, Config{Topology: topo, MemoryMB: 1024})
 	t.Logf("%v: start→hello %v, start→exit %v", topo, bt.hello.Round(time.Millisecond), bt.exit.Round(time.Millisecond))
 	want := map[string]string{}

@@ -5,68 +5,9 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/scxvm/scxvm/spec"
 )
-
-// Topology is the CPU and memory layout the guest sees. Zero fields take
-// their defaults: 1 NUMA node, 1 LLC per node, 2 cores per LLC, 1 thread
-// per core.
-type Topology struct {
-	NUMANodes      int `json:"numa_nodes,omitempty" yaml:"numa_nodes,omitempty"`
-	LLCs           int `json:"llcs,omitempty" yaml:"llcs,omitempty"` // last-level caches per NUMA node
-	CoresPerLLC    int `json:"cores_per_llc,omitempty" yaml:"cores_per_llc,omitempty"`
-	ThreadsPerCore int `json:"threads_per_core,omitempty" yaml:"threads_per_core,omitempty"`
-}
-
-// MaxCPUs bounds Topology.CPUs; QEMU's q35 machine accepts up to 288 but
-// a TCG guest with more than a few dozen vCPUs is not useful.
-const MaxCPUs = 288
-
-// withDefaults returns t with zero fields replaced by their defaults.
-func (t Topology) withDefaults() Topology {
-	if t.NUMANodes == 0 {
-		t.NUMANodes = 1
-	}
-	if t.LLCs == 0 {
-		t.LLCs = 1
-	}
-	if t.CoresPerLLC == 0 {
-		t.CoresPerLLC = 2
-	}
-	if t.ThreadsPerCore == 0 {
-		t.ThreadsPerCore = 1
-	}
-	return t
-}
-
-// CPUs returns the number of logical CPUs of the topology (defaults
-// applied).
-func (t Topology) CPUs() int {
-	t = t.withDefaults()
-	return t.NUMANodes * t.LLCs * t.CoresPerLLC * t.ThreadsPerCore
-}
-
-// String formats t as "2n×2llc×2c×1t" (defaults applied).
-func (t Topology) String() string {
-	t = t.withDefaults()
-	return fmt.Sprintf("%dn×%dllc×%dc×%dt", t.NUMANodes, t.LLCs, t.CoresPerLLC, t.ThreadsPerCore)
-}
-
-// Validate checks that every field is non-negative and the CPU count is
-// within MaxCPUs.
-func (t Topology) Validate() error {
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"numa_nodes", t.NUMANodes}, {"llcs", t.LLCs}, {"cores_per_llc", t.CoresPerLLC}, {"threads_per_core", t.ThreadsPerCore}} {
-		if f.v < 0 {
-			return fmt.Errorf("topology: %s is %d, want >= 1 (or 0 for the default)", f.name, f.v)
-		}
-	}
-	if n := t.CPUs(); n > MaxCPUs {
-		return fmt.Errorf("topology %v: %d cpus, more than %d", t, n, MaxCPUs)
-	}
-	return nil
-}
 
 // Accelerators and transports accepted by Config.
 const (
@@ -118,7 +59,7 @@ type Config struct {
 	// BaseCmdline.
 	Cmdline []string
 	// Topology is the guest CPU layout.
-	Topology Topology
+	Topology spec.Topology
 	// MemoryMB is the guest memory (default 1024); it must divide evenly
 	// across NUMA nodes.
 	MemoryMB int
@@ -180,7 +121,7 @@ func (c Config) withDefaults() Config {
 	if c.Transport == "" {
 		c.Transport = TransportAuto
 	}
-	c.Topology = c.Topology.withDefaults()
+	c.Topology = c.Topology.WithDefaults()
 	return c
 }
 

@@ -8,7 +8,7 @@
 //	vm, err := host.Start(ctx, host.Config{
 //		Kernel:    "bzImage",
 //		Initramfs: "initramfs.cpio",
-//		Topology:  host.Topology{NUMANodes: 2, LLCs: 2, CoresPerLLC: 2},
+//		Topology:  spec.Topology{NUMANodes: 2, LLCs: 2, CoresPerLLC: 2},
 //		Timeout:   2 * time.Minute,
 //	})
 //	if err != nil { ... }

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -17,10 +18,11 @@ import (
 // cannot be used on this host.
 var ErrUnavailable = errors.New("unavailable")
 
-// kvmProbeTimeout bounds the trial QEMU run of ProbeKVM.
-const kvmProbeTimeout = 15 * time.Second
+// kvmProbeTimeout bounds the trial QEMU run of ProbeKVM. A kernel under
+// working KVM prints its banner well under a second after QEMU starts.
+const kvmProbeTimeout = 10 * time.Second
 
-type kvmKey struct{ qemu, machine string }
+type kvmKey struct{ qemu, machine, kernel string }
 
 // kvmProbes caches ProbeKVM results for the life of the process: the
 // answer does not change while we run, and a probe costs a QEMU start.
@@ -28,21 +30,24 @@ var kvmProbes sync.Map // kvmKey -> func() error (sync.OnceValue)
 
 // ProbeKVM reports whether QEMU can run a KVM guest of the given machine
 // type here. It opens /dev/kvm and then starts qemu with -accel kvm -cpu
-// host, paused, and asks it to quit over QMP: this catches hosts where
-// /dev/kvm exists but vCPU setup fails (for example nested
-// virtualisation without the needed MSRs). The result is cached per
-// process; the error wraps ErrUnavailable and says why.
-func ProbeKVM(qemu, machine string) error {
+// host. Given a kernel image, it boots it and waits for the kernel's
+// banner on the serial port: on some nested-virtualisation hosts vCPUs
+// start and run firmware but a kernel never gets past its decompressor,
+// and only a real boot shows it. Without a kernel it starts the VM paused
+// and asks it to quit over QMP, which catches hosts where vCPU setup
+// fails. The result is cached per process; the error wraps
+// ErrUnavailable and says why.
+func ProbeKVM(qemu, machine, kernel string) error {
 	if machine == "" {
 		machine = DefaultMachine
 	}
-	f, _ := kvmProbes.LoadOrStore(kvmKey{qemu, machine}, sync.OnceValue(func() error {
-		return probeKVM(qemu, machine)
+	f, _ := kvmProbes.LoadOrStore(kvmKey{qemu, machine, kernel}, sync.OnceValue(func() error {
+		return probeKVM(qemu, machine, kernel)
 	}))
 	return f.(func() error)()
 }
 
-func probeKVM(qemu, machine string) error {
+func probeKVM(qemu, machine, kernel string) error {
 	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -56,6 +61,9 @@ func probeKVM(qemu, machine string) error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), kvmProbeTimeout)
 	defer cancel()
+	if kernel != "" {
+		return probeKVMBoot(ctx, qemu, machine, kernel)
+	}
 	cmd := exec.CommandContext(ctx, qemu,
 		"-nodefaults", "-no-user-config", "-display", "none",
 		"-machine", machine, "-accel", "kvm", "-cpu", "host", "-m", "64",
@@ -71,6 +79,52 @@ func probeKVM(qemu, machine string) error {
 		return fmt.Errorf("%w: qemu -accel kvm failed (%v): %s", ErrUnavailable, err, lastLines(stderr.String(), 2))
 	}
 	return nil
+}
+
+// kernelBanner is the start of the kernel's first log line.
+const kernelBanner = "Linux version"
+
+// probeKVMBoot boots kernel under KVM without an initramfs and reports
+// whether its banner reaches the serial port before ctx ends.
+func probeKVMBoot(ctx context.Context, qemu, machine, kernel string) error {
+	cmd := exec.CommandContext(ctx, qemu,
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-machine", machine, "-accel", "kvm", "-cpu", "host", "-m", "256",
+		"-kernel", kernel, "-append", "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1",
+		"-serial", "stdio")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("probe kvm: %w", err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("probe kvm: %w", err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	seen := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), kernelBanner) {
+				seen <- true
+				return
+			}
+		}
+		seen <- false
+	}()
+	select {
+	case ok := <-seen:
+		if ok {
+			return nil
+		}
+		return fmt.Errorf("%w: qemu -accel kvm exited before the kernel printed its banner: %s", ErrUnavailable, lastLines(stderr.String(), 2))
+	case <-ctx.Done():
+		return fmt.Errorf("%w: a kernel under kvm printed nothing in %v (nested virtualisation that runs firmware but not a kernel?)", ErrUnavailable, kvmProbeTimeout)
+	}
 }
 
 // ProbeVsock reports whether /dev/vhost-vsock can be opened, which the
@@ -96,12 +150,12 @@ func resolveAccel(cfg Config) (accel, reason string, err error) {
 	case AccelTCG:
 		return AccelTCG, "tcg requested", nil
 	case AccelKVM:
-		if err := ProbeKVM(cfg.QEMU, cfg.Machine); err != nil {
+		if err := ProbeKVM(cfg.QEMU, cfg.Machine, cfg.Kernel); err != nil {
 			return "", "", fmt.Errorf("kvm requested but %w", err)
 		}
 		return AccelKVM, "kvm requested and usable", nil
 	}
-	if err := ProbeKVM(cfg.QEMU, cfg.Machine); err != nil {
+	if err := ProbeKVM(cfg.QEMU, cfg.Machine, cfg.Kernel); err != nil {
 		var ee *exec.Error
 		if errors.As(err, &ee) {
 			return "", "", err

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scxvm/scxvm/workload"
+	"github.com/scxvm/scxvm/spec"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -26,17 +26,17 @@ func benchReports() *Reports {
 	r := rand.New(rand.NewPCG(7, 8))
 	msg := &Reports{JobID: 1}
 	for w := range benchWorkers {
-		s := make(workload.Samples, benchSamples)
+		s := make(spec.Samples, benchSamples)
 		for i := range s {
 			s[i] = uint64(math.Exp(r.NormFloat64()*1.5 + 9))
 		}
 		msg.Workers = append(msg.Workers, CgroupReport{
 			Cgroup: "cg" + string(rune('a'+w%4)),
-			Report: workload.WorkerReport{
+			Report: spec.WorkerReport{
 				Index: w, TID: 1000 + w, WorkUnits: r.Uint64N(1 << 40), Iterations: r.Uint64N(1 << 30),
 				CPUTimeNs: r.Uint64N(1 << 32), WallTimeNs: 2_000_000_000, OffCPUNs: r.Uint64N(1 << 30),
 				MigrationCount: 12, CPUsUsed: []int{0, 1, 2, 3},
-				Migrations: []workload.Migration{{AtNs: 1000, FromCPU: 0, ToCPU: 1}, {AtNs: 2000, FromCPU: 1, ToCPU: 3}},
+				Migrations: []spec.Migration{{AtNs: 1000, FromCPU: 0, ToCPU: 1}, {AtNs: 2000, FromCPU: 1, ToCPU: 3}},
 				MaxGapMs:   3, MaxGapCPU: 2, MaxGapAtMs: 900,
 				ResumeLatenciesNs: s, ResumeLatencyCount: 40_000,
 				SchedstatRunDelayNs: r.Uint64N(1 << 30), SchedstatRunCount: 5000, SchedstatCPUTimeNs: r.Uint64N(1 << 32),
@@ -152,7 +152,7 @@ func BenchmarkFramingOverhead(b *testing.B) {
 }
 
 // BenchmarkSamplesPlainMsgpack is what the samples cost without
-// workload.Samples' binary form: 64 x 10,000 uint64 as msgpack integers.
+// Samples' binary form: 64 x 10,000 uint64 as msgpack integers.
 func BenchmarkSamplesPlainMsgpack(b *testing.B) {
 	msg := benchReports()
 	plain := make([][]uint64, len(msg.Workers))

@@ -37,7 +37,7 @@
 // ErrChecksum or ErrDecode the stream is still in step and the next read
 // returns the next frame; after the others it cannot be trusted.
 //
-// Latency samples (workload.Samples) encode as one msgpack bin value of
+// Latency samples (Samples) encode as one msgpack bin value of
 // packed little-endian integers, so a Reports message of 64 workers with
 // 10,000 samples each is about 5 MB and costs a few copies, not 640,000
 // msgpack integers.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/protocol"
+	"github.com/scxvm/scxvm/spec"
 )
 
 // The agent says hello, the host checks it and sends a job, the agent
@@ -42,7 +43,7 @@ func Example() {
 		return
 	}
 	fmt.Println("agent speaks version", hello.ProtocolVersion, "over", hello.Transport)
-	host.Send(&protocol.Job{ID: 1, Scenario: protocol.Scenario{Name: "steady"}})
+	host.Send(&protocol.Job{ID: 1, Scenario: spec.Scenario{Name: "steady"}})
 	m, _ := host.RecvContext(ctx)
 	fmt.Println("job", m.(*protocol.JobResult).JobID, m.(*protocol.JobResult).Status)
 	host.Send(&protocol.Bye{})

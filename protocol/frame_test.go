@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scxvm/scxvm/workload"
+	"github.com/scxvm/scxvm/spec"
 )
 
 // encodeFrame returns m as a frame.
@@ -286,11 +286,11 @@ func TestCheckStructure(t *testing.T) {
 func TestLargeFrame(t *testing.T) {
 	msg := &Reports{JobID: 3}
 	for w := range 30 {
-		s := make(workload.Samples, 100_000)
+		s := make(spec.Samples, 100_000)
 		for i := range s {
 			s[i] = uint64(w*1_000_000 + i)
 		}
-		msg.Workers = append(msg.Workers, CgroupReport{Cgroup: "x", Report: workload.WorkerReport{Index: w, ResumeLatenciesNs: s}})
+		msg.Workers = append(msg.Workers, CgroupReport{Cgroup: "x", Report: spec.WorkerReport{Index: w, ResumeLatenciesNs: s}})
 	}
 	var buf bytes.Buffer
 	w := NewWriter(&buf)

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/scxvm/scxvm/workload"
+	"github.com/scxvm/scxvm/spec"
 )
 
 // Version is the protocol version this package speaks. It is written in
@@ -192,7 +192,7 @@ type Job struct {
 	// Scheduler is what to load before the workers start.
 	Scheduler SchedulerSpec `msgpack:"scheduler" json:"scheduler"`
 	// Scenario is what to run.
-	Scenario Scenario `msgpack:"scenario" json:"scenario"`
+	Scenario spec.Scenario `msgpack:"scenario" json:"scenario"`
 	// ProgressInterval is the period of Progress messages; zero means
 	// DefaultProgressInterval, negative means none.
 	ProgressInterval time.Duration `msgpack:"progress_interval,omitempty" json:"progress_interval,omitempty"`
@@ -214,7 +214,6 @@ type Job struct {
 // Defaults for the zero values of Job and SchedulerSpec fields.
 const (
 	DefaultProgressInterval = time.Second
-	DefaultTimeoutSlack     = 30 * time.Second
 	DefaultAttachTimeout    = 3 * time.Second
 )
 
@@ -367,8 +366,8 @@ type Reports struct {
 
 // CgroupReport is one worker's report and the scenario cgroup it ran in.
 type CgroupReport struct {
-	Cgroup string                `msgpack:"cgroup" json:"cgroup"`
-	Report workload.WorkerReport `msgpack:"report" json:"report"`
+	Cgroup string            `msgpack:"cgroup" json:"cgroup"`
+	Report spec.WorkerReport `msgpack:"report" json:"report"`
 }
 
 // JobStatus is how a job ended.

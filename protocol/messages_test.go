@@ -8,39 +8,40 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scxvm/scxvm/workload"
+	"github.com/scxvm/scxvm/internal/testfill"
+	"github.com/scxvm/scxvm/spec"
 )
 
 // sampleMessages returns one populated message of every type.
 func sampleMessages() []Message {
-	wc := workload.WorkloadConfig{
+	wc := spec.WorkloadConfig{
 		NumWorkers: 4,
-		WorkType: workload.WorkType{
-			Kind:      workload.Sequence,
+		WorkType: spec.WorkType{
+			Kind:      spec.Sequence,
 			SpinIters: 1000,
 			Burst:     3 * time.Millisecond,
-			Phases:    []workload.Phase{{Kind: workload.PhaseSpin, Duration: time.Millisecond}, {Kind: workload.PhaseYield}},
+			Phases:    []spec.Phase{{Kind: spec.PhaseSpin, Duration: time.Millisecond}, {Kind: spec.PhaseYield}},
 		},
-		Affinity:    workload.Affinity{Kind: workload.AffinityRandom, From: []int{0, 1, 2, 3}, Count: 2},
-		SchedPolicy: workload.SchedPolicy{Class: workload.PolicyFIFO, Priority: 10},
-		MemPolicy:   workload.MemPolicy{Mode: workload.MemBind, Nodes: []int{0}, Flags: []workload.MemPolicyFlag{workload.MemFlagStaticNodes}},
-		CloneMode:   workload.CloneThread,
+		Affinity:    spec.Affinity{Kind: spec.AffinityRandom, From: []int{0, 1, 2, 3}, Count: 2},
+		SchedPolicy: spec.SchedPolicy{Class: spec.PolicyFIFO, Priority: 10},
+		MemPolicy:   spec.MemPolicy{Mode: spec.MemBind, Nodes: []int{0}, Flags: []spec.MemPolicyFlag{spec.MemFlagStaticNodes}},
+		CloneMode:   spec.CloneThread,
 		Nice:        -5,
 	}
-	rep := workload.WorkerReport{
+	rep := spec.WorkerReport{
 		Index: 2, TID: 4242, IsMessenger: true,
 		WorkUnits: 1 << 40, Iterations: 123456,
 		CPUTimeNs: 1_999_000_000, WallTimeNs: 2_000_000_000, OffCPUNs: 1_000_000,
 		MigrationCount: 3, CPUsUsed: []int{0, 3},
-		Migrations: []workload.Migration{{AtNs: 10, FromCPU: 0, ToCPU: 3}},
+		Migrations: []spec.Migration{{AtNs: 10, FromCPU: 0, ToCPU: 3}},
 		MaxGapMs:   12, MaxGapCPU: 3, MaxGapAtMs: 1500,
-		ResumeLatenciesNs:   workload.Samples{1000, 2000, 1 << 50, 0},
+		ResumeLatenciesNs:   spec.Samples{1000, 2000, 1 << 50, 0},
 		ResumeLatencyCount:  9000,
 		SchedstatRunDelayNs: 5, SchedstatRunCount: 6, SchedstatCPUTimeNs: 7,
 		VoluntaryCtxSwitches: 8, InvoluntaryCtxSwitches: 9,
 		NumaPages: []uint64{100, 200}, NumaPagesMigrated: 4,
 		Completed: false,
-		Exit:      workload.ExitInfo{Kind: workload.ExitSignaled, Signal: 9, Message: "killed"},
+		Exit:      spec.ExitInfo{Kind: spec.ExitSignaled, Signal: 9, Message: "killed"},
 	}
 	return []Message{
 		&Hello{
@@ -60,19 +61,19 @@ func sampleMessages() []Message {
 			Scheduler: SchedulerSpec{Kind: SchedulerBinary, Name: "simple", Path: "/sched/scx_simple",
 				Args: []string{"-v", "--slice-us=5000"}, AttachTimeout: 3 * time.Second, Restart: true,
 				WatchdogTimeout: 500 * time.Millisecond, ErrorAfter: 100},
-			Scenario: Scenario{
+			Scenario: spec.Scenario{
 				Name:     "cpuset-swap",
 				Duration: 5 * time.Second,
-				Cgroups: []Cgroup{
-					{Name: "a", CPUs: "0-1", Mems: "0", Workloads: []workload.WorkloadConfig{wc}},
+				Cgroups: []spec.Cgroup{
+					{Name: "a", CPUs: "0-1", Mems: "0", Workloads: []spec.WorkloadConfig{wc}},
 					{Name: "b", CPUs: "2-3"},
 				},
-				Steps: []Step{
-					{At: time.Second, Action: StepSwapCpusets, Cgroup: "a", Target: "b"},
-					{At: 2 * time.Second, Action: StepSpawn, Cgroup: "b", Workloads: []workload.WorkloadConfig{{NumWorkers: 1}}},
-					{At: 3 * time.Second, Action: StepKillWorker, Cgroup: "a", Worker: 1, Signal: 15},
+				Steps: []spec.Step{
+					{At: time.Second, Action: spec.StepSwapCpusets, Cgroup: "a", Target: "b"},
+					{At: 2 * time.Second, Action: spec.StepSpawn, Cgroup: "b", Workloads: []spec.WorkloadConfig{{NumWorkers: 1}}},
+					{At: 3 * time.Second, Action: spec.StepKillWorker, Cgroup: "a", Worker: 1, Signal: 15},
 				},
-				Payloads: []Payload{{Name: "stress", Path: "/usr/bin/stress-ng", Args: []string{"--cpu", "2"}, Cgroup: "b", Wait: true}},
+				Payloads: []spec.Payload{{Name: "stress", Path: "/usr/bin/stress-ng", Args: []string{"--cpu", "2"}, Cgroup: "b", Wait: true}},
 			},
 			ProgressInterval: 250 * time.Millisecond,
 			Timeout:          time.Minute,
@@ -96,7 +97,7 @@ func sampleMessages() []Message {
 			{Level: 6, Seq: 100, TimeUs: 812345, Text: "sched_ext: BPF scheduler \"fifo\" enabled"},
 			{Level: 3, Seq: 101, TimeUs: 812400, Text: "ünïcode ✓"},
 		}},
-		&Reports{JobID: 7, Workers: []CgroupReport{{Cgroup: "a", Report: rep}, {Cgroup: "b", Report: workload.WorkerReport{Index: 0, Completed: true}}}},
+		&Reports{JobID: 7, Workers: []CgroupReport{{Cgroup: "a", Report: rep}, {Cgroup: "b", Report: spec.WorkerReport{Index: 0, Completed: true}}}},
 		&JobResult{
 			JobID: 7, Status: StatusTimedOut, Error: "job timeout 1m0s expired",
 			Timings: Timings{Setup: time.Millisecond, Run: 5 * time.Second, Collect: 20 * time.Millisecond, Total: 5100 * time.Millisecond},
@@ -170,7 +171,7 @@ func TestRoundTripRandom(t *testing.T) {
 	for i := range 300 {
 		typ := Type(1 + i%int(numTypes-1))
 		m, _ := NewMessage(typ)
-		fill(r, reflect.ValueOf(m).Elem(), 0)
+		testfill.Random(r, reflect.ValueOf(m).Elem())
 		got := roundTrip(t, m)
 		if !reflect.DeepEqual(got, m) {
 			t.Fatalf("random %s #%d differs:\n got %#v\nwant %#v", typ, i, got, m)
@@ -179,77 +180,6 @@ func TestRoundTripRandom(t *testing.T) {
 }
 
 var le = binary.LittleEndian
-
-var timeType = reflect.TypeFor[time.Time]()
-
-// fill sets v to a random value. Slices, maps and pointers are either nil
-// or non-empty, since omitempty cannot tell an empty one from nil.
-func fill(r *rand.Rand, v reflect.Value, depth int) {
-	if v.Type() == timeType {
-		v.Set(reflect.ValueOf(time.Unix(r.Int64N(1<<34), r.Int64N(1e9))))
-		return
-	}
-	switch v.Kind() {
-	case reflect.Bool:
-		v.SetBool(r.IntN(2) == 1)
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		bits := v.Type().Bits()
-		v.SetInt(int64(r.Uint64()) >> (64 - bits) >> r.IntN(bits))
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		bits := v.Type().Bits()
-		v.SetUint(r.Uint64() >> (64 - bits) >> r.IntN(bits))
-	case reflect.String:
-		const chars = "abcxyz_-/ ü✓\n\x00"
-		rs := []rune(chars)
-		n := r.IntN(12)
-		s := make([]rune, n)
-		for i := range s {
-			s[i] = rs[r.IntN(len(rs))]
-		}
-		v.SetString(string(s))
-	case reflect.Slice:
-		if r.IntN(3) == 0 || depth > 6 {
-			return
-		}
-		n := 1 + r.IntN(4)
-		if v.Type().Elem().Kind() == reflect.Uint64 {
-			n = 1 + r.IntN(100) // sample arrays
-		}
-		s := reflect.MakeSlice(v.Type(), n, n)
-		for i := range n {
-			fill(r, s.Index(i), depth+1)
-		}
-		v.Set(s)
-	case reflect.Map:
-		if r.IntN(3) == 0 || depth > 6 {
-			return
-		}
-		m := reflect.MakeMap(v.Type())
-		for range 1 + r.IntN(3) {
-			k := reflect.New(v.Type().Key()).Elem()
-			e := reflect.New(v.Type().Elem()).Elem()
-			fill(r, k, depth+1)
-			fill(r, e, depth+1)
-			m.SetMapIndex(k, e)
-		}
-		v.Set(m)
-	case reflect.Pointer:
-		if r.IntN(3) == 0 {
-			return
-		}
-		p := reflect.New(v.Type().Elem())
-		fill(r, p.Elem(), depth+1)
-		v.Set(p)
-	case reflect.Struct:
-		for i := range v.NumField() {
-			if v.Type().Field(i).IsExported() {
-				fill(r, v.Field(i), depth+1)
-			}
-		}
-	default:
-		panic("fill: unhandled kind " + v.Kind().String())
-	}
-}
 
 func TestTypeString(t *testing.T) {
 	tests := []struct {

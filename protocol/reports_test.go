@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/scxvm/scxvm/workload"
+	"github.com/scxvm/scxvm/spec"
 )
 
 func TestSplitReports(t *testing.T) {
@@ -15,10 +15,10 @@ func TestSplitReports(t *testing.T) {
 	// stay under 4 MB per message.
 	var reports []CgroupReport
 	for i := range 24 {
-		reports = append(reports, CgroupReport{Cgroup: "c", Report: workload.WorkerReport{
-			Index: i, ResumeLatenciesNs: make(workload.Samples, workload.MaxLatencySamples),
-			CPUsUsed: []int{0, 1, 2}, Migrations: make([]workload.Migration, 50),
-			Exit: workload.ExitInfo{Kind: workload.ExitSignaled, Message: "some text"},
+		reports = append(reports, CgroupReport{Cgroup: "c", Report: spec.WorkerReport{
+			Index: i, ResumeLatenciesNs: make(spec.Samples, spec.MaxLatencySamples),
+			CPUsUsed: []int{0, 1, 2}, Migrations: make([]spec.Migration, 50),
+			Exit: spec.ExitInfo{Kind: spec.ExitSignaled, Message: "some text"},
 		}})
 	}
 	const maxBody = 4 << 20

@@ -5,13 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scxvm/scxvm/protocol"
-	"github.com/scxvm/scxvm/workload"
+	"github.com/scxvm/scxvm/spec"
 )
 
 // spinner returns a healthy completed report.
-func spinner(idx int, cpus ...int) workload.WorkerReport {
-	return workload.WorkerReport{
+func spinner(idx int, cpus ...int) spec.WorkerReport {
+	return spec.WorkerReport{
 		Index: idx, TID: 100 + idx, Completed: true,
 		Iterations: 1000, WorkUnits: 1024000,
 		CPUTimeNs: uint64(time.Second), WallTimeNs: uint64(2 * time.Second),
@@ -19,22 +18,20 @@ func spinner(idx int, cpus ...int) workload.WorkerReport {
 	}
 }
 
-func twoCgroups() Scenario {
-	return Scenario{Scenario: protocol.Scenario{
-		Name: "t",
-		Cgroups: []protocol.Cgroup{
-			{Name: "a", CPUs: "0", Workloads: []workload.WorkloadConfig{{NumWorkers: 2}}},
-			{Name: "b", CPUs: "1", Workloads: []workload.WorkloadConfig{{NumWorkers: 2}}},
-		},
-	}}
+func twoCgroups() spec.Scenario {
+	return spec.Scenario{Name: "t",
+		Cgroups: []spec.Cgroup{
+			{Name: "a", CPUs: "0", Workloads: []spec.WorkloadConfig{{NumWorkers: 2}}},
+			{Name: "b", CPUs: "1", Workloads: []spec.WorkloadConfig{{NumWorkers: 2}}},
+		}}
 }
 
 func healthy() []WorkerResult {
 	return []WorkerResult{
-		{Cgroup: "a", Set: 0, Kind: workload.CpuSpin, Report: spinner(0, 0)},
-		{Cgroup: "a", Set: 0, Kind: workload.CpuSpin, Report: spinner(1, 0)},
-		{Cgroup: "b", Set: 1, Kind: workload.CpuSpin, Report: spinner(0, 1)},
-		{Cgroup: "b", Set: 1, Kind: workload.CpuSpin, Report: spinner(1, 1)},
+		{Cgroup: "a", Set: 0, Kind: spec.CpuSpin, Report: spinner(0, 0)},
+		{Cgroup: "a", Set: 0, Kind: spec.CpuSpin, Report: spinner(1, 0)},
+		{Cgroup: "b", Set: 1, Kind: spec.CpuSpin, Report: spinner(0, 1)},
+		{Cgroup: "b", Set: 1, Kind: spec.CpuSpin, Report: spinner(1, 1)},
 	}
 }
 
@@ -48,16 +45,16 @@ func TestEvaluate(t *testing.T) {
 		{"starved", func(in *checkInput) { in.workers[1].Report.Iterations = 0 }, []string{"not_starved: made no progress"}},
 		{"isolation", func(in *checkInput) { in.workers[2].Report.CPUsUsed = []int{0, 1} }, []string{"isolation: cpus 0 outside its cpuset 1"}},
 		{"isolation after resize", func(in *checkInput) {
-			in.scenario.Steps = []protocol.Step{{At: time.Second, Action: protocol.StepSetCpuset, Cgroup: "b", CPUs: "0-1"}}
+			in.scenario.Steps = []spec.Step{{At: time.Second, Action: spec.StepSetCpuset, Cgroup: "b", CPUs: "0-1"}}
 			in.workers[2].Report.CPUsUsed = []int{0, 1}
 		}, nil},
 		{"isolation after swap", func(in *checkInput) {
-			in.scenario.Steps = []protocol.Step{{At: time.Second, Action: protocol.StepSwapCpusets, Cgroup: "a", Target: "b"}}
+			in.scenario.Steps = []spec.Step{{At: time.Second, Action: spec.StepSwapCpusets, Cgroup: "a", Target: "b"}}
 			in.workers[0].Report.CPUsUsed = []int{0, 1}
 			in.workers[3].Report.CPUsUsed = []int{0, 1}
 		}, nil},
 		{"isolation after move", func(in *checkInput) {
-			in.scenario.Steps = []protocol.Step{{At: time.Second, Action: protocol.StepMoveTasks, Cgroup: "a", Target: "b"}}
+			in.scenario.Steps = []spec.Step{{At: time.Second, Action: spec.StepMoveTasks, Cgroup: "a", Target: "b"}}
 			in.workers[0].Report.CPUsUsed = []int{0, 1}
 			in.workers[3].Report.CPUsUsed = []int{0, 1} // b never had cpu 0
 		}, []string{"isolation: cpus 0 outside its cpuset 1"}},
@@ -80,7 +77,7 @@ func TestEvaluate(t *testing.T) {
 		}, nil},
 		{"unfair skipped", func(in *checkInput) {
 			in.workers[1].Report.CPUTimeNs = uint64(800 * time.Millisecond)
-			in.scenario.Checks.Skip = []string{CheckFairness}
+			in.scenario.Checks.Skip = []string{spec.CheckFairness}
 		}, nil},
 		{"messenger excluded from fairness", func(in *checkInput) {
 			in.workers[1].Report.CPUTimeNs = uint64(100 * time.Millisecond)
@@ -88,7 +85,7 @@ func TestEvaluate(t *testing.T) {
 		}, nil},
 		{"crash", func(in *checkInput) {
 			in.workers[3].Report.Completed = false
-			in.workers[3].Report.Exit = workload.ExitInfo{Kind: workload.ExitSignaled, Signal: 9}
+			in.workers[3].Report.Exit = spec.ExitInfo{Kind: spec.ExitSignaled, Signal: 9}
 		}, []string{"no_worker_crash: did not report: killed by signal 9"}},
 		{"ejected", func(in *checkInput) {
 			in.schedFailure = `scheduler "fifo" ejected: runnable task stall`
@@ -104,7 +101,7 @@ func TestEvaluate(t *testing.T) {
 		{"incomplete", func(in *checkInput) { in.incomplete = "job timed out" }, []string{"job_completed: job timed out"}},
 		{"p99", func(in *checkInput) {
 			in.scenario.Checks.MaxP99WakeLatency = time.Millisecond
-			lat := make(workload.Samples, 100)
+			lat := make(spec.Samples, 100)
 			for i := range lat {
 				lat[i] = uint64(i) * uint64(50*time.Microsecond)
 			}
@@ -112,7 +109,7 @@ func TestEvaluate(t *testing.T) {
 		}, []string{"p99_wake_latency: p99 wake latency 4.9ms above 1ms"}},
 		{"cv", func(in *checkInput) {
 			in.scenario.Checks.MaxWakeLatencyCV = 0.5
-			in.workers[0].Report.ResumeLatenciesNs = workload.Samples{1, 1, 1, 100}
+			in.workers[0].Report.ResumeLatenciesNs = spec.Samples{1, 1, 1, 100}
 		}, []string{"wake_latency_cv: wake latency CV 1.66 above 0.50"}},
 		{"iteration rate", func(in *checkInput) {
 			in.scenario.Checks.MinIterationRate = 600
@@ -150,37 +147,6 @@ func TestKernelIncident(t *testing.T) {
 	} {
 		if got := KernelIncident(line); got != want {
 			t.Errorf("KernelIncident(%q) = %q, want %q", line, got, want)
-		}
-	}
-}
-
-func TestCPUListRoundTrip(t *testing.T) {
-	for _, s := range []string{"0", "0-3", "0-1,3,5-7"} {
-		cpus, err := parseCPUList(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := formatCPUs(cpus); got != s {
-			t.Errorf("round trip %q -> %q", s, got)
-		}
-	}
-	for _, bad := range []string{"x", "3-1", "-1"} {
-		if _, err := parseCPUList(bad); err == nil {
-			t.Errorf("parseCPUList(%q) succeeded", bad)
-		}
-	}
-}
-
-func TestParseTopology(t *testing.T) {
-	for in, want := range map[string]string{"": "1n1l2c1t", "1n1l2c1t": "1n1l2c1t", "2n2l2c2t": "2n2l2c2t", "4c": "1n1l4c1t", "2l": "1n2l2c1t"} {
-		tp, err := ParseTopology(in)
-		if err != nil || tp.String() != want {
-			t.Errorf("ParseTopology(%q) = %v, %v; want %s", in, tp, err, want)
-		}
-	}
-	for _, bad := range []string{"2x", "n", "0c", "2c2c", "8n8l8c"} {
-		if _, err := ParseTopology(bad); err == nil {
-			t.Errorf("ParseTopology(%q) succeeded", bad)
 		}
 	}
 }

@@ -7,153 +7,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/scxvm/scxvm/spec"
 )
-
-// Built-in scheduler names. fifo is a name-only struct_ops (global FIFO);
-// stall and error are fault fixtures that the kernel ejects; none runs the
-// kernel's default scheduler (EEVDF).
-const (
-	SchedulerNone  = "none"
-	SchedulerFIFO  = "fifo"
-	SchedulerStall = "stall"
-	SchedulerError = "error"
-)
-
-// Default attach timeouts of SchedulerSpec: a loader must have attached
-// its scheduler this long after it started.
-const (
-	DefaultAttachTimeout    = 10 * time.Second
-	DefaultAttachTimeoutTCG = 30 * time.Second
-)
-
-// BuiltinSchedulers lists the schedulers built into the agent.
-var BuiltinSchedulers = []string{SchedulerFIFO, SchedulerStall, SchedulerError}
-
-// SchedulerSpec selects the scheduler under test. Exactly one of Name and
-// Path is set; the zero value is the built-in fifo.
-type SchedulerSpec struct {
-	// Name is "none", a built-in scheduler ("fifo", "stall", "error") or an
-	// example scheduler built by `make schedulers` for the kernel under
-	// test ("scx_simple": $CACHE/schedulers/<kernel>/scx_simple).
-	Name string `json:"name,omitempty"`
-	// Path is a scheduler binary on the host; it is copied into the guest
-	// with its shared libraries and run with Args.
-	Path string `json:"path,omitempty"`
-	// Args are passed to the scheduler binary.
-	Args []string `json:"args,omitempty"`
-	// AttachTimeout bounds the wait for the scheduler to attach; zero
-	// means DefaultAttachTimeout, or DefaultAttachTimeoutTCG under TCG.
-	AttachTimeout time.Duration `json:"attach_timeout,omitempty"`
-}
-
-// ParseScheduler turns a command-line value into a SchedulerSpec: a value
-// containing a slash is a binary path, anything else a name.
-func ParseScheduler(s string, args []string) SchedulerSpec {
-	if strings.ContainsRune(s, '/') {
-		return SchedulerSpec{Path: s, Args: args}
-	}
-	return SchedulerSpec{Name: s, Args: args}
-}
-
-// IsNone reports whether the spec runs no sched_ext scheduler.
-func (s SchedulerSpec) IsNone() bool { return s.Path == "" && s.Name == SchedulerNone }
-
-// IsBuiltin reports whether the spec names a built-in scheduler.
-func (s SchedulerSpec) IsBuiltin() bool {
-	return s.Path == "" && (s.Name == "" || slices.Contains(BuiltinSchedulers, s.Name))
-}
-
-// String returns the scheduler's name as shown to users.
-func (s SchedulerSpec) String() string {
-	name := s.Name
-	if s.Path != "" {
-		name = filepath.Base(s.Path)
-	}
-	if name == "" {
-		name = SchedulerFIFO
-	}
-	if len(s.Args) > 0 {
-		name += " " + strings.Join(s.Args, " ")
-	}
-	return name
-}
-
-// Topology is the guest's cpu and memory layout. The zero value is one
-// NUMA node with one LLC of two single-threaded cores.
-type Topology struct {
-	NUMANodes      int `json:"numa_nodes,omitempty"`
-	LLCs           int `json:"llcs,omitempty"` // per NUMA node
-	CoresPerLLC    int `json:"cores_per_llc,omitempty"`
-	ThreadsPerCore int `json:"threads_per_core,omitempty"`
-}
-
-func (t Topology) withDefaults() Topology {
-	t.NUMANodes = max(t.NUMANodes, 1)
-	t.LLCs = max(t.LLCs, 1)
-	if t.CoresPerLLC <= 0 {
-		t.CoresPerLLC = 2
-	}
-	t.ThreadsPerCore = max(t.ThreadsPerCore, 1)
-	return t
-}
-
-// CPUs returns the number of cpus of the topology.
-func (t Topology) CPUs() int {
-	t = t.withDefaults()
-	return t.NUMANodes * t.LLCs * t.CoresPerLLC * t.ThreadsPerCore
-}
-
-// String formats the topology as "1n1l2c1t".
-func (t Topology) String() string {
-	t = t.withDefaults()
-	return fmt.Sprintf("%dn%dl%dc%dt", t.NUMANodes, t.LLCs, t.CoresPerLLC, t.ThreadsPerCore)
-}
-
-// ParseTopology parses "NnLlCcTt" (nodes, LLCs per node, cores per LLC,
-// threads per core), for example "1n2l4c2t". Omitted parts default to
-// 1 node, 1 LLC, 2 cores, 1 thread.
-func ParseTopology(s string) (Topology, error) {
-	var t Topology
-	rest := strings.ToLower(strings.TrimSpace(s))
-	if rest == "" {
-		return t.withDefaults(), nil
-	}
-	seen := map[byte]bool{}
-	for rest != "" {
-		i := 0
-		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
-			i++
-		}
-		if i == 0 || i == len(rest) {
-			return Topology{}, fmt.Errorf("topology %q: want numbers followed by n, l, c or t, such as 1n2l4c1t", s)
-		}
-		var v int
-		fmt.Sscanf(rest[:i], "%d", &v)
-		unit := rest[i]
-		if seen[unit] || v < 1 {
-			return Topology{}, fmt.Errorf("topology %q: repeated or zero %q", s, unit)
-		}
-		seen[unit] = true
-		switch unit {
-		case 'n':
-			t.NUMANodes = v
-		case 'l':
-			t.LLCs = v
-		case 'c':
-			t.CoresPerLLC = v
-		case 't':
-			t.ThreadsPerCore = v
-		default:
-			return Topology{}, fmt.Errorf("topology %q: unknown unit %q (allowed: n nodes, l LLCs per node, c cores per LLC, t threads per core)", s, unit)
-		}
-		rest = rest[i+1:]
-	}
-	t = t.withDefaults()
-	if t.CPUs() > 64 {
-		return Topology{}, fmt.Errorf("topology %q: %d cpus, at most 64 supported", s, t.CPUs())
-	}
-	return t, nil
-}
 
 // Config describes one VM run. The zero value boots the cached Debian
 // kernel, attaches the built-in fifo scheduler and runs the "steady"
@@ -163,13 +19,13 @@ type Config struct {
 	// default, or "6.12") or a path to a bzImage/vmlinux.
 	Kernel string
 	// Scheduler is the scheduler under test; the zero value is fifo.
-	Scheduler SchedulerSpec
+	Scheduler spec.Scheduler
 	// Topology is the guest's layout; the zero value is 1n1l2c1t.
-	Topology Topology
+	Topology spec.Topology
 	// MemoryMB is the guest memory; zero means 1024 (256 per cpu above 4 cpus).
 	MemoryMB int
 	// Scenarios run one after another in one boot; empty means "steady".
-	Scenarios []Scenario
+	Scenarios []spec.Scenario
 	// Compare, when "none", runs every scenario a second time under the
 	// kernel's default scheduler (EEVDF) in the same boot, for ratios.
 	Compare string
@@ -244,34 +100,34 @@ func (c *Config) memoryMB() int {
 	if mb <= 0 {
 		mb = max(1024, 256*c.Topology.CPUs())
 	}
-	n := c.Topology.withDefaults().NUMANodes
+	n := c.Topology.WithDefaults().NUMANodes
 	return (mb + n - 1) / n * n // QEMU splits memory evenly across nodes
 }
 
 // scenarios returns the scenarios with the default applied.
-func (c *Config) scenarios() ([]Scenario, error) {
+func (c *Config) scenarios() ([]spec.Scenario, error) {
 	if len(c.Scenarios) == 0 {
 		s, err := LookupScenario(DefaultScenario)
 		if err != nil {
 			return nil, err
 		}
-		return []Scenario{s}, nil
+		return []spec.Scenario{s}, nil
 	}
 	return c.Scenarios, nil
 }
 
 // validate checks the fields that need no I/O.
 func (c *Config) validate() error {
-	if c.Scheduler.Path != "" && c.Scheduler.Name != "" {
-		return &ConfigError{Field: "scheduler", Msg: "set either Name or Path, not both"}
+	if err := c.Scheduler.Validate(); err != nil {
+		return &ConfigError{Field: "scheduler", Err: err}
 	}
-	if c.Scheduler.Path == "" && len(c.Scheduler.Args) > 0 && c.Scheduler.IsBuiltin() {
-		return &ConfigError{Field: "scheduler", Msg: fmt.Sprintf("built-in scheduler %q takes no arguments", c.Scheduler.String())}
+	if err := c.Topology.Validate(); err != nil {
+		return &ConfigError{Field: "topology", Err: err}
 	}
-	if c.Compare != "" && c.Compare != SchedulerNone {
+	if c.Compare != "" && c.Compare != spec.SchedulerNone {
 		return &ConfigError{Field: "compare", Msg: fmt.Sprintf("unknown value %q (allowed: \"none\")", c.Compare)}
 	}
-	if c.Compare == SchedulerNone && c.Scheduler.IsNone() {
+	if c.Compare == spec.SchedulerNone && c.Scheduler.IsNone() {
 		return &ConfigError{Field: "compare", Msg: "comparing scheduler none with none makes no sense"}
 	}
 	for _, v := range []struct{ field, val string }{{"accel", c.Accel}, {"transport", c.Transport}} {
@@ -299,7 +155,7 @@ func (c *Config) validate() error {
 			return &ConfigError{Field: "scenarios", Msg: fmt.Sprintf("scenario %q given twice", s.Name)}
 		}
 		seen[c.scenarioKey(s)] = true
-		if max := maxCPU(s); max >= c.Topology.CPUs() {
+		if max := s.MaxCPU(); max >= c.Topology.CPUs() {
 			return &ConfigError{Field: "scenario " + s.Name, Msg: fmt.Sprintf("uses cpu %d but topology %s has %d cpus", max, c.Topology, c.Topology.CPUs())}
 		}
 	}
@@ -312,34 +168,4 @@ func (c *Config) validate() error {
 		}
 	}
 	return nil
-}
-
-// maxCPU returns the highest cpu a scenario names, or -1.
-func maxCPU(s Scenario) int {
-	m := -1
-	lists := []string{}
-	for _, cg := range s.Cgroups {
-		lists = append(lists, cg.CPUs)
-		for _, w := range cg.Workloads {
-			m = max(m, maxAffinityCPU(w.Affinity.CPUs, w.Affinity.From, w.Affinity.CPU))
-		}
-	}
-	for _, st := range s.Steps {
-		lists = append(lists, st.CPUs)
-	}
-	for _, l := range lists {
-		cpus, _ := parseCPUList(l)
-		for _, c := range cpus {
-			m = max(m, c)
-		}
-	}
-	return m
-}
-
-func maxAffinityCPU(cpus, from []int, cpu int) int {
-	m := cpu
-	for _, c := range append(slices.Clone(cpus), from...) {
-		m = max(m, c)
-	}
-	return m
 }

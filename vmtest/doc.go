@@ -23,15 +23,15 @@
 //
 //	func TestMyScheduler(t *testing.T) {
 //		steady, _ := vmtest.LookupScenario("steady")
-//		custom, err := vmtest.LoadScenarioFile("testdata/burst.yaml")
+//		custom, err := scenariofile.Load("testdata/burst.yaml")
 //		if err != nil {
 //			t.Fatal(err)
 //		}
 //		res := vmtest.RunT(t, vmtest.Config{
 //			Kernel:    "debian",                                          // or "6.12", or a bzImage path
-//			Scheduler: vmtest.SchedulerSpec{Path: "./build/scx_mine", Args: []string{"-v"}},
+//			Scheduler: spec.Scheduler{Path: "./build/scx_mine", Args: []string{"-v"}},
 //			Agent:     agent,
-//			Scenarios: append([]vmtest.Scenario{steady}, custom...),
+//			Scenarios: append([]spec.Scenario{steady}, custom...),
 //		})
 //		t.Logf("boot to hello %v; steady did %d iterations", res.BootToHello, res.Scenario("steady").Iterations()["steady"])
 //	}
@@ -58,7 +58,7 @@
 // panicked (with a console excerpt), the guest hung or vanished before
 // its Bye, or a check failed.
 //
-// Errors map to exit codes in the CLI: *ConfigError and *ValidationError
+// Errors map to exit codes in the CLI: *ConfigError and *spec.ValidationError
 // (usage, 2), ErrNotSupported (125), *InfraError (QEMU, kernel cache,
 // image build: 129), *Failure (1).
 //
@@ -67,7 +67,7 @@
 // Scenarios() lists the built-in catalogue (steady, oversubscribed,
 // cpuset-disjoint, cpuset-resize, pingpong, fanout, churn, mixed), sized
 // for the default 2-cpu guest. LoadScenarioFile reads custom scenarios
-// from YAML or JSON with the same fields (a protocol.Scenario plus
+// from YAML or JSON with the same fields (a spec.Scenario plus
 // description, checks and timeout); decoding is strict and errors name
 // the file, line, field and allowed values.
 //

@@ -16,6 +16,7 @@ import (
 	"github.com/scxvm/scxvm/internal/testenv"
 	"github.com/scxvm/scxvm/kernel"
 	"github.com/scxvm/scxvm/protocol"
+	"github.com/scxvm/scxvm/spec"
 )
 
 // The end-to-end tests boot real guests (TCG here) and need: QEMU, the
@@ -82,7 +83,7 @@ func exampleScheduler(t *testing.T, kernelName, name string) string {
 	return p
 }
 
-func scenarios(t *testing.T, names ...string) []Scenario {
+func scenarios(t *testing.T, names ...string) []spec.Scenario {
 	t.Helper()
 	ss, err := ResolveScenarios(names)
 	if err != nil {
@@ -142,7 +143,7 @@ func TestE2EFIFOAndEEVDFInParallel(t *testing.T) {
 	fifo := e2e(t, kernel.Debian)
 	fifo.Scenarios = scenarios(t, "steady", "pingpong")
 	eevdf := e2e(t, kernel.Debian)
-	eevdf.Scheduler = SchedulerSpec{Name: SchedulerNone}
+	eevdf.Scheduler = spec.Scheduler{Name: spec.SchedulerNone}
 	eevdf.Scenarios = scenarios(t, "cpuset-disjoint", "cpuset-resize")
 	eevdf.ConsoleLog = filepath.Join(t.TempDir(), "console-eevdf.log")
 
@@ -185,7 +186,7 @@ func TestE2EScxSimple(t *testing.T) {
 	for _, k := range []string{kernel.Debian, kernel.Build612} {
 		t.Run(k, func(t *testing.T) {
 			cfg := e2e(t, k)
-			cfg.Scheduler = SchedulerSpec{Path: exampleScheduler(t, k, "scx_simple")}
+			cfg.Scheduler = spec.Scheduler{Path: exampleScheduler(t, k, "scx_simple")}
 			res, err := runE2E(t, cfg)
 			if err != nil {
 				t.Fatal(Explain(res, err))
@@ -209,13 +210,13 @@ func TestE2EFIFO612(t *testing.T) {
 func TestE2EFaults(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		sched SchedulerSpec
+		sched spec.Scheduler
 		kind  FailureKind
 		subs  []string
 	}{
-		{"stall", SchedulerSpec{Name: SchedulerStall}, FailEjected, []string{"runnable task stall"}},
-		{"error", SchedulerSpec{Name: SchedulerError}, FailEjected, []string{"ejected"}},
-		{"exits-at-once", SchedulerSpec{Path: "/bin/ls", Args: []string{"/no-such-file"}}, FailLoad, []string{"did not load", "no-such-file"}},
+		{"stall", spec.Scheduler{Name: spec.SchedulerStall}, FailEjected, []string{"runnable task stall"}},
+		{"error", spec.Scheduler{Name: spec.SchedulerError}, FailEjected, []string{"ejected"}},
+		{"exits-at-once", spec.Scheduler{Path: "/bin/ls", Args: []string{"/no-such-file"}}, FailLoad, []string{"did not load", "no-such-file"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := e2e(t, kernel.Debian)
@@ -231,8 +232,8 @@ func TestE2EPanic(t *testing.T) {
 	cfg := e2e(t, kernel.Debian)
 	sc, _ := LookupScenario("steady")
 	sc.Name = "panic"
-	sc.Steps = []protocol.Step{{At: 500 * time.Millisecond, Action: protocol.StepSysRq, Key: "c"}}
-	cfg.Scenarios = []Scenario{sc}
+	sc.Steps = []spec.Step{{At: 500 * time.Millisecond, Action: spec.StepSysRq, Key: "c"}}
+	cfg.Scenarios = []spec.Scenario{sc}
 	res, err := runE2E(t, cfg)
 	f := wantFailure(t, res, err, FailPanic, "Kernel panic", "sysrq")
 	if len(f.Detail) == 0 {

@@ -18,8 +18,7 @@ import (
 	"github.com/scxvm/scxvm/internal/proctest"
 	"github.com/scxvm/scxvm/internal/testenv"
 	"github.com/scxvm/scxvm/kernel"
-	"github.com/scxvm/scxvm/protocol"
-	"github.com/scxvm/scxvm/workload"
+	"github.com/scxvm/scxvm/spec"
 )
 
 // The fault matrix (issue 7, item 2): every way a run can go wrong, each
@@ -49,7 +48,7 @@ const faultBootTimeout = 3 * time.Minute
 // end with.
 type faultCase struct {
 	name string
-	sc   Scenario
+	sc   spec.Scenario
 	// kind and reason are the expected Failure of the scenario; kind ""
 	// means the scenario must pass.
 	kind   FailureKind
@@ -63,7 +62,7 @@ type faultBoot struct {
 	name   string
 	kernel string
 	// sched returns the scheduler (it may skip when it is not built).
-	sched func(t *testing.T) SchedulerSpec
+	sched func(t *testing.T) spec.Scheduler
 	cases []faultCase
 	// memoryMB, when set, marks the QEMU process (see qemuChildren).
 	memoryMB int
@@ -79,23 +78,21 @@ type faultBoot struct {
 }
 
 // faultScenario is a short scenario with one cgroup "w" running wls.
-func faultScenario(name string, d time.Duration, wls []workload.WorkloadConfig, steps ...protocol.Step) Scenario {
-	return Scenario{
-		Scenario: protocol.Scenario{
-			Name:     name,
-			Duration: d,
-			Cgroups:  []protocol.Cgroup{{Name: "w", Workloads: wls}},
-			Steps:    steps,
-		},
+func faultScenario(name string, d time.Duration, wls []spec.WorkloadConfig, steps ...spec.Step) spec.Scenario {
+	return spec.Scenario{
+		Name:     name,
+		Duration: d,
+		Cgroups:  []spec.Cgroup{{Name: "w", Workloads: wls}},
+		Steps:    steps,
 		// The matrix asserts attribution; fairness under a loaded TCG
 		// host is measured by the catalogue's own thresholds instead.
-		Checks:  Checks{Skip: []string{CheckFairness}},
+		Checks:  spec.Checks{Skip: []string{spec.CheckFairness}},
 		Timeout: d + 40*time.Second,
 	}
 }
 
-func spin(n int) workload.WorkloadConfig {
-	return workload.WorkloadConfig{NumWorkers: n, WorkType: workload.WorkType{Kind: workload.CpuSpin}}
+func spin(n int) spec.WorkloadConfig {
+	return spec.WorkloadConfig{NumWorkers: n, WorkType: spec.WorkType{Kind: spec.CpuSpin}}
 }
 
 // wantReports asserts that the scenario kept n worker reports and that
@@ -120,7 +117,7 @@ func wantReports(n int, bad ...int) func(t *testing.T, sr *ScenarioResult) {
 }
 
 // wantExit asserts how worker i ended, on top of wantReports.
-func wantExit(n, i int, kind workload.ExitKind, signal int) func(t *testing.T, sr *ScenarioResult) {
+func wantExit(n, i int, kind spec.ExitKind, signal int) func(t *testing.T, sr *ScenarioResult) {
 	return func(t *testing.T, sr *ScenarioResult) {
 		t.Helper()
 		wantReports(n, i)(t, sr)
@@ -199,8 +196,8 @@ func TestFaultMatrix(t *testing.T) {
 		cfg := base
 		cfg.BootTimeout = faultBootTimeout
 		cfg.ConsoleLog = "" // the documented default: $TMPDIR/scxvm-console-*.log
-		sc := faultScenario("cancelled", 20*time.Second, []workload.WorkloadConfig{spin(2)})
-		cfg.Scenarios = []Scenario{sc}
+		sc := faultScenario("cancelled", 20*time.Second, []spec.WorkloadConfig{spin(2)})
+		cfg.Scenarios = []spec.Scenario{sc}
 		var cancelledAt time.Time
 		res, err := runTCGFlakeRetry(t, func() (*Result, error) {
 			ctx, cancel := context.WithCancel(t.Context())
@@ -239,41 +236,41 @@ func TestFaultMatrix(t *testing.T) {
 		}
 	})
 
-	sysrqS := protocol.Step{At: time.Second, Action: protocol.StepSysRq, Key: "S"}
+	sysrqS := spec.Step{At: time.Second, Action: spec.StepSysRq, Key: "S"}
 	boots := []faultBoot{
 		{
 			// Faults that leave the guest usable, one scenario each, then
 			// the hang (fatal) last.
 			name:   "fifo",
 			kernel: kernel.Debian,
-			sched:  func(*testing.T) SchedulerSpec { return SchedulerSpec{Name: SchedulerFIFO} },
+			sched:  func(*testing.T) spec.Scheduler { return spec.Scheduler{Name: spec.SchedulerFIFO} },
 			cases: []faultCase{
 				{
 					name: "worker-killed",
-					sc: faultScenario("worker-killed", 2*time.Second, []workload.WorkloadConfig{spin(3)},
-						protocol.Step{At: 500 * time.Millisecond, Action: protocol.StepKillWorker, Cgroup: "w", Worker: 1}),
+					sc: faultScenario("worker-killed", 2*time.Second, []spec.WorkloadConfig{spin(3)},
+						spec.Step{At: 500 * time.Millisecond, Action: spec.StepKillWorker, Cgroup: "w", Worker: 1}),
 					kind: FailWorkerCrash, reason: "worker 1 of cgroup w (CpuSpin) killed by signal 9",
-					check: wantExit(3, 1, workload.ExitSignaled, int(syscall.SIGKILL)),
+					check: wantExit(3, 1, spec.ExitSignaled, int(syscall.SIGKILL)),
 				},
 				{
 					name: "worker-ignores-stop",
-					sc: faultScenario("worker-ignores-stop", 2*time.Second, []workload.WorkloadConfig{
-						{NumWorkers: 1, WorkType: workload.WorkType{Kind: workload.Custom, CustomName: agent.IgnoreStopFixture}},
+					sc: faultScenario("worker-ignores-stop", 2*time.Second, []spec.WorkloadConfig{
+						{NumWorkers: 1, WorkType: spec.WorkType{Kind: spec.Custom, CustomName: agent.IgnoreStopFixture}},
 						spin(2),
 					}),
 					kind: FailWorkerCrash, reason: "worker 0 of cgroup w (Custom) missed the collection deadline and was SIGKILLed",
-					check: wantExit(3, 0, workload.ExitTimedOut, 0),
+					check: wantExit(3, 0, spec.ExitTimedOut, 0),
 				},
 				{
 					name: "scheduler-killed",
-					sc: faultScenario("scheduler-killed", 2*time.Second, []workload.WorkloadConfig{spin(2)},
-						protocol.Step{At: 500 * time.Millisecond, Action: protocol.StepKillScheduler}),
+					sc: faultScenario("scheduler-killed", 2*time.Second, []spec.WorkloadConfig{spin(2)},
+						spec.Step{At: 500 * time.Millisecond, Action: spec.StepKillScheduler}),
 					kind: FailSchedulerDied, reason: "died during the run",
 					check: wantReports(2),
 				},
 				{
 					name:   "sysrq-S",
-					sc:     faultScenario("sysrq-S", 3*time.Second, []workload.WorkloadConfig{spin(2)}, sysrqS),
+					sc:     faultScenario("sysrq-S", 3*time.Second, []spec.WorkloadConfig{spin(2)}, sysrqS),
 					kind:   FailEjected,
 					reason: "disabled by sysrq-S",
 					check:  wantReports(2),
@@ -281,14 +278,14 @@ func TestFaultMatrix(t *testing.T) {
 				{
 					// The scheduler is restarted after the faults above.
 					name:  "recovered",
-					sc:    faultScenario("recovered", time.Second, []workload.WorkloadConfig{spin(2)}),
+					sc:    faultScenario("recovered", time.Second, []spec.WorkloadConfig{spin(2)}),
 					check: wantReports(2),
 				},
 				{
 					name: "guest-hang",
-					sc: func() Scenario {
-						s := faultScenario("guest-hang", 2*time.Second, []workload.WorkloadConfig{spin(2)},
-							protocol.Step{At: 300 * time.Millisecond, Action: protocol.StepHang})
+					sc: func() spec.Scenario {
+						s := faultScenario("guest-hang", 2*time.Second, []spec.WorkloadConfig{spin(2)},
+							spec.Step{At: 300 * time.Millisecond, Action: spec.StepHang})
 						s.Timeout = 3 * time.Second
 						return s
 					}(),
@@ -314,12 +311,12 @@ func TestFaultMatrix(t *testing.T) {
 			// scheduler matrix records that): its fault flags run on 6.12.
 			name:   "qmap-stall",
 			kernel: kernel.Build612,
-			sched: func(t *testing.T) SchedulerSpec {
-				return SchedulerSpec{Path: exampleScheduler(t, kernel.Build612, "scx_qmap"), Args: []string{"-t", "100"}}
+			sched: func(t *testing.T) spec.Scheduler {
+				return spec.Scheduler{Path: exampleScheduler(t, kernel.Build612, "scx_qmap"), Args: []string{"-t", "100"}}
 			},
 			cases: []faultCase{{
 				name: "qmap-stall",
-				sc:   faultScenario("qmap-stall", 12*time.Second, []workload.WorkloadConfig{spin(2), {NumWorkers: 2, WorkType: workload.WorkType{Kind: workload.YieldHeavy}}}),
+				sc:   faultScenario("qmap-stall", 12*time.Second, []spec.WorkloadConfig{spin(2), {NumWorkers: 2, WorkType: spec.WorkType{Kind: spec.YieldHeavy}}}),
 				kind: FailEjected, reason: "runnable task stall",
 				check: wantReports(4),
 			}},
@@ -327,12 +324,12 @@ func TestFaultMatrix(t *testing.T) {
 		{
 			name:   "qmap-error",
 			kernel: kernel.Build612,
-			sched: func(t *testing.T) SchedulerSpec {
-				return SchedulerSpec{Path: exampleScheduler(t, kernel.Build612, "scx_qmap"), Args: []string{"-e", "100"}}
+			sched: func(t *testing.T) spec.Scheduler {
+				return spec.Scheduler{Path: exampleScheduler(t, kernel.Build612, "scx_qmap"), Args: []string{"-e", "100"}}
 			},
 			cases: []faultCase{{
 				name: "qmap-error",
-				sc:   faultScenario("qmap-error", 4*time.Second, []workload.WorkloadConfig{spin(2)}),
+				sc:   faultScenario("qmap-error", 4*time.Second, []spec.WorkloadConfig{spin(2)}),
 				kind: FailEjected, reason: "scx_bpf_error",
 				check: wantReports(2),
 			}},
@@ -341,11 +338,11 @@ func TestFaultMatrix(t *testing.T) {
 			// QEMU killed from outside while a scenario runs.
 			name:     "qemu-killed",
 			kernel:   kernel.Debian,
-			sched:    func(*testing.T) SchedulerSpec { return SchedulerSpec{Name: SchedulerFIFO} },
+			sched:    func(*testing.T) spec.Scheduler { return spec.Scheduler{Name: spec.SchedulerFIFO} },
 			memoryMB: 1040,
 			cases: []faultCase{
-				{name: "before", sc: faultScenario("before", time.Second, []workload.WorkloadConfig{spin(2)}), check: wantReports(2)},
-				{name: "killed", sc: faultScenario("killed", 20*time.Second, []workload.WorkloadConfig{spin(2)}), kind: FailGuestExited, reason: "QEMU exited before the agent's bye (qemu killed by signal killed)"},
+				{name: "before", sc: faultScenario("before", time.Second, []spec.WorkloadConfig{spin(2)}), check: wantReports(2)},
+				{name: "killed", sc: faultScenario("killed", 20*time.Second, []spec.WorkloadConfig{spin(2)}), kind: FailGuestExited, reason: "QEMU exited before the agent's bye (qemu killed by signal killed)"},
 			},
 			during: func(t *testing.T, _ context.CancelFunc, mem int) {
 				qs := qemuChildren(mem)

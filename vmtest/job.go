@@ -8,36 +8,36 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/protocol"
-	"github.com/scxvm/scxvm/workload"
+	"github.com/scxvm/scxvm/spec"
 )
 
 // jobSpec returns the protocol scheduler spec for a run of a scenario.
-func (s *session) jobSpec(sc Scenario, baseline bool) protocol.SchedulerSpec {
-	spec := s.cfg.schedulerFor(sc)
-	if baseline || spec.IsNone() {
+func (s *session) jobSpec(sc spec.Scenario, baseline bool) protocol.SchedulerSpec {
+	sched := s.cfg.schedulerFor(sc)
+	if baseline || sched.IsNone() {
 		return protocol.SchedulerSpec{Kind: protocol.SchedulerNone}
 	}
 	out := protocol.SchedulerSpec{
-		AttachTimeout: spec.AttachTimeout,
+		AttachTimeout: sched.AttachTimeout,
 		Restart:       s.cfg.RestartScheduler,
 	}
 	if out.AttachTimeout == 0 {
 		// Loading and verifying BPF programs takes seconds under TCG.
-		out.AttachTimeout = DefaultAttachTimeout
+		out.AttachTimeout = spec.DefaultAttachTimeout
 		if s.res.Accel == "tcg" {
-			out.AttachTimeout = DefaultAttachTimeoutTCG
+			out.AttachTimeout = spec.DefaultAttachTimeoutTCG
 		}
 	}
 	switch {
-	case spec.IsBuiltin():
-		out.Kind, out.Name = protocol.SchedulerBuiltin, spec.Name
+	case sched.IsBuiltin():
+		out.Kind, out.Name = protocol.SchedulerBuiltin, sched.Name
 		if out.Name == "" {
-			out.Name = SchedulerFIFO
+			out.Name = spec.SchedulerFIFO
 		}
 	default:
 		out.Kind = protocol.SchedulerBinary
-		out.Path = s.guestSchedulerPath(spec)
-		out.Args = spec.Args
+		out.Path = s.guestSchedulerPath(sched)
+		out.Args = sched.Args
 	}
 	return out
 }
@@ -45,7 +45,7 @@ func (s *session) jobSpec(sc Scenario, baseline bool) protocol.SchedulerSpec {
 // jobState accumulates one job's messages.
 type jobState struct {
 	sr       *ScenarioResult
-	sc       Scenario
+	sc       spec.Scenario
 	sent     time.Time
 	workers  []protocol.WorkerInfo
 	prev     *protocol.Progress
@@ -58,25 +58,25 @@ type jobState struct {
 
 // runJob sends one job and collects everything about it. fatal is set when
 // the guest is lost and no further job can run.
-func (s *session) runJob(ctx context.Context, sc Scenario, baseline bool) (sr *ScenarioResult, fatal *Failure) {
+func (s *session) runJob(ctx context.Context, sc spec.Scenario, baseline bool) (sr *ScenarioResult, fatal *Failure) {
 	s.nextID++
 	id := s.nextID
-	spec := s.jobSpec(sc, baseline)
+	sched := s.jobSpec(sc, baseline)
 	schedName := s.cfg.schedulerFor(sc).String()
-	if spec.Kind == protocol.SchedulerNone {
-		schedName = SchedulerNone
+	if sched.Kind == protocol.SchedulerNone {
+		schedName = spec.SchedulerNone
 	}
-	sr = &ScenarioResult{Name: sc.Name, Scheduler: schedName, Baseline: baseline, Duration: sc.duration(), Checks: sc.Checks}
+	sr = &ScenarioResult{Name: sc.Name, Scheduler: schedName, Baseline: baseline, Duration: sc.RunTime(), Checks: sc.Checks}
 	js := &jobState{sr: sr, sc: sc, sent: time.Now()}
 	job := &protocol.Job{
 		ID:               id,
-		Scheduler:        spec,
-		Scenario:         sc.Scenario,
+		Scheduler:        sched,
+		Scenario:         sc,
 		ProgressInterval: progressInterval(sc),
-		Timeout:          sc.timeout(),
+		Timeout:          sc.JobTimeout(),
 	}
 	if job.Scenario.Duration == 0 {
-		job.Scenario.Duration = sc.duration()
+		job.Scenario.Duration = sc.RunTime()
 	}
 	s.emit(Event{Kind: EventScenarioStart, Scenario: sc.Name, Scheduler: schedName})
 	wait := jobTimeout(sc)
@@ -112,8 +112,8 @@ func (s *session) runJob(ctx context.Context, sc Scenario, baseline bool) (sr *S
 
 // progressInterval picks a progress period: ten samples a run, within
 // 100 ms - 1 s.
-func progressInterval(sc Scenario) time.Duration {
-	return min(max(sc.duration()/10, 100*time.Millisecond), time.Second)
+func progressInterval(sc spec.Scenario) time.Duration {
+	return min(max(sc.RunTime()/10, 100*time.Millisecond), time.Second)
 }
 
 // handle files one message of the running job; it returns a failure when
@@ -327,13 +327,13 @@ func (s *session) jobFailure(js *jobState, lost *Failure) *Failure {
 		}
 	}
 	for _, w := range js.sr.Workers {
-		if !w.Report.Completed && !js.sc.Checks.skips(CheckNoWorkerCrash) {
+		if !w.Report.Completed && !js.sc.Checks.Skips(spec.CheckNoWorkerCrash) {
 			return &Failure{Kind: FailWorkerCrash, Scenario: js.sc.Name,
 				Message: fmt.Sprintf("worker %d of cgroup %s (%s) %s", w.Report.Index, w.Cgroup, w.Kind, describeExit(w.Report.Exit))}
 		}
 	}
 	for _, c := range js.sr.Failures {
-		if c.Check == CheckKernelClean {
+		if c.Check == spec.CheckKernelClean {
 			if k := KernelIncident(c.Message); k == "panic" || k == "oops" || k == "BUG" {
 				return &Failure{Kind: FailPanic, Scenario: js.sc.Name, Message: c.Message}
 			}
@@ -405,19 +405,19 @@ func tailLines(ls []string, n int) []string {
 // workerResults attaches each report to its workload set: per cgroup, the
 // workload configs in order (then those of spawn and add_cgroup steps),
 // reports taken in the agent's order (spawn order within the cgroup).
-func workerResults(sc Scenario, reports []protocol.CgroupReport) []WorkerResult {
+func workerResults(sc spec.Scenario, reports []protocol.CgroupReport) []WorkerResult {
 	type set struct {
 		id   int
 		n    int
-		kind workload.WorkKind
+		kind spec.WorkKind
 	}
 	sets := map[string][]set{}
 	id := 0
-	addSets := func(cg string, ws []workload.WorkloadConfig) {
+	addSets := func(cg string, ws []spec.WorkloadConfig) {
 		for _, w := range ws {
 			kind := w.WorkType.Kind
 			if kind == "" {
-				kind = workload.CpuSpin
+				kind = spec.CpuSpin
 			}
 			sets[cg] = append(sets[cg], set{id: id, n: w.NumWorkers, kind: kind})
 			id++
@@ -427,7 +427,7 @@ func workerResults(sc Scenario, reports []protocol.CgroupReport) []WorkerResult 
 		addSets(cg.Name, cg.Workloads)
 	}
 	for _, st := range sc.Steps {
-		if st.Action == protocol.StepSpawn || st.Action == protocol.StepAddCgroup {
+		if st.Action == spec.StepSpawn || st.Action == spec.StepAddCgroup {
 			addSets(st.Cgroup, st.Workloads)
 		}
 	}

@@ -6,9 +6,10 @@ import (
 
 	"github.com/scxvm/scxvm/kernel"
 	"github.com/scxvm/scxvm/protocol"
+	"github.com/scxvm/scxvm/spec"
 )
 
-// Several schedulers in one boot: a Scenario whose Scheduler field is set
+// Several schedulers in one boot: a spec.Scenario whose Scheduler field is set
 // runs under that scheduler instead of Config.Scheduler. Every binary
 // scheduler of the run goes into the image; the agent stops the running
 // scheduler and starts the next one when a job's scheduler differs from
@@ -16,7 +17,7 @@ import (
 
 // schedulerFor returns the scheduler scenario sc runs under: its own
 // Scheduler when set, else Config.Scheduler.
-func (c *Config) schedulerFor(sc Scenario) SchedulerSpec {
+func (c *Config) schedulerFor(sc spec.Scenario) spec.Scheduler {
 	if sc.Scheduler != nil {
 		return *sc.Scheduler
 	}
@@ -25,15 +26,15 @@ func (c *Config) schedulerFor(sc Scenario) SchedulerSpec {
 
 // schedulerSpecs returns the distinct schedulers of the run in the order
 // of first use.
-func (c *Config) schedulerSpecs() []SchedulerSpec {
+func (c *Config) schedulerSpecs() []spec.Scheduler {
 	ss, _ := c.scenarios()
-	var out []SchedulerSpec
+	var out []spec.Scheduler
 	seen := map[string]bool{}
 	for _, sc := range ss {
-		spec := c.schedulerFor(sc)
-		if k := spec.binaryKey(); !seen[k] {
+		sched := c.schedulerFor(sc)
+		if k := binaryKey(sched); !seen[k] {
 			seen[k] = true
-			out = append(out, spec)
+			out = append(out, sched)
 		}
 	}
 	return out
@@ -45,8 +46,8 @@ func (c *Config) needsSchedExt() bool {
 	if c.Compare != "" {
 		return true
 	}
-	for _, spec := range c.schedulerSpecs() {
-		if !spec.IsNone() {
+	for _, sched := range c.schedulerSpecs() {
+		if !sched.IsNone() {
 			return true
 		}
 	}
@@ -55,27 +56,16 @@ func (c *Config) needsSchedExt() bool {
 
 // binaryKey identifies the scheduler binary of a spec (its arguments
 // aside).
-func (s SchedulerSpec) binaryKey() string { return s.Path + "\x00" + s.Name }
-
-// validateSchedulerSpec checks a scheduler spec without I/O.
-func validateSchedulerSpec(field string, s SchedulerSpec) error {
-	if s.Path != "" && s.Name != "" {
-		return &ConfigError{Field: field, Msg: "set either Name or Path, not both"}
-	}
-	if s.Path == "" && len(s.Args) > 0 && s.IsBuiltin() {
-		return &ConfigError{Field: field, Msg: fmt.Sprintf("built-in scheduler %q takes no arguments", s.String())}
-	}
-	return nil
-}
+func binaryKey(s spec.Scheduler) string { return s.Path + "\x00" + s.Name }
 
 // validateScenarioSchedulers checks the per-scenario scheduler overrides.
-func (c *Config) validateScenarioSchedulers(ss []Scenario) error {
+func (c *Config) validateScenarioSchedulers(ss []spec.Scenario) error {
 	for _, sc := range ss {
 		if sc.Scheduler == nil {
 			continue
 		}
-		if err := validateSchedulerSpec("scenario "+sc.Name+": scheduler", *sc.Scheduler); err != nil {
-			return err
+		if err := sc.Scheduler.Validate(); err != nil {
+			return &ConfigError{Field: "scenario " + sc.Name + ": scheduler", Err: err}
 		}
 	}
 	return nil
@@ -83,18 +73,18 @@ func (c *Config) validateScenarioSchedulers(ss []Scenario) error {
 
 // scenarioKey identifies a scenario run in a Config: the same scenario
 // may run once per scheduler.
-func (c *Config) scenarioKey(sc Scenario) string {
+func (c *Config) scenarioKey(sc spec.Scenario) string {
 	return sc.Name + "\x00" + c.schedulerFor(sc).String()
 }
 
 // resolveSchedulerBinaries resolves the binary of every scheduler of the
 // run. It returns the host paths keyed by binaryKey, and refuses two
 // different binaries with one base name (both would be /sched/<base>).
-func resolveSchedulerBinaries(cacheDir string, k *kernel.Kernel, specs []SchedulerSpec) (map[string]string, error) {
+func resolveSchedulerBinaries(cacheDir string, k *kernel.Kernel, specs []spec.Scheduler) (map[string]string, error) {
 	paths := map[string]string{}
 	bases := map[string]string{}
-	for _, spec := range specs {
-		p, err := resolveSchedulerBinary(cacheDir, k, spec)
+	for _, sched := range specs {
+		p, err := resolveSchedulerBinary(cacheDir, k, sched)
 		if err != nil {
 			return nil, err
 		}
@@ -106,7 +96,7 @@ func resolveSchedulerBinaries(cacheDir string, k *kernel.Kernel, specs []Schedul
 			return nil, &ConfigError{Field: "scheduler", Msg: fmt.Sprintf("%s and %s have the same base name; rename one", other, p)}
 		}
 		bases[base] = p
-		paths[spec.binaryKey()] = p
+		paths[binaryKey(sched)] = p
 	}
 	return paths, nil
 }
@@ -125,8 +115,8 @@ func binaryPaths(paths map[string]string) []string {
 }
 
 // guestSchedulerPath returns the guest path of spec's binary.
-func (s *session) guestSchedulerPath(spec SchedulerSpec) string {
-	p := s.schedPaths[spec.binaryKey()]
+func (s *session) guestSchedulerPath(sched spec.Scheduler) string {
+	p := s.schedPaths[binaryKey(sched)]
 	if p == "" {
 		p = s.schedPath
 	}
@@ -145,7 +135,7 @@ func (s *session) previousSchedulerEvent(js *jobState, ev SchedEvent) bool {
 		return false
 	}
 	prev := s.previousJobResult()
-	if prev == nil || prev.Baseline || prev.Scheduler == SchedulerNone || prev.Scheduler == js.sr.Scheduler {
+	if prev == nil || prev.Baseline || prev.Scheduler == spec.SchedulerNone || prev.Scheduler == js.sr.Scheduler {
 		return false
 	}
 	for _, e := range js.sr.SchedEvents {
@@ -178,7 +168,7 @@ func (s *session) reattribute(ev SchedEvent) {
 		return
 	}
 	old := prev.Failure
-	js := &jobState{sr: prev, sc: Scenario{Scenario: protocol.Scenario{Name: prev.Name}}, schedBad: &prev.SchedEvents[len(prev.SchedEvents)-1]}
+	js := &jobState{sr: prev, sc: spec.Scenario{Name: prev.Name}, schedBad: &prev.SchedEvents[len(prev.SchedEvents)-1]}
 	prev.Failure = s.jobFailure(js, nil)
 	prev.Passed = false
 	if s.res.Failure == nil || (old != nil && s.res.Failure == old) {

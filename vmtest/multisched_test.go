@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/scxvm/scxvm/protocol"
+	"github.com/scxvm/scxvm/spec"
 )
 
 // One boot, a different scheduler per scenario: each job carries its
@@ -14,24 +15,24 @@ import (
 func TestSessionSchedulerPerScenario(t *testing.T) {
 	steady, _ := LookupScenario("steady")
 	pingpong, _ := LookupScenario("pingpong")
-	withSched := func(sc Scenario, spec SchedulerSpec) Scenario {
-		sc.Scheduler = &spec
+	withSched := func(sc spec.Scenario, sched spec.Scheduler) spec.Scenario {
+		sc.Scheduler = &sched
 		return sc
 	}
 	cfg := Config{
 		RestartScheduler: true,
-		Scenarios: []Scenario{
-			withSched(steady, SchedulerSpec{Name: SchedulerFIFO}),
-			withSched(pingpong, SchedulerSpec{Name: SchedulerFIFO}),
-			withSched(steady, SchedulerSpec{Name: SchedulerError}),
+		Scenarios: []spec.Scenario{
+			withSched(steady, spec.Scheduler{Name: spec.SchedulerFIFO}),
+			withSched(pingpong, spec.Scheduler{Name: spec.SchedulerFIFO}),
+			withSched(steady, spec.Scheduler{Name: spec.SchedulerError}),
 			steady0(t), // no override: Config.Scheduler (none)
 		},
-		Scheduler: SchedulerSpec{Name: SchedulerNone},
+		Scheduler: spec.Scheduler{Name: spec.SchedulerNone},
 	}
 	var specs []protocol.SchedulerSpec
 	res, err := runSession(t, cfg, serveJobs(func(job *protocol.Job, c *protocol.Conn) bool {
 		specs = append(specs, job.Scheduler)
-		if job.Scheduler.Name == SchedulerError {
+		if job.Scheduler.Name == spec.SchedulerError {
 			c.Send(&protocol.SchedEvent{JobID: job.ID, Kind: protocol.SchedLoadFailed, Scheduler: "error", Reason: "verifier rejected the program"})
 			c.Send(&protocol.JobResult{JobID: job.ID, Status: protocol.StatusSchedulerFailed, Error: "load failed"})
 			return false
@@ -43,9 +44,9 @@ func TestSessionSchedulerPerScenario(t *testing.T) {
 		t.Fatalf("got %v, want the load failure of the third scenario", err)
 	}
 	wantKinds := []protocol.SchedulerSpec{
-		{Kind: protocol.SchedulerBuiltin, Name: SchedulerFIFO},
-		{Kind: protocol.SchedulerBuiltin, Name: SchedulerFIFO},
-		{Kind: protocol.SchedulerBuiltin, Name: SchedulerError},
+		{Kind: protocol.SchedulerBuiltin, Name: spec.SchedulerFIFO},
+		{Kind: protocol.SchedulerBuiltin, Name: spec.SchedulerFIFO},
+		{Kind: protocol.SchedulerBuiltin, Name: spec.SchedulerError},
 		{Kind: protocol.SchedulerNone},
 	}
 	if len(specs) != len(wantKinds) {
@@ -77,7 +78,7 @@ func TestSessionSchedulerPerScenario(t *testing.T) {
 	}
 }
 
-func steady0(t *testing.T) Scenario {
+func steady0(t *testing.T) spec.Scenario {
 	t.Helper()
 	s, err := LookupScenario("steady")
 	if err != nil {
@@ -89,29 +90,29 @@ func steady0(t *testing.T) Scenario {
 func TestConfigScenarioSchedulerValidation(t *testing.T) {
 	steady := steady0(t)
 	dup := steady
-	dup.Scheduler = &SchedulerSpec{Name: SchedulerFIFO}
-	cfg := Config{Scenarios: []Scenario{steady, dup}}
+	dup.Scheduler = &spec.Scheduler{Name: spec.SchedulerFIFO}
+	cfg := Config{Scenarios: []spec.Scenario{steady, dup}}
 	// steady under the default fifo and steady under an explicit fifo
 	// are the same run twice.
 	if err := cfg.validate(); err == nil {
 		t.Error("same scenario and scheduler twice: no error")
 	}
-	dup.Scheduler = &SchedulerSpec{Name: SchedulerStall}
-	cfg = Config{Scenarios: []Scenario{steady, dup}}
+	dup.Scheduler = &spec.Scheduler{Name: spec.SchedulerStall}
+	cfg = Config{Scenarios: []spec.Scenario{steady, dup}}
 	if err := cfg.validate(); err != nil {
 		t.Errorf("same scenario under two schedulers: %v", err)
 	}
-	dup.Scheduler = &SchedulerSpec{Name: SchedulerFIFO, Args: []string{"-v"}}
-	cfg = Config{Scenarios: []Scenario{dup}}
+	dup.Scheduler = &spec.Scheduler{Name: spec.SchedulerFIFO, Args: []string{"-v"}}
+	cfg = Config{Scenarios: []spec.Scenario{dup}}
 	var ce *ConfigError
 	if err := cfg.validate(); !errors.As(err, &ce) {
 		t.Errorf("built-in with args: got %v, want a ConfigError", err)
 	}
-	cfg = Config{Scheduler: SchedulerSpec{Name: SchedulerNone}, Scenarios: []Scenario{steady}}
+	cfg = Config{Scheduler: spec.Scheduler{Name: spec.SchedulerNone}, Scenarios: []spec.Scenario{steady}}
 	if cfg.needsSchedExt() {
 		t.Error("needsSchedExt with only none")
 	}
-	steady.Scheduler = &SchedulerSpec{Name: "scx_simple"}
+	steady.Scheduler = &spec.Scheduler{Name: "scx_simple"}
 	cfg.Scenarios = append(cfg.Scenarios, steady)
 	if !cfg.needsSchedExt() {
 		t.Error("needsSchedExt false with a scx_simple scenario")
@@ -124,10 +125,10 @@ func TestConfigScenarioSchedulerValidation(t *testing.T) {
 func TestSessionLateEjectionOfPreviousScheduler(t *testing.T) {
 	steady := steady0(t)
 	second := steady
-	second.Scheduler = &SchedulerSpec{Name: SchedulerStall}
-	cfg := Config{Scenarios: []Scenario{steady, second}}
+	second.Scheduler = &spec.Scheduler{Name: spec.SchedulerStall}
+	cfg := Config{Scenarios: []spec.Scenario{steady, second}}
 	res, err := runSession(t, cfg, serveJobs(func(job *protocol.Job, c *protocol.Conn) bool {
-		if job.Scheduler.Name == SchedulerStall {
+		if job.Scheduler.Name == spec.SchedulerStall {
 			c.Send(&protocol.SchedEvent{JobID: job.ID, Kind: protocol.SchedEjected, Scheduler: "fifo", Reason: "scx_bpf_error",
 				KernelLines: []string{`sched_ext: BPF scheduler "fifo" disabled (scx_bpf_error)`, "sched_ext: fifo: top_q overflow"}})
 			c.Send(&protocol.SchedEvent{JobID: job.ID, Kind: protocol.SchedAttached, Scheduler: "stall"})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/protocol"
+	"github.com/scxvm/scxvm/spec"
 )
 
 // StressNGPath is where StressNGPayload expects stress-ng in the guest.
@@ -20,9 +21,9 @@ const StressNGPath = "/usr/bin/stress-ng"
 // `stress-ng --cpu N --aggressive -t S --metrics-brief`. The scenario
 // waits for it; give the scenario a Duration of at least d. Its metrics
 // come back in PayloadResult.StressNG.
-func StressNGPayload(cpus int, d time.Duration) protocol.Payload {
+func StressNGPayload(cpus int, d time.Duration) spec.Payload {
 	secs := max(int(d.Round(time.Second)/time.Second), 1)
-	return protocol.Payload{
+	return spec.Payload{
 		Name: "stress-ng",
 		Path: StressNGPath,
 		Args: []string{"--cpu", strconv.Itoa(cpus), "--aggressive", "-t", fmt.Sprintf("%ds", secs), "--metrics-brief"},

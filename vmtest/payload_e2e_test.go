@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/internal/testenv"
+	"github.com/scxvm/scxvm/spec"
 )
 
 // stress-ng runs beside the steady workers under fifo, the way the
@@ -19,7 +20,7 @@ func TestE2EStressNGPayload(t *testing.T) {
 	sc := scenarios(t, "steady")[0]
 	sc.Duration = 2 * time.Second
 	sc.Payloads = append(sc.Payloads, StressNGPayload(2, sc.Duration))
-	cfg.Scenarios = []Scenario{sc}
+	cfg.Scenarios = []spec.Scenario{sc}
 	cfg.ExtraFiles = map[string]string{StressNGPath: bin}
 	res := RunT(t, cfg)
 	sr := res.Scenario("steady")

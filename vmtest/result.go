@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/scxvm/scxvm/spec"
 )
 
 // KernelInfo names the kernel a run booted.
@@ -102,7 +104,7 @@ type ScenarioResult struct {
 	// Timings is the agent's split of the job's time, when it reported.
 	Timings *JobTimings `json:"timings,omitempty"`
 	// Checks are the thresholds the scenario was judged by.
-	Checks Checks `json:"checks"`
+	Checks spec.Checks `json:"checks"`
 }
 
 // JobTimings is the agent's split of a job's wall time: Setup covers the

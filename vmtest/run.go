@@ -13,15 +13,17 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/initramfs"
+	"github.com/scxvm/scxvm/internal/suggest"
 	"github.com/scxvm/scxvm/kernel"
 	"github.com/scxvm/scxvm/protocol"
+	"github.com/scxvm/scxvm/spec"
 )
 
 // Run boots the configured kernel, runs every scenario in one boot and
 // judges the reports. The returned Result is non-nil as soon as anything
 // ran, even when err is not nil. err is nil when every scenario passed;
 // otherwise it is one of:
-//   - a *ConfigError (or *ValidationError) for an invalid Config;
+//   - a *ConfigError (or *spec.ValidationError) for an invalid Config;
 //   - an error wrapping ErrNotSupported when the kernel lacks sched_ext
 //     (unless the scheduler is "none");
 //   - an *InfraError when the test infrastructure failed (no QEMU, no
@@ -112,7 +114,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		Kernel:     k.Image,
 		Initramfs:  image,
 		KernelArgs: cfg.KernelArgs,
-		Topology:   cfg.Topology.withDefaults(),
+		Topology:   cfg.Topology.WithDefaults(),
 		MemoryMB:   cfg.memoryMB(),
 		Accel:      cfg.Accel,
 		Transport:  transport,
@@ -136,37 +138,37 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 // resolveSchedulerBinary returns the host path of the scheduler binary to
 // put in the image, or "" for built-in schedulers and none.
-func resolveSchedulerBinary(cacheDir string, k *kernel.Kernel, spec SchedulerSpec) (string, error) {
+func resolveSchedulerBinary(cacheDir string, k *kernel.Kernel, sched spec.Scheduler) (string, error) {
 	switch {
-	case spec.Path != "":
-		st, err := os.Stat(spec.Path)
+	case sched.Path != "":
+		st, err := os.Stat(sched.Path)
 		if err != nil {
 			return "", &ConfigError{Field: "scheduler", Err: err}
 		}
 		if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
-			return "", &ConfigError{Field: "scheduler", Msg: fmt.Sprintf("%s is not an executable file", spec.Path)}
+			return "", &ConfigError{Field: "scheduler", Msg: fmt.Sprintf("%s is not an executable file", sched.Path)}
 		}
-		return filepath.Abs(spec.Path)
-	case spec.IsNone(), spec.IsBuiltin():
+		return filepath.Abs(sched.Path)
+	case sched.IsNone(), sched.IsBuiltin():
 		return "", nil
 	}
 	scheds, err := kernel.Schedulers(cacheDir, k)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return "", &InfraError{Op: "find scheduler " + spec.Name, Err: err}
+			return "", &InfraError{Op: "find scheduler " + sched.Name, Err: err}
 		}
-		return "", &InfraError{Op: "find scheduler " + spec.Name, Err: err}
+		return "", &InfraError{Op: "find scheduler " + sched.Name, Err: err}
 	}
-	p, ok := scheds[spec.Name]
+	p, ok := scheds[sched.Name]
 	if !ok {
 		var names []string
 		for n := range scheds {
 			names = append(names, n)
 		}
-		names = append(names, BuiltinSchedulers...)
-		names = append(names, SchedulerNone)
-		msg := fmt.Sprintf("unknown scheduler %q for kernel %s (known: %s, or a path)", spec.Name, k.Name, strings.Join(sorted(names), ", "))
-		if s := suggest(spec.Name, names); s != "" {
+		names = append(names, spec.BuiltinSchedulers...)
+		names = append(names, spec.SchedulerNone)
+		msg := fmt.Sprintf("unknown scheduler %q for kernel %s (known: %s, or a path)", sched.Name, k.Name, strings.Join(sorted(names), ", "))
+		if s := suggest.Closest(sched.Name, names); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
 		return "", &ConfigError{Field: "scheduler", Msg: msg}
@@ -179,10 +181,10 @@ type session struct {
 	cfg       *Config
 	res       *Result
 	start     time.Time
-	scenarios []Scenario
+	scenarios []spec.Scenario
 	schedPath string
 	// schedPaths are the host binaries of every scheduler of the run,
-	// keyed by SchedulerSpec.binaryKey (see multisched.go).
+	// keyed by spec.Scheduler.binaryKey (see multisched.go).
 	schedPaths map[string]string
 	vm         vmHandle
 	conn       *protocol.Conn
@@ -212,16 +214,16 @@ func (s *session) hardTimeout() time.Duration {
 		n = 2
 	}
 	for _, sc := range s.scenarios {
-		d += time.Duration(n) * (sc.timeout() + 10*time.Second)
+		d += time.Duration(n) * (sc.JobTimeout() + 10*time.Second)
 	}
 	return d
 }
 
 // jobTimeout is how long the host waits for a job's JobResult: the agent
-// gives up at sc.timeout() and its watchdog fires DefaultTimeoutSlack
+// gives up at sc.JobTimeout() and its watchdog fires DefaultTimeoutSlack
 // later.
-func jobTimeout(sc Scenario) time.Duration {
-	return sc.timeout() + protocol.DefaultTimeoutSlack + 10*time.Second
+func jobTimeout(sc spec.Scenario) time.Duration {
+	return sc.JobTimeout() + spec.DefaultTimeoutSlack + 10*time.Second
 }
 
 // run drives the conversation; it always leaves the VM stopped.
@@ -321,7 +323,7 @@ func (s *session) run(ctx context.Context) (err error) {
 	loadFailed := map[string]string{} // scheduler -> first scenario it failed to load in
 	for _, sc := range s.scenarios {
 		runs := []bool{false}
-		if s.cfg.Compare == SchedulerNone {
+		if s.cfg.Compare == spec.SchedulerNone {
 			runs = append(runs, true)
 		}
 		for _, baseline := range runs {
@@ -329,7 +331,7 @@ func (s *session) run(ctx context.Context) (err error) {
 			if first, ok := loadFailed[key]; ok && !baseline {
 				// The same loader would fail again after its attach timeout.
 				res.Scenarios = append(res.Scenarios, ScenarioResult{
-					Name: sc.Name, Scheduler: key, Duration: sc.duration(), Checks: sc.Checks,
+					Name: sc.Name, Scheduler: key, Duration: sc.RunTime(), Checks: sc.Checks,
 					Failure: &Failure{Kind: FailLoad, Scenario: sc.Name, Message: fmt.Sprintf("not run: scheduler %s failed to load in scenario %q", key, first)},
 				})
 				continue

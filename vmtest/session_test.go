@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/protocol"
-	"github.com/scxvm/scxvm/workload"
+	"github.com/scxvm/scxvm/spec"
 )
 
 // fakeVM plays QEMU: Accept hands out one end of a pipe whose other end a
@@ -168,7 +168,7 @@ func runSession(t *testing.T, cfg Config, agent func(*protocol.Conn, *fakeVM)) (
 
 func TestSessionPass(t *testing.T) {
 	var events []EventKind
-	cfg := Config{Compare: SchedulerNone, Progress: func(e Event) { events = append(events, e.Kind) }}
+	cfg := Config{Compare: spec.SchedulerNone, Progress: func(e Event) { events = append(events, e.Kind) }}
 	var specs []protocol.SchedulerKind
 	res, err := runSession(t, cfg, serveJobs(func(job *protocol.Job, c *protocol.Conn) bool {
 		specs = append(specs, job.Scheduler.Kind)
@@ -187,7 +187,7 @@ func TestSessionPass(t *testing.T) {
 		t.Errorf("no baseline: %+v", res.Scenarios)
 	}
 	sr := res.Scenario("steady")
-	if len(sr.Workers) != 4 || sr.Workers[0].Kind != workload.CpuSpin {
+	if len(sr.Workers) != 4 || sr.Workers[0].Kind != spec.CpuSpin {
 		t.Errorf("workers: %+v", sr.Workers)
 	}
 	if len(sr.Progress) != 2 || sr.Progress[1].Rates["steady"] != 300 {
@@ -204,7 +204,7 @@ func TestSessionPass(t *testing.T) {
 func TestSessionFailures(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		sched  SchedulerSpec
+		sched  spec.Scheduler
 		agent  func(*protocol.Conn, *fakeVM)
 		kind   FailureKind
 		detail []string // substrings of the failure's message and detail
@@ -221,7 +221,7 @@ func TestSessionFailures(t *testing.T) {
 		},
 		{
 			name:  "load failure",
-			sched: SchedulerSpec{Name: "error"},
+			sched: spec.Scheduler{Name: "error"},
 			agent: serveJobs(func(job *protocol.Job, c *protocol.Conn) bool {
 				c.Send(&protocol.SchedEvent{JobID: job.ID, Kind: protocol.SchedLoadFailed, Log: "libbpf: prog 'enqueue': BPF program load failed: Permission denied\nverifier: R1 invalid mem access",
 					Exit: &protocol.ExitStatus{Code: 1}})
@@ -236,7 +236,7 @@ func TestSessionFailures(t *testing.T) {
 			agent: serveJobs(func(job *protocol.Job, c *protocol.Conn) bool {
 				r := healthyReports(job)
 				r.Workers[2].Report.Completed = false
-				r.Workers[2].Report.Exit = workload.ExitInfo{Kind: workload.ExitSignaled, Signal: 11}
+				r.Workers[2].Report.Exit = spec.ExitInfo{Kind: spec.ExitSignaled, Signal: 11}
 				c.Send(r)
 				c.Send(&protocol.JobResult{JobID: job.ID, Status: protocol.StatusOK})
 				return false
@@ -324,7 +324,7 @@ func TestSessionFailures(t *testing.T) {
 
 func TestSessionLoadFailureSkipsLaterScenarios(t *testing.T) {
 	jobs := 0
-	cfg := Config{Scheduler: SchedulerSpec{Name: SchedulerError}, Compare: SchedulerNone}
+	cfg := Config{Scheduler: spec.Scheduler{Name: spec.SchedulerError}, Compare: spec.SchedulerNone}
 	cfg.Scenarios = scenariosNamed(t, "steady", "pingpong")
 	res, err := runSession(t, cfg, serveJobs(func(job *protocol.Job, c *protocol.Conn) bool {
 		jobs++
@@ -351,7 +351,7 @@ func TestSessionLoadFailureSkipsLaterScenarios(t *testing.T) {
 	}
 }
 
-func scenariosNamed(t *testing.T, names ...string) []Scenario {
+func scenariosNamed(t *testing.T, names ...string) []spec.Scenario {
 	t.Helper()
 	ss, err := ResolveScenarios(names)
 	if err != nil {
@@ -414,14 +414,14 @@ func TestWorkerResultsSets(t *testing.T) {
 		n    int
 	}{{"batch", 2}, {"interactive", 4}} {
 		for i := range cg.n {
-			reps = append(reps, protocol.CgroupReport{Cgroup: cg.name, Report: workload.WorkerReport{Index: i}})
+			reps = append(reps, protocol.CgroupReport{Cgroup: cg.name, Report: spec.WorkerReport{Index: i}})
 		}
 	}
 	ws := workerResults(sc, reps)
 	want := []struct {
 		set  int
-		kind workload.WorkKind
-	}{{0, workload.CpuSpin}, {0, workload.CpuSpin}, {1, workload.Bursty}, {2, workload.IoSync}, {3, workload.YieldHeavy}, {3, workload.YieldHeavy}}
+		kind spec.WorkKind
+	}{{0, spec.CpuSpin}, {0, spec.CpuSpin}, {1, spec.Bursty}, {2, spec.IoSync}, {3, spec.YieldHeavy}, {3, spec.YieldHeavy}}
 	for i, w := range want {
 		if ws[i].Set != w.set || ws[i].Kind != w.kind {
 			t.Errorf("worker %d: set %d kind %s, want %d %s", i, ws[i].Set, ws[i].Kind, w.set, w.kind)

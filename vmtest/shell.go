@@ -59,7 +59,7 @@ func Shell(ctx context.Context, cfg Config, stdin io.Reader, stdout io.Writer) e
 		Kernel:      k.Image,
 		Initramfs:   image,
 		KernelArgs:  append(append([]string{}, cfg.KernelArgs...), ShellKernelArgs...),
-		Topology:    cfg.Topology.withDefaults(),
+		Topology:    cfg.Topology.WithDefaults(),
 		MemoryMB:    cfg.memoryMB(),
 		Accel:       cfg.Accel,
 		Transport:   cfg.Transport,

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/scxvm/scxvm/spec"
 )
 
 // recordingTB records a Fatal instead of ending the test.
@@ -39,7 +41,7 @@ func TestExplain(t *testing.T) {
 		Failure:        f,
 		ConsoleExcerpt: []string{"[ 1.0] sysrq: Trigger a crash"},
 		ConsoleLog:     "/tmp/console.log",
-		Scenarios:      []ScenarioResult{{Name: "steady", Scheduler: "fifo", Failures: []CheckFailure{{Check: CheckMaxGap, Cgroup: "a", Worker: 1, Message: "stalled"}}}},
+		Scenarios:      []ScenarioResult{{Name: "steady", Scheduler: "fifo", Failures: []CheckFailure{{Check: spec.CheckMaxGap, Cgroup: "a", Worker: 1, Message: "stalled"}}}},
 	}
 	got := Explain(res, fmt.Errorf("run: %w", f))
 	for _, want := range []string{"kernel_panic: Kernel panic", "Call Trace:", "steady/fifo: max_gap [a worker 1]: stalled", "| [ 1.0] sysrq: Trigger a crash", "console log: /tmp/console.log"} {

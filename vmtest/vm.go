@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"time"
+
+	"github.com/scxvm/scxvm/spec"
 )
 
 // vmHandle is what a session needs from a running VM (package host's
@@ -37,7 +39,7 @@ type vmConfig struct {
 	Kernel      string
 	Initramfs   string
 	KernelArgs  []string
-	Topology    Topology
+	Topology    spec.Topology
 	MemoryMB    int
 	Accel       string
 	Transport   string

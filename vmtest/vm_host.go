@@ -77,15 +77,12 @@ func resolveTransport(want string) string {
 
 // startVM starts QEMU through package host.
 func startVM(ctx context.Context, c vmConfig) (vmHandle, error) {
-	t := c.Topology.withDefaults()
 	vm, err := host.Start(ctx, host.Config{
-		QEMU:      c.QEMU,
-		Kernel:    c.Kernel,
-		Initramfs: c.Initramfs,
-		Cmdline:   c.KernelArgs,
-		Topology: host.Topology{
-			NUMANodes: t.NUMANodes, LLCs: t.LLCs, CoresPerLLC: t.CoresPerLLC, ThreadsPerCore: t.ThreadsPerCore,
-		},
+		QEMU:        c.QEMU,
+		Kernel:      c.Kernel,
+		Initramfs:   c.Initramfs,
+		Cmdline:     c.KernelArgs,
+		Topology:    c.Topology,
 		MemoryMB:    c.MemoryMB,
 		Accel:       c.Accel,
 		Transport:   c.Transport,

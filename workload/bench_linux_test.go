@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scxvm/scxvm/spec"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,7 +33,7 @@ func benchSpawnStop(b *testing.B, n int) {
 	for b.Loop() {
 		ops++
 		t0 := time.Now()
-		h, err := Spawn(WorkloadConfig{NumWorkers: n})
+		h, err := Spawn(spec.WorkloadConfig{NumWorkers: n})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -165,13 +166,13 @@ func perfPipe(b *testing.B, loops, cpu int) float64 {
 // lands on one cpu or two by chance, and in a VM the two differ by an
 // order of magnitude (a cross-cpu wake-up is an IPI, a VM exit), which
 // would decide the ratio instead of the code under test.
-func benchPair(b *testing.B, wt WorkType) {
+func benchPair(b *testing.B, wt spec.WorkType) {
 	cpu := runtime.NumCPU() - 1
 	var ratios []float64
 	var trips, ns, perfSum float64
 	for b.Loop() {
 		perf := perfPipe(b, 20000, cpu)
-		h, err := Spawn(WorkloadConfig{NumWorkers: 2, WorkType: wt, Affinity: Affinity{Kind: AffinityFixed, CPUs: []int{cpu}}})
+		h, err := Spawn(spec.WorkloadConfig{NumWorkers: 2, WorkType: wt, Affinity: spec.Affinity{Kind: spec.AffinityFixed, CPUs: []int{cpu}}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -200,19 +201,21 @@ func benchPair(b *testing.B, wt WorkType) {
 }
 
 // BenchmarkPipeIo compares PipeIo round trips with perf bench sched pipe.
-func BenchmarkPipeIo(b *testing.B) { benchPair(b, WorkType{Kind: PipeIo}) }
+func BenchmarkPipeIo(b *testing.B) { benchPair(b, spec.WorkType{Kind: spec.PipeIo}) }
 
 // BenchmarkFutexPingPong compares FutexPingPong round trips with perf
 // bench sched pipe.
-func BenchmarkFutexPingPong(b *testing.B) { benchPair(b, WorkType{Kind: FutexPingPong}) }
+func BenchmarkFutexPingPong(b *testing.B) { benchPair(b, spec.WorkType{Kind: spec.FutexPingPong}) }
 
 // BenchmarkPipeIoNoSpin is PipeIo with a 1-increment burst: its ratio to
 // perf is the harness's own overhead on the pipe path.
-func BenchmarkPipeIoNoSpin(b *testing.B) { benchPair(b, WorkType{Kind: PipeIo, BurstIters: 1}) }
+func BenchmarkPipeIoNoSpin(b *testing.B) {
+	benchPair(b, spec.WorkType{Kind: spec.PipeIo, BurstIters: 1})
+}
 
 // BenchmarkFutexPingPongNoSpin is FutexPingPong with a 1-increment spin.
 func BenchmarkFutexPingPongNoSpin(b *testing.B) {
-	benchPair(b, WorkType{Kind: FutexPingPong, SpinIters: 1})
+	benchPair(b, spec.WorkType{Kind: spec.FutexPingPong, SpinIters: 1})
 }
 
 // BenchmarkSpin1024 is the cost of the default 1024-increment burst, which

@@ -8,13 +8,14 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/scxvm/scxvm/spec"
 	"golang.org/x/sys/unix"
 )
 
 // Environment variables that turn a re-executed binary into a worker.
 const (
 	envWorker   = "SCXVM_WORKLOAD_WORKER"   // base64 of appendSpec
-	envForkExit = "SCXVM_WORKLOAD_FORKEXIT" // ForkExit child without vfork support: exit at once
+	envForkExit = "SCXVM_WORKLOAD_FORKEXIT" // spec.ForkExit child without vfork support: exit at once
 )
 
 // init starts a worker as early as the program allows. Package
@@ -26,15 +27,15 @@ const (
 // Custom wait for RunWorkerIfChild in main instead: the packages that
 // register their functions with RegisterCustom initialise after this one.
 func init() {
-	spec, isWorker, err := childSpec()
+	ws, isWorker, err := childSpec()
 	if !isWorker {
 		return
 	}
-	if err != nil || spec.Config.WorkType.Kind != Custom {
+	if err != nil || ws.Config.WorkType.Kind != spec.Custom {
 		// The runtime keeps init on the main thread (tid == pid), which
 		// is all the worker needs: no runtime.LockOSThread, whose
 		// template thread would cost a clone.
-		os.Exit(childMain(spec, err))
+		os.Exit(childMain(ws, err))
 	}
 	// Keep the main goroutine on the main thread (tid == pid) until
 	// RunWorkerIfChild, so that sched_setaffinity, sched_setscheduler and
@@ -50,14 +51,14 @@ func init() {
 // (Built-in work types start from this package's init function and never
 // reach main; workers of kind Custom run from here.)
 func RunWorkerIfChild() {
-	if spec, isWorker, err := childSpec(); isWorker {
-		os.Exit(childMain(spec, err))
+	if ws, isWorker, err := childSpec(); isWorker {
+		os.Exit(childMain(ws, err))
 	}
 }
 
-// childSpec returns the spec this process was spawned with; isWorker is
+// childSpec returns the ws this process was spawned with; isWorker is
 // false in any other process. A ForkExit child exits here at once.
-func childSpec() (spec workerSpec, isWorker bool, err error) {
+func childSpec() (ws workerSpec, isWorker bool, err error) {
 	if os.Getenv(envForkExit) != "" {
 		os.Exit(0)
 	}
@@ -65,11 +66,11 @@ func childSpec() (spec workerSpec, isWorker bool, err error) {
 	if blob == "" {
 		return workerSpec{}, false, nil
 	}
-	spec, err = parseSpec(blob)
-	return spec, true, err
+	ws, err = parseSpec(blob)
+	return ws, true, err
 }
 
-// parseSpec decodes the worker spec from its environment variable.
+// parseSpec decodes the worker ws from its environment variable.
 func parseSpec(blob string) (workerSpec, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(blob)
 	if err != nil {
@@ -87,7 +88,7 @@ const (
 	exitNoReport = 74
 )
 
-func childMain(spec workerSpec, specErr error) int {
+func childMain(ws workerSpec, specErr error) int {
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0)
 	// GOGC=off in the environment already; this holds even if the
 	// binary overrides it. Thread workers leave the caller's GC alone: the
@@ -97,16 +98,16 @@ func childMain(spec workerSpec, specErr error) int {
 	if specErr != nil {
 		return exitBadSpec
 	}
-	if os.Getppid() != spec.Parent {
+	if os.Getppid() != ws.Parent {
 		return exitOrphan // the parent died before PR_SET_PDEATHSIG was armed
 	}
-	cfg := spec.Config.WithDefaults()
+	cfg := ws.Config.WithDefaults()
 	s, err := mapShm(childShmFd, layoutFor(cfg.NumWorkers, cfg.WorkType.GroupSize()))
 	if err != nil {
 		writeReady(err)
 		return exitSetup
 	}
-	w := newWorker(spec, s, true)
+	w := newWorker(ws, s, true)
 	if err := w.setup(); err != nil {
 		writeReady(err)
 		return exitSetup

@@ -1,9 +1,13 @@
 package workload
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/scxvm/scxvm/spec"
 )
 
 // CustomFunc is the body of a Custom worker. It runs on the worker's locked
@@ -23,14 +27,14 @@ type CustomContext struct {
 	deadline *int64
 	counter  *uint64
 	units    uint64
-	cfg      WorkloadConfig
+	cfg      spec.WorkloadConfig
 }
 
 // Index is the worker's position in its handle.
 func (c *CustomContext) Index() int { return c.index }
 
 // Config is the workload's configuration (defaults filled in).
-func (c *CustomContext) Config() WorkloadConfig { return c.cfg }
+func (c *CustomContext) Config() spec.WorkloadConfig { return c.cfg }
 
 // Stopped reports whether the worker has been asked to stop, or its run
 // deadline (WorkloadHandle.StartFor) has passed. With a deadline set, each
@@ -92,4 +96,17 @@ func customNames() []string {
 		return []string{"(none)"}
 	}
 	return names
+}
+
+// validate checks cfg like WorkloadConfig.Validate and, for a Custom
+// work type, that its function is registered in this process.
+func validate(cfg spec.WorkloadConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if cfg.WorkType.Kind == spec.Custom && lookupCustom(cfg.WorkType.CustomName) == nil {
+		return &spec.ValidationError{Path: "work_type.custom_name",
+			Msg: fmt.Sprintf("%q: not registered; registered: %s", cfg.WorkType.CustomName, strings.Join(customNames(), ", "))}
+	}
+	return nil
 }

@@ -16,9 +16,9 @@
 //		os.Exit(m.Run())
 //	}
 //
-//	h, err := workload.Spawn(workload.WorkloadConfig{
+//	h, err := workload.Spawn(spec.WorkloadConfig{
 //		NumWorkers: 4,
-//		WorkType:   workload.WorkType{Kind: workload.Mixed},
+//		WorkType:   spec.WorkType{Kind: spec.Mixed},
 //	})
 //	if err != nil {
 //		return err

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/scxvm/scxvm/spec"
 )
 
 // Child file descriptors of a process worker (ExtraFiles start at 3).
@@ -46,7 +48,7 @@ const spawnReadyTimeout = 30 * time.Second
 //
 // SnapshotIterations may be called concurrently with the other methods.
 type WorkloadHandle struct {
-	cfg    WorkloadConfig
+	cfg    spec.WorkloadConfig
 	n      int
 	thread bool
 	opts   spawnOptions
@@ -55,7 +57,7 @@ type WorkloadHandle struct {
 	started     bool
 	collected   bool
 	closed      bool
-	reports     []WorkerReport
+	reports     []spec.WorkerReport
 	stopTimeout time.Duration
 
 	mapMu   sync.RWMutex // guards shm.mem against Close
@@ -77,23 +79,23 @@ type workerEntry struct {
 	tid    int
 	proc   *os.Process
 	report *os.File
-	done   chan WorkerReport // thread workers
-	exited atomic.Bool       // thread workers: the thread is gone
+	done   chan spec.WorkerReport // thread workers
+	exited atomic.Bool            // thread workers: the thread is gone
 }
 
 // Spawn validates cfg, creates its workers blocked before their loop and
 // returns once every worker has applied its placement (affinity, policy,
 // nice, memory policy) and waits for Start. Process workers need
 // RunWorkerIfChild at the top of main (or TestMain).
-func Spawn(cfg WorkloadConfig, opts ...SpawnOption) (*WorkloadHandle, error) {
-	if err := cfg.Validate(); err != nil {
+func Spawn(cfg spec.WorkloadConfig, opts ...SpawnOption) (*WorkloadHandle, error) {
+	if err := validate(cfg); err != nil {
 		return nil, fmt.Errorf("spawn workload: %w", err)
 	}
 	var o spawnOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.cgroupDir != "" && cfg.CloneMode == CloneThread {
+	if o.cgroupDir != "" && cfg.CloneMode == spec.CloneThread {
 		return nil, fmt.Errorf("spawn workload: InCgroup(%s) places processes; thread workers are threads of the caller: write their WorkerTIDs to cgroup.threads instead", o.cgroupDir)
 	}
 	if os.Getenv(envWorker) != "" {
@@ -104,7 +106,7 @@ func Spawn(cfg WorkloadConfig, opts ...SpawnOption) (*WorkloadHandle, error) {
 	cfg = cfg.WithDefaults()
 	g := cfg.WorkType.GroupSize()
 	h := &WorkloadHandle{
-		cfg: cfg, n: cfg.NumWorkers, thread: cfg.CloneMode == CloneThread,
+		cfg: cfg, n: cfg.NumWorkers, thread: cfg.CloneMode == spec.CloneThread,
 		stopTimeout: DefaultStopTimeout, opts: o,
 	}
 	fd, s, err := createShm(layoutFor(h.n, g))
@@ -128,7 +130,7 @@ func (h *WorkloadHandle) spawn() error {
 			PipeIn: -1, PipeOut: -1, Seed: seed + int64(i)*7919}
 	}
 	switch h.cfg.WorkType.Kind {
-	case PipeIo, CachePipe:
+	case spec.PipeIo, spec.CachePipe:
 		for i := 0; i < h.n; i += 2 {
 			var p01, p10 [2]int
 			if err := unix.Pipe2(p01[:], unix.O_CLOEXEC); err != nil {
@@ -156,15 +158,15 @@ func (h *WorkloadHandle) spawn() error {
 
 // workerCPUs resolves the affinity request into one cpu list per worker
 // (nil: inherit).
-func workerCPUs(a Affinity, n int) [][]int {
+func workerCPUs(a spec.Affinity, n int) [][]int {
 	out := make([][]int, n)
 	for i := range out {
 		switch a.Kind {
-		case AffinityFixed:
+		case spec.AffinityFixed:
 			out[i] = slices.Clone(a.CPUs)
-		case AffinitySingle:
+		case spec.AffinitySingle:
 			out[i] = []int{a.CPU}
-		case AffinityRandom:
+		case spec.AffinityRandom:
 			perm := rand.Perm(len(a.From))[:a.Count]
 			for _, p := range perm {
 				out[i] = append(out[i], a.From[p])
@@ -183,7 +185,7 @@ func workerCPUs(a Affinity, n int) [][]int {
 // (asyncpreemptoff). The rest saves start-up work in every worker:
 // updatemaxprocs=0 (no GOMAXPROCS update goroutine), decoratemappings=0 (no
 // prctl naming each runtime mapping) and memprofilerate=0 (no stack walk
-// for sampled allocations). Spawn computes it once; the spec is appended
+// for sampled allocations). Spawn computes it once; the ws is appended
 // per worker.
 func childEnv() []string {
 	env := make([]string, 0, len(os.Environ())+5)
@@ -301,8 +303,8 @@ var spawnThreads = sync.OnceValue(func() chan<- func() {
 	return ch
 })
 
-func (h *WorkloadHandle) startWorker(spec workerSpec, exe string, env []string, devnull, startR *os.File, attr *syscall.SysProcAttr) error {
-	i := spec.Index
+func (h *WorkloadHandle) startWorker(ws workerSpec, exe string, env []string, devnull, startR *os.File, attr *syscall.SysProcAttr) error {
+	i := ws.Index
 	e := h.workers[i]
 	reportR, reportW, err := os.Pipe()
 	if err != nil {
@@ -311,10 +313,10 @@ func (h *WorkloadHandle) startWorker(spec workerSpec, exe string, env []string, 
 	defer reportW.Close()
 	e.report = reportR
 	files := []*os.File{devnull, devnull, os.Stderr, startR, reportW, h.shmFile}
-	if spec.PipeIn >= 0 {
+	if ws.PipeIn >= 0 {
 		// The handle owns the pipe fds; pass duplicates wrapped in Files
 		// (os.NewFile would close the originals when collected).
-		for _, fd := range []int{spec.PipeIn, spec.PipeOut} {
+		for _, fd := range []int{ws.PipeIn, ws.PipeOut} {
 			dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 			if err != nil {
 				return fmt.Errorf("dup partner pipe: %w", err)
@@ -323,9 +325,9 @@ func (h *WorkloadHandle) startWorker(spec workerSpec, exe string, env []string, 
 			defer f.Close()
 			files = append(files, f)
 		}
-		spec.PipeIn, spec.PipeOut = childPipeIn, childPipeOut
+		ws.PipeIn, ws.PipeOut = childPipeIn, childPipeOut
 	}
-	blob := base64.RawURLEncoding.EncodeToString(appendSpec(nil, &spec))
+	blob := base64.RawURLEncoding.EncodeToString(appendSpec(nil, &ws))
 	proc, err := os.StartProcess(exe, []string{os.Args[0]}, &os.ProcAttr{
 		Env:   append(env[:len(env):len(env)], envWorker+"="+blob),
 		Files: files,
@@ -401,17 +403,17 @@ func (h *WorkloadHandle) spawnThreads(specs []workerSpec) error {
 		err      error
 	}
 	readyCh := make(chan ready, h.n)
-	for i, spec := range specs {
+	for i, ws := range specs {
 		e := h.workers[i]
 		e.pid = os.Getpid()
-		e.done = make(chan WorkerReport, 1)
+		e.done = make(chan spec.WorkerReport, 1)
 		go func() {
 			// The thread exits with the goroutine (never unlocked), taking
 			// its policy, nice and affinity changes with it.
 			runtime.LockOSThread()
 			defer e.exited.Store(true)
 			defer threadProcs.add(-1)
-			w := newWorker(spec, h.shm, false)
+			w := newWorker(ws, h.shm, false)
 			err := w.setup()
 			readyCh <- ready{i, unix.Gettid(), err}
 			if err != nil {
@@ -433,8 +435,8 @@ func (h *WorkloadHandle) spawnThreads(specs []workerSpec) error {
 				// A panicking Custom function must not take the caller's
 				// process down; report it like a process worker's exit 2.
 				if p := recover(); p != nil {
-					e.done <- WorkerReport{Index: i, TID: unix.Gettid(), Exit: ExitInfo{
-						Kind: ExitExited, Code: 2, Message: fmt.Sprintf("panic: %v", p)}}
+					e.done <- spec.WorkerReport{Index: i, TID: unix.Gettid(), Exit: spec.ExitInfo{
+						Kind: spec.ExitExited, Code: 2, Message: fmt.Sprintf("panic: %v", p)}}
 				}
 			}()
 			e.done <- w.run()
@@ -455,7 +457,7 @@ func (h *WorkloadHandle) spawnThreads(specs []workerSpec) error {
 func (h *WorkloadHandle) Len() int { return h.n }
 
 // Config is the handle's configuration with defaults filled in.
-func (h *WorkloadHandle) Config() WorkloadConfig { return h.cfg }
+func (h *WorkloadHandle) Config() spec.WorkloadConfig { return h.cfg }
 
 // WorkerPIDs returns the worker process ids in worker order. For thread
 // workers every entry is the caller's pid; see WorkerTIDs.
@@ -627,7 +629,7 @@ func (h *WorkloadHandle) raiseStop() {
 // Completed false and Exit.Kind ExitTimedOut. Workers that died earlier are
 // reported as ExitExited or ExitSignaled. A second call returns the same
 // reports; after Close without a prior StopAndCollect it returns nil.
-func (h *WorkloadHandle) StopAndCollect() []WorkerReport {
+func (h *WorkloadHandle) StopAndCollect() []spec.WorkerReport {
 	h.opMu.Lock()
 	defer h.opMu.Unlock()
 	if h.collected || h.closed {
@@ -638,7 +640,7 @@ func (h *WorkloadHandle) StopAndCollect() []WorkerReport {
 	// at once instead of running until they notice.
 	h.raiseStop()
 	h.startLocked()
-	reports := make([]WorkerReport, h.n)
+	reports := make([]spec.WorkerReport, h.n)
 	if h.thread {
 		var wg sync.WaitGroup
 		for i, e := range h.workers {
@@ -652,14 +654,14 @@ func (h *WorkloadHandle) StopAndCollect() []WorkerReport {
 	return slices.Clone(reports)
 }
 
-func collectThread(e *workerEntry, deadline time.Time) WorkerReport {
+func collectThread(e *workerEntry, deadline time.Time) spec.WorkerReport {
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
 	case r := <-e.done:
 		return r
 	case <-timer.C:
-		return WorkerReport{Index: e.idx, TID: e.tid, Exit: ExitInfo{Kind: ExitTimedOut,
+		return spec.WorkerReport{Index: e.idx, TID: e.tid, Exit: spec.ExitInfo{Kind: spec.ExitTimedOut,
 			Message: "thread worker ignored the stop request; threads cannot be killed and it keeps running"}}
 	}
 }
@@ -674,7 +676,7 @@ func collectThread(e *workerEntry, deadline time.Time) WorkerReport {
 // dead or dying, so each wait returns at once; a goroutine per worker
 // blocked in waitid would instead hold an OS thread each (hundreds of
 // thread creations for a large handle).
-func collectProcesses(workers []*workerEntry, reports []WorkerReport, deadline time.Time) {
+func collectProcesses(workers []*workerEntry, reports []spec.WorkerReport, deadline time.Time) {
 	type read struct {
 		got      bool
 		timedOut bool
@@ -684,7 +686,7 @@ func collectProcesses(workers []*workerEntry, reports []WorkerReport, deadline t
 	var wg sync.WaitGroup
 	for i, e := range workers {
 		wg.Go(func() {
-			r := WorkerReport{Index: e.idx, TID: e.tid}
+			r := spec.WorkerReport{Index: e.idx, TID: e.tid}
 			e.report.SetReadDeadline(deadline)
 			typ, payload, err := readFrame(e.report)
 			rd := read{err: err, timedOut: errors.Is(err, os.ErrDeadlineExceeded)}
@@ -712,12 +714,12 @@ func collectProcesses(workers []*workerEntry, reports []WorkerReport, deadline t
 		r.Completed = false
 		switch {
 		case werr != nil:
-			r.Exit = ExitInfo{Kind: ExitWaitFailed, Message: werr.Error()}
+			r.Exit = spec.ExitInfo{Kind: spec.ExitWaitFailed, Message: werr.Error()}
 		case rd.timedOut || killed && killedBySIGKILL(st):
 			// killed alone is not enough: reaping is sequential, so a
 			// worker that exited on its own before the deadline may only
 			// be waited for after it.
-			r.Exit = ExitInfo{Kind: ExitTimedOut, Signal: int(syscall.SIGKILL),
+			r.Exit = spec.ExitInfo{Kind: spec.ExitTimedOut, Signal: int(syscall.SIGKILL),
 				Message: "no report before the stop deadline; killed with SIGKILL"}
 		default:
 			r.Exit = exitInfo(st)
@@ -757,16 +759,16 @@ func killedBySIGKILL(st *os.ProcessState) bool {
 	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
 }
 
-func exitInfo(st *os.ProcessState) ExitInfo {
+func exitInfo(st *os.ProcessState) spec.ExitInfo {
 	ws, ok := st.Sys().(syscall.WaitStatus)
 	switch {
 	case !ok:
-		return ExitInfo{Kind: ExitExited, Code: st.ExitCode(), Message: "exited without a report"}
+		return spec.ExitInfo{Kind: spec.ExitExited, Code: st.ExitCode(), Message: "exited without a report"}
 	case ws.Signaled():
-		return ExitInfo{Kind: ExitSignaled, Signal: int(ws.Signal()),
+		return spec.ExitInfo{Kind: spec.ExitSignaled, Signal: int(ws.Signal()),
 			Message: "killed by " + ws.Signal().String() + " before reporting"}
 	default:
-		return ExitInfo{Kind: ExitExited, Code: ws.ExitStatus(), Message: "exited without a report"}
+		return spec.ExitInfo{Kind: spec.ExitExited, Code: ws.ExitStatus(), Message: "exited without a report"}
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"syscall"
 	"time"
+
+	"github.com/scxvm/scxvm/spec"
 )
 
 // ErrNotSupported is returned by Spawn on systems other than Linux.
@@ -22,8 +24,8 @@ type WorkloadHandle struct{}
 func RunWorkerIfChild() {}
 
 // Spawn fails with ErrNotSupported outside Linux.
-func Spawn(cfg WorkloadConfig, opts ...SpawnOption) (*WorkloadHandle, error) {
-	if err := cfg.Validate(); err != nil {
+func Spawn(cfg spec.WorkloadConfig, opts ...SpawnOption) (*WorkloadHandle, error) {
+	if err := validate(cfg); err != nil {
 		return nil, err
 	}
 	return nil, ErrNotSupported
@@ -33,7 +35,7 @@ func Spawn(cfg WorkloadConfig, opts ...SpawnOption) (*WorkloadHandle, error) {
 func (h *WorkloadHandle) Len() int { return 0 }
 
 // Config is the handle's configuration.
-func (h *WorkloadHandle) Config() WorkloadConfig { return WorkloadConfig{} }
+func (h *WorkloadHandle) Config() spec.WorkloadConfig { return spec.WorkloadConfig{} }
 
 // WorkerPIDs returns the worker process ids.
 func (h *WorkloadHandle) WorkerPIDs() []int { return nil }
@@ -66,7 +68,7 @@ func (h *WorkloadHandle) Signal(int, syscall.Signal) error { return ErrNotSuppor
 func (h *WorkloadHandle) SnapshotIterations() []uint64 { return nil }
 
 // StopAndCollect stops the workers and returns their reports.
-func (h *WorkloadHandle) StopAndCollect() []WorkerReport { return nil }
+func (h *WorkloadHandle) StopAndCollect() []spec.WorkerReport { return nil }
 
 // Close releases everything.
 func (h *WorkloadHandle) Close() error { return nil }

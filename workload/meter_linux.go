@@ -9,6 +9,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/scxvm/scxvm/spec"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,11 +29,11 @@ type meter struct {
 	maxGapAt  int64
 
 	cpusUsed       [maxTrackedCPUs / 64]uint64
-	migrations     []Migration // mmap'd, cap maxMigrationsRecorded; pages fault in as used
+	migrations     []spec.Migration // mmap'd, cap maxMigrationsRecorded; pages fault in as used
 	migMem         []byte
 	migrationCount uint64
 
-	lat      []uint64 // mmap'd, cap MaxLatencySamples; pages fault in as used
+	lat      []uint64 // mmap'd, cap spec.MaxLatencySamples; pages fault in as used
 	latMem   []byte
 	latCount uint64
 	rng      uint64
@@ -48,14 +49,14 @@ func newMeter(seed uint64, wantLatency bool) *meter {
 	// Anonymous mappings, not Go allocations: a fresh worker process
 	// would otherwise grow its heap by the full capacity (and zero it)
 	// before the first sample. Migration holds no pointers.
-	if mem, err := anonMap(int(unsafe.Sizeof(Migration{})) * maxMigrationsRecorded); err == nil {
+	if mem, err := anonMap(int(unsafe.Sizeof(spec.Migration{})) * maxMigrationsRecorded); err == nil {
 		m.migMem = mem
-		m.migrations = unsafe.Slice((*Migration)(unsafe.Pointer(&mem[0])), maxMigrationsRecorded)[:0]
+		m.migrations = unsafe.Slice((*spec.Migration)(unsafe.Pointer(&mem[0])), maxMigrationsRecorded)[:0]
 	}
 	if wantLatency {
-		if mem, err := anonMap(8 * MaxLatencySamples); err == nil {
+		if mem, err := anonMap(8 * spec.MaxLatencySamples); err == nil {
 			m.latMem = mem
-			m.lat = unsafe.Slice((*uint64)(unsafe.Pointer(&mem[0])), MaxLatencySamples)[:0]
+			m.lat = unsafe.Slice((*uint64)(unsafe.Pointer(&mem[0])), spec.MaxLatencySamples)[:0]
 		}
 	}
 	return m
@@ -109,7 +110,7 @@ func (m *meter) checkpoint(now int64) {
 	if cpu != m.lastCPU {
 		m.migrationCount++
 		if len(m.migrations) < cap(m.migrations) {
-			m.migrations = append(m.migrations, Migration{AtNs: uint64(now - m.startMono), FromCPU: m.lastCPU, ToCPU: cpu})
+			m.migrations = append(m.migrations, spec.Migration{AtNs: uint64(now - m.startMono), FromCPU: m.lastCPU, ToCPU: cpu})
 		}
 		m.lastCPU = cpu
 		m.markCPU(cpu)
@@ -146,7 +147,7 @@ func (m *meter) rand() uint64 {
 }
 
 // finish fills r with the measurements and releases the reservoir.
-func (m *meter) finish(r *WorkerReport, process bool) {
+func (m *meter) finish(r *spec.WorkerReport, process bool) {
 	end := nanotime()
 	cpuTime := threadCPUTime()
 	sched := readSchedstat()
@@ -159,7 +160,7 @@ func (m *meter) finish(r *WorkerReport, process bool) {
 		r.OffCPUNs = r.WallTimeNs - r.CPUTimeNs
 	}
 	r.MigrationCount = m.migrationCount
-	r.Migrations = append([]Migration(nil), m.migrations...)
+	r.Migrations = append([]spec.Migration(nil), m.migrations...)
 	for w, bits := range m.cpusUsed {
 		for b := range 64 {
 			if bits&(1<<b) != 0 {
@@ -173,7 +174,7 @@ func (m *meter) finish(r *WorkerReport, process bool) {
 		r.MaxGapAtMs = uint64(m.maxGapAt / 1e6)
 	}
 	if m.latCount > 0 {
-		r.ResumeLatenciesNs = append(Samples(nil), m.lat...)
+		r.ResumeLatenciesNs = append(spec.Samples(nil), m.lat...)
 		r.ResumeLatencyCount = m.latCount
 	}
 	m.release()
@@ -267,7 +268,7 @@ func readNumaMaps(path string) []uint64 {
 			}
 			node, err1 := strconv.Atoi(k)
 			n, err2 := strconv.ParseUint(v, 10, 64)
-			if err1 != nil || err2 != nil || node < 0 || node >= maxNodes {
+			if err1 != nil || err2 != nil || node < 0 || node >= spec.MaxNodes {
 				continue
 			}
 			for len(pages) <= node {

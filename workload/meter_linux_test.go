@@ -8,24 +8,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scxvm/scxvm/spec"
 	"golang.org/x/sys/unix"
 )
 
 func TestReservoir(t *testing.T) {
 	m := newMeter(42, true)
-	total := MaxLatencySamples + 50_000
+	total := spec.MaxLatencySamples + 50_000
 	for i := range total {
 		m.latency(int64(i))
 	}
-	var r WorkerReport
+	var r spec.WorkerReport
 	m.begin()
 	m.finish(&r, false)
-	if r.ResumeLatencyCount != uint64(total) || len(r.ResumeLatenciesNs) != MaxLatencySamples {
-		t.Fatalf("count %d len %d, want %d and %d", r.ResumeLatencyCount, len(r.ResumeLatenciesNs), total, MaxLatencySamples)
+	if r.ResumeLatencyCount != uint64(total) || len(r.ResumeLatenciesNs) != spec.MaxLatencySamples {
+		t.Fatalf("count %d len %d, want %d and %d", r.ResumeLatencyCount, len(r.ResumeLatenciesNs), total, spec.MaxLatencySamples)
 	}
 	late := 0 // samples from the part after the reservoir filled
 	for _, v := range r.ResumeLatenciesNs {
-		if v >= MaxLatencySamples {
+		if v >= spec.MaxLatencySamples {
 			late++
 		}
 	}
@@ -49,7 +50,7 @@ func TestCheckpointMigrations(t *testing.T) {
 	for _, at := range []int64{1e6, 2e6, 10e6, 11e6} {
 		m.checkpoint(base + at)
 	}
-	var r WorkerReport
+	var r spec.WorkerReport
 	m.finish(&r, false)
 	if r.MigrationCount != 2 || len(r.Migrations) != 2 {
 		t.Fatalf("migrations %d %+v", r.MigrationCount, r.Migrations)
@@ -83,15 +84,15 @@ func TestReadNumaMaps(t *testing.T) {
 
 // The loops must not allocate: a GC cycle in a worker is scheduler noise.
 func TestLoopsDoNotAllocate(t *testing.T) {
-	kinds := []WorkType{
-		{Kind: CpuSpin}, {Kind: YieldHeavy}, {Kind: Mixed}, {Kind: IoSync},
-		{Kind: Bursty, Burst: 100 * time.Microsecond, Sleep: 100 * time.Microsecond},
-		{Kind: CachePressure}, {Kind: CacheYield}, {Kind: ForkExit}, {Kind: NiceSweep},
-		{Kind: AffinityChurn}, {Kind: PolicyChurn}, {Kind: PageFaultChurn},
-		{Kind: Sequence, Phases: []Phase{{PhaseSpin, 50 * time.Microsecond}, {PhaseSleep, 50 * time.Microsecond}, {PhaseYield, 20 * time.Microsecond}, {PhaseIo, 20 * time.Microsecond}}},
+	kinds := []spec.WorkType{
+		{Kind: spec.CpuSpin}, {Kind: spec.YieldHeavy}, {Kind: spec.Mixed}, {Kind: spec.IoSync},
+		{Kind: spec.Bursty, Burst: 100 * time.Microsecond, Sleep: 100 * time.Microsecond},
+		{Kind: spec.CachePressure}, {Kind: spec.CacheYield}, {Kind: spec.ForkExit}, {Kind: spec.NiceSweep},
+		{Kind: spec.AffinityChurn}, {Kind: spec.PolicyChurn}, {Kind: spec.PageFaultChurn},
+		{Kind: spec.Sequence, Phases: []spec.Phase{{Kind: spec.PhaseSpin, Duration: 50 * time.Microsecond}, {Kind: spec.PhaseSleep, Duration: 50 * time.Microsecond}, {Kind: spec.PhaseYield, Duration: 20 * time.Microsecond}, {Kind: spec.PhaseIo, Duration: 20 * time.Microsecond}}},
 	}
 	for _, wt := range kinds {
-		cfg := WorkloadConfig{NumWorkers: 1, WorkType: wt}.WithDefaults()
+		cfg := spec.WorkloadConfig{NumWorkers: 1, WorkType: wt}.WithDefaults()
 		fd, s, err := createShm(layoutFor(1, 1))
 		if err != nil {
 			t.Fatal(err)

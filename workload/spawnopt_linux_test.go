@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scxvm/scxvm/spec"
 	"golang.org/x/sys/unix"
 )
 
@@ -56,7 +57,7 @@ func privateCgroup2(t *testing.T) (dir, rel string) {
 
 func TestSpawnInCgroup(t *testing.T) {
 	dir, rel := privateCgroup2(t)
-	h, err := Spawn(WorkloadConfig{NumWorkers: 3}, InCgroup(dir))
+	h, err := Spawn(spec.WorkloadConfig{NumWorkers: 3}, InCgroup(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,13 +96,13 @@ func TestSpawnInCgroup(t *testing.T) {
 func TestSpawnInCgroupErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		cfg  WorkloadConfig
+		cfg  spec.WorkloadConfig
 		dir  string
 		want string
 	}{
-		{"threads", WorkloadConfig{NumWorkers: 1, CloneMode: CloneThread}, t.TempDir(), "cgroup.threads"},
-		{"missing dir", WorkloadConfig{NumWorkers: 1}, "/nonexistent/scxvm-cgroup", "open cgroup /nonexistent/scxvm-cgroup"},
-		{"not a cgroup", WorkloadConfig{NumWorkers: 1}, t.TempDir(), "in cgroup"},
+		{"threads", spec.WorkloadConfig{NumWorkers: 1, CloneMode: spec.CloneThread}, t.TempDir(), "cgroup.threads"},
+		{"missing dir", spec.WorkloadConfig{NumWorkers: 1}, "/nonexistent/scxvm-cgroup", "open cgroup /nonexistent/scxvm-cgroup"},
+		{"not a cgroup", spec.WorkloadConfig{NumWorkers: 1}, t.TempDir(), "in cgroup"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, err := Spawn(tc.cfg, InCgroup(tc.dir))

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"time"
+
+	"github.com/scxvm/scxvm/spec"
 )
 
 // The spawner and its process workers talk through a compact hand-written
@@ -17,7 +19,7 @@ import (
 type workerSpec struct {
 	Index  int
 	Parent int // the spawner's pid; a worker whose parent differs exits
-	Config WorkloadConfig
+	Config spec.WorkloadConfig
 	CPUs   []int // affinity (nil: inherit)
 	// PipeIn and PipeOut are the partner pipe fds (-1 without).
 	PipeIn, PipeOut int
@@ -137,7 +139,7 @@ func (d *wdec) uints() []uint64 {
 	return v
 }
 
-func (e *wenc) config(c WorkloadConfig) {
+func (e *wenc) config(c spec.WorkloadConfig) {
 	e.int(int64(c.NumWorkers))
 	t := c.WorkType
 	e.str(string(t.Kind))
@@ -179,11 +181,11 @@ func (e *wenc) config(c WorkloadConfig) {
 	e.int(int64(c.Nice))
 }
 
-func (d *wdec) config() WorkloadConfig {
-	var c WorkloadConfig
+func (d *wdec) config() spec.WorkloadConfig {
+	var c spec.WorkloadConfig
 	c.NumWorkers = int(d.int())
 	t := &c.WorkType
-	t.Kind = WorkKind(d.str())
+	t.Kind = spec.WorkKind(d.str())
 	for _, p := range []*int{&t.SpinIters, &t.BurstIters, &t.CacheBytes, &t.Stride, &t.FanOut, &t.Ops,
 		&t.RegionBytes, &t.Touches, &t.Contenders, &t.HoldIters, &t.WorkIters} {
 		*p = int(d.int())
@@ -191,34 +193,34 @@ func (d *wdec) config() WorkloadConfig {
 	t.Burst = time.Duration(d.int())
 	t.Sleep = time.Duration(d.int())
 	if n, isNil := d.length(); !isNil {
-		t.Phases = make([]Phase, n)
+		t.Phases = make([]spec.Phase, n)
 		for i := range t.Phases {
-			t.Phases[i] = Phase{Kind: PhaseKind(d.str()), Duration: time.Duration(d.int())}
+			t.Phases[i] = spec.Phase{Kind: spec.PhaseKind(d.str()), Duration: time.Duration(d.int())}
 		}
 	}
 	t.CustomName = d.str()
-	c.Affinity.Kind = AffinityKind(d.str())
+	c.Affinity.Kind = spec.AffinityKind(d.str())
 	c.Affinity.CPUs = d.ints()
 	c.Affinity.From = d.ints()
 	c.Affinity.Count = int(d.int())
 	c.Affinity.CPU = int(d.int())
-	c.SchedPolicy.Class = PolicyClass(d.str())
+	c.SchedPolicy.Class = spec.PolicyClass(d.str())
 	c.SchedPolicy.Priority = int(d.int())
-	c.MemPolicy.Mode = MemPolicyMode(d.str())
+	c.MemPolicy.Mode = spec.MemPolicyMode(d.str())
 	c.MemPolicy.Nodes = d.ints()
 	if n, isNil := d.length(); !isNil {
-		c.MemPolicy.Flags = make([]MemPolicyFlag, n)
+		c.MemPolicy.Flags = make([]spec.MemPolicyFlag, n)
 		for i := range c.MemPolicy.Flags {
-			c.MemPolicy.Flags[i] = MemPolicyFlag(d.str())
+			c.MemPolicy.Flags[i] = spec.MemPolicyFlag(d.str())
 		}
 	}
-	c.CloneMode = CloneMode(d.str())
+	c.CloneMode = spec.CloneMode(d.str())
 	c.Nice = int(d.int())
 	return c
 }
 
 // appendReport encodes r.
-func appendReport(b []byte, r *WorkerReport) []byte {
+func appendReport(b []byte, r *spec.WorkerReport) []byte {
 	e := wenc{b: b}
 	e.int(int64(r.Index))
 	e.int(int64(r.TID))
@@ -256,9 +258,9 @@ func appendReport(b []byte, r *WorkerReport) []byte {
 }
 
 // decodeReport decodes what appendReport wrote.
-func decodeReport(b []byte) (WorkerReport, error) {
+func decodeReport(b []byte) (spec.WorkerReport, error) {
 	d := wdec{b: b}
-	var r WorkerReport
+	var r spec.WorkerReport
 	r.Index = int(d.int())
 	r.TID = int(d.int())
 	r.IsMessenger = d.bool()
@@ -267,9 +269,9 @@ func decodeReport(b []byte) (WorkerReport, error) {
 	}
 	r.CPUsUsed = d.ints()
 	if n, isNil := d.length(); !isNil {
-		r.Migrations = make([]Migration, n)
+		r.Migrations = make([]spec.Migration, n)
 		for i := range r.Migrations {
-			r.Migrations[i] = Migration{AtNs: d.uint(), FromCPU: int(d.int()), ToCPU: int(d.int())}
+			r.Migrations[i] = spec.Migration{AtNs: d.uint(), FromCPU: int(d.int()), ToCPU: int(d.int())}
 		}
 	}
 	r.MaxGapMs = d.uint()
@@ -283,7 +285,7 @@ func decodeReport(b []byte) (WorkerReport, error) {
 	r.NumaPages = d.uints()
 	r.NumaPagesMigrated = d.uint()
 	r.Completed = d.bool()
-	r.Exit.Kind = ExitKind(d.str())
+	r.Exit.Kind = spec.ExitKind(d.str())
 	r.Exit.Code = int(d.int())
 	r.Exit.Signal = int(d.int())
 	r.Exit.Message = d.str()

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/scxvm/scxvm/spec"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,7 +21,7 @@ var sink atomic.Uint64
 // worker runs one worker's loop on a locked OS thread.
 type worker struct {
 	spec     workerSpec
-	t        WorkType
+	t        spec.WorkType
 	shm      *shm
 	stop     *uint32
 	deadline *int64 // run deadline (StartFor), CLOCK_MONOTONIC ns; 0: none
@@ -70,19 +71,19 @@ type policyStep struct {
 
 type schedParam struct{ prio int32 }
 
-func newWorker(spec workerSpec, s *shm, process bool) *worker {
-	cfg := spec.Config.WithDefaults()
-	spec.Config = cfg
+func newWorker(ws workerSpec, s *shm, process bool) *worker {
+	cfg := ws.Config.WithDefaults()
+	ws.Config = cfg
 	g := cfg.WorkType.GroupSize()
 	w := &worker{
-		spec: spec, t: cfg.WorkType, shm: s, process: process,
-		stop: s.stop(), deadline: s.deadline(), counter: s.counter(spec.Index),
-		group: spec.Index / g, role: spec.Index % g, gsize: g,
-		ioFd: -1, cpEvery: 1, x: uint64(spec.Seed) | 1,
+		spec: ws, t: cfg.WorkType, shm: s, process: process,
+		stop: s.stop(), deadline: s.deadline(), counter: s.counter(ws.Index),
+		group: ws.Index / g, role: ws.Index % g, gsize: g,
+		ioFd: -1, cpEvery: 1, x: uint64(ws.Seed) | 1,
 		waitTS: maxWaitTimespec,
 	}
 	switch w.t.Kind {
-	case CpuSpin, CachePressure:
+	case spec.CpuSpin, spec.CachePressure:
 		w.cpEvery = 8
 	}
 	return w
@@ -100,8 +101,8 @@ func pastDeadline(deadline *int64, now int64) bool {
 // blocking reports whether the kind records resume latencies.
 func (w *worker) blocking() bool {
 	switch w.t.Kind {
-	case IoSync, Bursty, PipeIo, FutexPingPong, CachePipe, FutexFanOut, Sequence,
-		FanOutCompute, MutexContention:
+	case spec.IoSync, spec.Bursty, spec.PipeIo, spec.FutexPingPong, spec.CachePipe, spec.FutexFanOut, spec.Sequence,
+		spec.FanOutCompute, spec.MutexContention:
 		return true
 	}
 	return false
@@ -133,13 +134,13 @@ func (w *worker) setup() error {
 	}
 	t := w.t
 	switch t.Kind {
-	case IoSync, Sequence:
+	case spec.IoSync, spec.Sequence:
 		if err := w.openIo(); err != nil {
 			return err
 		}
-	case CachePressure, CacheYield, CachePipe:
+	case spec.CachePressure, spec.CacheYield, spec.CachePipe:
 		w.cache = make([]byte, t.CacheBytes)
-	case FanOutCompute:
+	case spec.FanOutCompute:
 		n := 1
 		for (n+1)*(n+1)*8 <= t.CacheBytes {
 			n++
@@ -153,21 +154,21 @@ func (w *worker) setup() error {
 		for i := range w.vec {
 			w.vec[i] = 1
 		}
-	case PageFaultChurn:
+	case spec.PageFaultChurn:
 		mem, err := unix.Mmap(-1, 0, t.RegionBytes, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 		if err != nil {
 			return fmt.Errorf("work_type.region_bytes: map %d bytes: %w", t.RegionBytes, err)
 		}
 		w.region = mem
-	case NiceSweep:
+	case spec.NiceSweep:
 		w.niceMin = -20
-	case PolicyChurn:
+	case spec.PolicyChurn:
 		w.policies = [5]policyStep{
 			{0 /* SCHED_OTHER */, 0, true}, {unix.SCHED_BATCH, 0, true}, {unix.SCHED_IDLE, 0, true},
 			{unix.SCHED_FIFO, 1, true}, {unix.SCHED_RR, 1, true},
 		}
 		w.npol = 5
-	case Custom:
+	case spec.Custom:
 		w.custom = lookupCustom(t.CustomName)
 		if w.custom == nil {
 			return fmt.Errorf("work_type.custom_name: %q not registered in this process (register it in an init function)", t.CustomName)
@@ -210,13 +211,13 @@ func (w *worker) cleanup() {
 
 // run is the measured loop. The caller has called setup and waited for the
 // start signal.
-func (w *worker) run() WorkerReport {
-	r := WorkerReport{Index: w.spec.Index, TID: unix.Gettid()}
+func (w *worker) run() spec.WorkerReport {
+	r := spec.WorkerReport{Index: w.spec.Index, TID: unix.Gettid()}
 	switch w.t.Kind {
-	case FutexFanOut, FanOutCompute:
+	case spec.FutexFanOut, spec.FanOutCompute:
 		r.IsMessenger = w.role == 0
 	}
-	if w.t.Kind == AffinityChurn {
+	if w.t.Kind == spec.AffinityChurn {
 		w.loadStartMask()
 	}
 	w.m.begin()
@@ -285,63 +286,63 @@ func (w *worker) releasePartner() {
 func (w *worker) iterate() bool {
 	t := &w.t
 	switch t.Kind {
-	case CpuSpin:
+	case spec.CpuSpin:
 		w.spin(spinUnitsPerCpuSpinIter)
-	case YieldHeavy:
+	case spec.YieldHeavy:
 		w.spin(1)
 		schedYield()
-	case Mixed:
+	case spec.Mixed:
 		w.spin(spinUnitsPerCpuSpinIter)
 		schedYield()
-	case IoSync:
+	case spec.IoSync:
 		w.ioOnce()
 		return w.sleep(int64(ioSleep))
-	case Bursty:
+	case spec.Bursty:
 		if !w.spinFor(int64(t.Burst)) {
 			return false
 		}
 		return w.sleep(int64(t.Sleep))
-	case PipeIo:
+	case spec.PipeIo:
 		return w.pipeExchange(t.BurstIters)
-	case CachePipe:
+	case spec.CachePipe:
 		w.cacheWalk(1024)
 		return w.pipeExchange(t.BurstIters)
-	case FutexPingPong:
+	case spec.FutexPingPong:
 		return w.futexPingPong()
-	case CachePressure:
+	case spec.CachePressure:
 		w.cacheWalk(1024)
-	case CacheYield:
+	case spec.CacheYield:
 		w.cacheWalk(1024)
 		schedYield()
-	case FutexFanOut:
+	case spec.FutexFanOut:
 		if w.role == 0 {
 			return w.fanOutMessenger()
 		}
 		return w.fanOutReceiver()
-	case Sequence:
+	case spec.Sequence:
 		return w.sequence()
-	case ForkExit:
+	case spec.ForkExit:
 		return w.forkExit()
-	case NiceSweep:
+	case spec.NiceSweep:
 		w.spin(spinUnitsPerNiceSweep)
 		w.niceStep()
 		schedYield()
-	case AffinityChurn:
+	case spec.AffinityChurn:
 		w.spin(t.SpinIters)
 		w.affinityStep()
 		schedYield()
-	case PolicyChurn:
+	case spec.PolicyChurn:
 		w.spin(t.SpinIters)
 		w.policyStep()
 		schedYield()
-	case FanOutCompute:
+	case spec.FanOutCompute:
 		if w.role == 0 {
 			return w.computeMessenger()
 		}
 		return w.computeReceiver()
-	case PageFaultChurn:
+	case spec.PageFaultChurn:
 		w.pageFaults()
-	case MutexContention:
+	case spec.MutexContention:
 		return w.mutexRound()
 	}
 	return true
@@ -633,18 +634,18 @@ func (w *worker) sequence() bool {
 	for _, p := range w.t.Phases {
 		d := int64(p.Duration)
 		switch p.Kind {
-		case PhaseSpin:
+		case spec.PhaseSpin:
 			if !w.spinFor(d) {
 				return false
 			}
-		case PhaseSleep:
+		case spec.PhaseSleep:
 			if !w.sleep(d) {
 				return false
 			}
-		case PhaseYield, PhaseIo:
+		case spec.PhaseYield, spec.PhaseIo:
 			end := nanotime() + d
 			for {
-				if p.Kind == PhaseYield {
+				if p.Kind == spec.PhaseYield {
 					w.units++
 					schedYield()
 				} else {
@@ -783,18 +784,18 @@ func waitStartFd(fd int, s *shm) bool {
 }
 
 // applyPolicy sets the scheduling policy of tid (0: the calling thread).
-func applyPolicy(tid int, p SchedPolicy) error {
+func applyPolicy(tid int, p spec.SchedPolicy) error {
 	var policy int
 	switch p.Class {
-	case PolicyNormal:
+	case spec.PolicyNormal:
 		return nil
-	case PolicyBatch:
+	case spec.PolicyBatch:
 		policy = unix.SCHED_BATCH
-	case PolicyIdle:
+	case spec.PolicyIdle:
 		policy = unix.SCHED_IDLE
-	case PolicyFIFO:
+	case spec.PolicyFIFO:
 		policy = unix.SCHED_FIFO
-	case PolicyRoundRobin:
+	case spec.PolicyRoundRobin:
 		policy = unix.SCHED_RR
 	default:
 		return fmt.Errorf("sched_policy.class: %q unknown", p.Class)
@@ -812,31 +813,31 @@ func applyPolicy(tid int, p SchedPolicy) error {
 }
 
 // applyMemPolicy calls set_mempolicy for the calling thread.
-func applyMemPolicy(m MemPolicy) error {
+func applyMemPolicy(m spec.MemPolicy) error {
 	var mode uintptr
 	switch m.Mode {
-	case MemDefault:
+	case spec.MemDefault:
 		return nil
-	case MemBind:
+	case spec.MemBind:
 		mode = unix.MPOL_BIND
-	case MemPreferred:
+	case spec.MemPreferred:
 		mode = unix.MPOL_PREFERRED
-	case MemInterleave:
+	case spec.MemInterleave:
 		mode = unix.MPOL_INTERLEAVE
-	case MemLocal:
+	case spec.MemLocal:
 		mode = unix.MPOL_LOCAL
-	case MemPreferredMany:
+	case spec.MemPreferredMany:
 		mode = 5 // MPOL_PREFERRED_MANY
-	case MemWeightedInterleave:
+	case spec.MemWeightedInterleave:
 		mode = 6 // MPOL_WEIGHTED_INTERLEAVE
 	}
 	for _, f := range m.Flags {
 		switch f {
-		case MemFlagStaticNodes:
+		case spec.MemFlagStaticNodes:
 			mode |= unix.MPOL_F_STATIC_NODES
-		case MemFlagRelativeNodes:
+		case spec.MemFlagRelativeNodes:
 			mode |= unix.MPOL_F_RELATIVE_NODES
-		case MemFlagNumaBalancing:
+		case spec.MemFlagNumaBalancing:
 			mode |= unix.MPOL_F_NUMA_BALANCING
 		}
 	}

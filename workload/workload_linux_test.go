@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scxvm/scxvm/spec"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,7 +34,7 @@ func init() {
 }
 
 // runFor spawns cfg, runs it for d and returns the reports.
-func runFor(t *testing.T, cfg WorkloadConfig, d time.Duration) []WorkerReport {
+func runFor(t *testing.T, cfg spec.WorkloadConfig, d time.Duration) []spec.WorkerReport {
 	t.Helper()
 	h, err := Spawn(cfg)
 	if err != nil {
@@ -50,31 +51,31 @@ func runFor(t *testing.T, cfg WorkloadConfig, d time.Duration) []WorkerReport {
 }
 
 func TestEveryKind(t *testing.T) {
-	short := map[WorkKind]WorkType{
-		Bursty:        {Kind: Bursty, Burst: 5 * time.Millisecond, Sleep: 5 * time.Millisecond},
-		Sequence:      {Kind: Sequence, Phases: []Phase{{PhaseSpin, 3 * time.Millisecond}, {PhaseSleep, 2 * time.Millisecond}, {PhaseYield, time.Millisecond}, {PhaseIo, time.Millisecond}}},
-		Custom:        {Kind: Custom, CustomName: "test-progress"},
-		FanOutCompute: {Kind: FanOutCompute, FanOut: 2, CacheBytes: 32 << 10, Ops: 2},
-		FutexFanOut:   {Kind: FutexFanOut, FanOut: 2},
+	short := map[spec.WorkKind]spec.WorkType{
+		spec.Bursty:        {Kind: spec.Bursty, Burst: 5 * time.Millisecond, Sleep: 5 * time.Millisecond},
+		spec.Sequence:      {Kind: spec.Sequence, Phases: []spec.Phase{{Kind: spec.PhaseSpin, Duration: 3 * time.Millisecond}, {Kind: spec.PhaseSleep, Duration: 2 * time.Millisecond}, {Kind: spec.PhaseYield, Duration: time.Millisecond}, {Kind: spec.PhaseIo, Duration: time.Millisecond}}},
+		spec.Custom:        {Kind: spec.Custom, CustomName: "test-progress"},
+		spec.FanOutCompute: {Kind: spec.FanOutCompute, FanOut: 2, CacheBytes: 32 << 10, Ops: 2},
+		spec.FutexFanOut:   {Kind: spec.FutexFanOut, FanOut: 2},
 		// A long hold makes the contenders wait even on a loaded host.
-		MutexContention: {Kind: MutexContention, Contenders: 3, HoldIters: 200_000},
+		spec.MutexContention: {Kind: spec.MutexContention, Contenders: 3, HoldIters: 200_000},
 	}
-	threadKinds := []WorkKind{CpuSpin, PipeIo, FutexPingPong, FutexFanOut, ForkExit, MutexContention, AffinityChurn, PolicyChurn, IoSync, Custom}
-	for _, mode := range []CloneMode{CloneProcess, CloneThread} {
-		for _, kind := range WorkKinds() {
-			if mode == CloneThread && !slices.Contains(threadKinds, kind) {
+	threadKinds := []spec.WorkKind{spec.CpuSpin, spec.PipeIo, spec.FutexPingPong, spec.FutexFanOut, spec.ForkExit, spec.MutexContention, spec.AffinityChurn, spec.PolicyChurn, spec.IoSync, spec.Custom}
+	for _, mode := range []spec.CloneMode{spec.CloneProcess, spec.CloneThread} {
+		for _, kind := range spec.WorkKinds() {
+			if mode == spec.CloneThread && !slices.Contains(threadKinds, kind) {
 				continue
 			}
 			t.Run(string(kind)+"/"+modeName(mode), func(t *testing.T) {
 				wt, ok := short[kind]
 				if !ok {
-					wt = WorkType{Kind: kind}
+					wt = spec.WorkType{Kind: kind}
 				}
 				n := max(wt.GroupSize(), 2)
 				if n%wt.GroupSize() != 0 {
 					n = wt.GroupSize()
 				}
-				reports := runFor(t, WorkloadConfig{NumWorkers: n, WorkType: wt, CloneMode: mode}, 150*time.Millisecond)
+				reports := runFor(t, spec.WorkloadConfig{NumWorkers: n, WorkType: wt, CloneMode: mode}, 150*time.Millisecond)
 				if len(reports) != n {
 					t.Fatalf("got %d reports, want %d", len(reports), n)
 				}
@@ -93,14 +94,14 @@ func TestEveryKind(t *testing.T) {
 					if r.WallTimeNs == 0 || r.CPUTimeNs == 0 || r.WallTimeNs < r.OffCPUNs {
 						t.Errorf("worker %d: times wall %d cpu %d off %d", i, r.WallTimeNs, r.CPUTimeNs, r.OffCPUNs)
 					}
-					if kind != Custom && len(r.CPUsUsed) == 0 {
+					if kind != spec.Custom && len(r.CPUsUsed) == 0 {
 						t.Errorf("worker %d: no cpus_used", i)
 					}
 					if int(r.ResumeLatencyCount) < len(r.ResumeLatenciesNs) {
 						t.Errorf("worker %d: %d samples > count %d", i, len(r.ResumeLatenciesNs), r.ResumeLatencyCount)
 					}
 					latencies += r.ResumeLatencyCount
-					if (kind == FutexFanOut || kind == FanOutCompute) != r.IsMessenger && i == 0 {
+					if (kind == spec.FutexFanOut || kind == spec.FanOutCompute) != r.IsMessenger && i == 0 {
 						t.Errorf("worker 0: is_messenger %v", r.IsMessenger)
 					}
 				}
@@ -114,7 +115,7 @@ func TestEveryKind(t *testing.T) {
 }
 
 func TestStuckWorkerTimesOut(t *testing.T) {
-	h, err := Spawn(WorkloadConfig{NumWorkers: 3, WorkType: WorkType{Kind: Custom, CustomName: "test-ignore-stop"}})
+	h, err := Spawn(spec.WorkloadConfig{NumWorkers: 3, WorkType: spec.WorkType{Kind: spec.Custom, CustomName: "test-ignore-stop"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestStuckWorkerTimesOut(t *testing.T) {
 	if took < time.Second || took > 1500*time.Millisecond {
 		t.Errorf("StopAndCollect took %v, want about the 1 s deadline", took)
 	}
-	if r := reports[0]; r.Completed || r.Exit.Kind != ExitTimedOut || r.Exit.Signal != int(syscall.SIGKILL) {
+	if r := reports[0]; r.Completed || r.Exit.Kind != spec.ExitTimedOut || r.Exit.Signal != int(syscall.SIGKILL) {
 		t.Errorf("stuck worker: completed %v exit %+v, want timed_out/SIGKILL", r.Completed, r.Exit)
 	}
 	for _, r := range reports[1:] {
@@ -139,7 +140,7 @@ func TestStuckWorkerTimesOut(t *testing.T) {
 }
 
 func TestKilledWorker(t *testing.T) {
-	h, err := Spawn(WorkloadConfig{NumWorkers: 3})
+	h, err := Spawn(spec.WorkloadConfig{NumWorkers: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +152,7 @@ func TestKilledWorker(t *testing.T) {
 	}
 	time.Sleep(30 * time.Millisecond)
 	reports := h.StopAndCollect()
-	if r := reports[1]; r.Completed || r.Exit.Kind != ExitSignaled || r.Exit.Signal != int(syscall.SIGKILL) {
+	if r := reports[1]; r.Completed || r.Exit.Kind != spec.ExitSignaled || r.Exit.Signal != int(syscall.SIGKILL) {
 		t.Errorf("killed worker: completed %v exit %+v, want signaled/9", r.Completed, r.Exit)
 	}
 	for _, i := range []int{0, 2} {
@@ -165,14 +166,14 @@ func TestKilledWorker(t *testing.T) {
 }
 
 func TestCloseAfterPanic(t *testing.T) {
-	for _, mode := range []CloneMode{CloneProcess, CloneThread} {
+	for _, mode := range []spec.CloneMode{spec.CloneProcess, spec.CloneThread} {
 		func() {
 			defer func() {
 				if r := recover(); r != "boom" {
 					t.Fatalf("recover: %v", r)
 				}
 			}()
-			h, err := Spawn(WorkloadConfig{NumWorkers: 4, WorkType: WorkType{Kind: PipeIo}, CloneMode: mode})
+			h, err := Spawn(spec.WorkloadConfig{NumWorkers: 4, WorkType: spec.WorkType{Kind: spec.PipeIo}, CloneMode: mode})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -191,8 +192,8 @@ func TestCloseAfterPanic(t *testing.T) {
 }
 
 func TestCloseBeforeStart(t *testing.T) {
-	for _, mode := range []CloneMode{CloneProcess, CloneThread} {
-		h, err := Spawn(WorkloadConfig{NumWorkers: 2, WorkType: WorkType{Kind: FutexPingPong}, CloneMode: mode})
+	for _, mode := range []spec.CloneMode{spec.CloneProcess, spec.CloneThread} {
+		h, err := Spawn(spec.WorkloadConfig{NumWorkers: 2, WorkType: spec.WorkType{Kind: spec.FutexPingPong}, CloneMode: mode})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -212,7 +213,7 @@ func TestCloseBeforeStart(t *testing.T) {
 }
 
 func TestStopAndCollectAutoStartsAndRepeats(t *testing.T) {
-	h, err := Spawn(WorkloadConfig{NumWorkers: 2})
+	h, err := Spawn(spec.WorkloadConfig{NumWorkers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +234,7 @@ func TestStopAndCollectAutoStartsAndRepeats(t *testing.T) {
 }
 
 func TestSnapshotMonotonic(t *testing.T) {
-	h, err := Spawn(WorkloadConfig{NumWorkers: 2, WorkType: WorkType{Kind: Mixed}})
+	h, err := Spawn(spec.WorkloadConfig{NumWorkers: 2, WorkType: spec.WorkType{Kind: spec.Mixed}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,19 +288,19 @@ func TestPlacementApplied(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		cfg    WorkloadConfig
+		cfg    spec.WorkloadConfig
 		policy int
 		cpus   []int
 		nice   int
 	}{
-		{"batch-cpu0", WorkloadConfig{SchedPolicy: SchedPolicy{Class: PolicyBatch}, Affinity: Affinity{Kind: AffinityFixed, CPUs: []int{0}}, Nice: 5}, unix.SCHED_BATCH, []int{0}, 5},
-		{"idle-single1", WorkloadConfig{SchedPolicy: SchedPolicy{Class: PolicyIdle}, Affinity: Affinity{Kind: AffinitySingle, CPU: 1}}, unix.SCHED_IDLE, []int{1}, 0},
+		{"batch-cpu0", spec.WorkloadConfig{SchedPolicy: spec.SchedPolicy{Class: spec.PolicyBatch}, Affinity: spec.Affinity{Kind: spec.AffinityFixed, CPUs: []int{0}}, Nice: 5}, unix.SCHED_BATCH, []int{0}, 5},
+		{"idle-single1", spec.WorkloadConfig{SchedPolicy: spec.SchedPolicy{Class: spec.PolicyIdle}, Affinity: spec.Affinity{Kind: spec.AffinitySingle, CPU: 1}}, unix.SCHED_IDLE, []int{1}, 0},
 		// Real-time spinners stay on cpu 0 so that cpu 1 runs the test.
-		{"fifo", WorkloadConfig{SchedPolicy: SchedPolicy{Class: PolicyFIFO, Priority: 10}, Affinity: Affinity{Kind: AffinityFixed, CPUs: []int{0}}, Nice: -3}, unix.SCHED_FIFO, []int{0}, -3},
-		{"rr", WorkloadConfig{SchedPolicy: SchedPolicy{Class: PolicyRoundRobin, Priority: 1}, Affinity: Affinity{Kind: AffinitySingle, CPU: 0}}, unix.SCHED_RR, []int{0}, 0},
+		{"fifo", spec.WorkloadConfig{SchedPolicy: spec.SchedPolicy{Class: spec.PolicyFIFO, Priority: 10}, Affinity: spec.Affinity{Kind: spec.AffinityFixed, CPUs: []int{0}}, Nice: -3}, unix.SCHED_FIFO, []int{0}, -3},
+		{"rr", spec.WorkloadConfig{SchedPolicy: spec.SchedPolicy{Class: spec.PolicyRoundRobin, Priority: 1}, Affinity: spec.Affinity{Kind: spec.AffinitySingle, CPU: 0}}, unix.SCHED_RR, []int{0}, 0},
 	}
 	for _, tt := range tests {
-		for _, mode := range []CloneMode{CloneProcess, CloneThread} {
+		for _, mode := range []spec.CloneMode{spec.CloneProcess, spec.CloneThread} {
 			t.Run(tt.name+"/"+modeName(mode), func(t *testing.T) {
 				if (tt.policy == unix.SCHED_FIFO || tt.policy == unix.SCHED_RR || tt.nice < 0) && unix.Geteuid() != 0 {
 					t.Skip("SKIP (loud): fifo/rr/negative nice need root or CAP_SYS_NICE; run the tests as root")
@@ -349,7 +350,7 @@ func TestPlacementApplied(t *testing.T) {
 }
 
 func TestRandomAffinity(t *testing.T) {
-	h, err := Spawn(WorkloadConfig{NumWorkers: 4, Affinity: Affinity{Kind: AffinityRandom, From: []int{0, 1}, Count: 1}})
+	h, err := Spawn(spec.WorkloadConfig{NumWorkers: 4, Affinity: spec.Affinity{Kind: spec.AffinityRandom, From: []int{0, 1}, Count: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +363,7 @@ func TestRandomAffinity(t *testing.T) {
 }
 
 func TestThreadWorkersIdentity(t *testing.T) {
-	h, err := Spawn(WorkloadConfig{NumWorkers: 2, CloneMode: CloneThread})
+	h, err := Spawn(spec.WorkloadConfig{NumWorkers: 2, CloneMode: spec.CloneThread})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +390,7 @@ func TestThreadWorkersIdentity(t *testing.T) {
 }
 
 func TestProcessWorkersIdentity(t *testing.T) {
-	h, err := Spawn(WorkloadConfig{NumWorkers: 2})
+	h, err := Spawn(spec.WorkloadConfig{NumWorkers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,21 +422,25 @@ func TestProcessWorkersIdentity(t *testing.T) {
 }
 
 func TestSpawnRejectsInvalidConfig(t *testing.T) {
-	_, err := Spawn(WorkloadConfig{NumWorkers: 3, WorkType: WorkType{Kind: PipeIo}})
-	var ce *ConfigError
+	_, err := Spawn(spec.WorkloadConfig{NumWorkers: 3, WorkType: spec.WorkType{Kind: spec.PipeIo}})
+	var ce *spec.ValidationError
 	if !errors.As(err, &ce) {
-		t.Fatalf("Spawn: %v, want a *ConfigError", err)
+		t.Fatalf("Spawn: %v, want a *spec.ValidationError", err)
 	}
 	if kids := childPIDs(); len(kids) != 0 {
 		t.Errorf("children after a failed Spawn: %v", kids)
+	}
+	_, err = Spawn(spec.WorkloadConfig{NumWorkers: 1, WorkType: spec.WorkType{Kind: spec.Custom, CustomName: "nope"}})
+	if !errors.As(err, &ce) || ce.Path != "work_type.custom_name" || !strings.Contains(err.Error(), "test-progress") {
+		t.Errorf("Spawn of an unregistered custom function: %v, want an error listing the registered ones", err)
 	}
 }
 
 func TestSetupFailureFailsSpawn(t *testing.T) {
 	// cpu 1000 passes validation but does not exist here:
 	// sched_setaffinity fails in the worker.
-	for _, mode := range []CloneMode{CloneProcess, CloneThread} {
-		_, err := Spawn(WorkloadConfig{NumWorkers: 2, CloneMode: mode, Affinity: Affinity{Kind: AffinitySingle, CPU: 1000}})
+	for _, mode := range []spec.CloneMode{spec.CloneProcess, spec.CloneThread} {
+		_, err := Spawn(spec.WorkloadConfig{NumWorkers: 2, CloneMode: mode, Affinity: spec.Affinity{Kind: spec.AffinitySingle, CPU: 1000}})
 		if err == nil {
 			t.Fatalf("%q: Spawn with affinity cpu 1000 succeeded", mode)
 		}
@@ -446,8 +451,8 @@ func TestSetupFailureFailsSpawn(t *testing.T) {
 	}
 }
 
-func modeName(m CloneMode) string {
-	if m == CloneProcess {
+func modeName(m spec.CloneMode) string {
+	if m == spec.CloneProcess {
 		return "process"
 	}
 	return string(m)
@@ -457,11 +462,11 @@ func modeName(m CloneMode) string {
 // must survive that (PR_SET_PDEATHSIG follows the forking thread).
 func TestThreadExitDoesNotKillProcessWorkers(t *testing.T) {
 	for range 3 {
-		hp, err := Spawn(WorkloadConfig{NumWorkers: 2})
+		hp, err := Spawn(spec.WorkloadConfig{NumWorkers: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
-		ht, err := Spawn(WorkloadConfig{NumWorkers: 4, CloneMode: CloneThread})
+		ht, err := Spawn(spec.WorkloadConfig{NumWorkers: 4, CloneMode: spec.CloneThread})
 		if err != nil {
 			hp.Close()
 			t.Fatal(err)
@@ -481,10 +486,10 @@ func TestThreadExitDoesNotKillProcessWorkers(t *testing.T) {
 }
 
 func TestPanickingWorker(t *testing.T) {
-	for _, mode := range []CloneMode{CloneProcess, CloneThread} {
-		reports := runFor(t, WorkloadConfig{NumWorkers: 2, CloneMode: mode,
-			WorkType: WorkType{Kind: Custom, CustomName: "test-panic"}}, 20*time.Millisecond)
-		if r := reports[1]; r.Completed || r.Exit.Kind != ExitExited || r.Exit.Code != 2 {
+	for _, mode := range []spec.CloneMode{spec.CloneProcess, spec.CloneThread} {
+		reports := runFor(t, spec.WorkloadConfig{NumWorkers: 2, CloneMode: mode,
+			WorkType: spec.WorkType{Kind: spec.Custom, CustomName: "test-panic"}}, 20*time.Millisecond)
+		if r := reports[1]; r.Completed || r.Exit.Kind != spec.ExitExited || r.Exit.Code != 2 {
 			t.Errorf("%s: panicking worker: completed %v exit %+v", modeName(mode), r.Completed, r.Exit)
 		}
 		if r := reports[0]; !r.Completed {
@@ -507,7 +512,7 @@ func init() {
 
 func TestSpawnRefusesInUnconvertedChild(t *testing.T) {
 	t.Setenv(envWorker, "AAAA")
-	if _, err := Spawn(WorkloadConfig{NumWorkers: 1}); err == nil || !strings.Contains(err.Error(), "RunWorkerIfChild") {
+	if _, err := Spawn(spec.WorkloadConfig{NumWorkers: 1}); err == nil || !strings.Contains(err.Error(), "RunWorkerIfChild") {
 		t.Errorf("Spawn in a worker child: %v, want an error naming RunWorkerIfChild", err)
 	}
 }
@@ -517,14 +522,14 @@ func TestSpawnRefusesInUnconvertedChild(t *testing.T) {
 func TestStopReachesBlockedWorkers(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  WorkloadConfig
+		cfg  spec.WorkloadConfig
 		kill int // worker to SIGKILL first (-1: none), leaving its partner blocked
 	}{
-		{"long sleep", WorkloadConfig{NumWorkers: 2, WorkType: WorkType{Kind: Bursty, Burst: time.Millisecond, Sleep: 10 * time.Second}}, -1},
-		{"pipe partner dead", WorkloadConfig{NumWorkers: 2, WorkType: WorkType{Kind: PipeIo}}, 0},
-		{"futex partner dead", WorkloadConfig{NumWorkers: 2, WorkType: WorkType{Kind: FutexPingPong}}, 1},
-		{"fan-out messenger dead", WorkloadConfig{NumWorkers: 3, WorkType: WorkType{Kind: FutexFanOut, FanOut: 2}}, 0},
-		{"thread pipe", WorkloadConfig{NumWorkers: 2, WorkType: WorkType{Kind: PipeIo}, CloneMode: CloneThread}, -1},
+		{"long sleep", spec.WorkloadConfig{NumWorkers: 2, WorkType: spec.WorkType{Kind: spec.Bursty, Burst: time.Millisecond, Sleep: 10 * time.Second}}, -1},
+		{"pipe partner dead", spec.WorkloadConfig{NumWorkers: 2, WorkType: spec.WorkType{Kind: spec.PipeIo}}, 0},
+		{"futex partner dead", spec.WorkloadConfig{NumWorkers: 2, WorkType: spec.WorkType{Kind: spec.FutexPingPong}}, 1},
+		{"fan-out messenger dead", spec.WorkloadConfig{NumWorkers: 3, WorkType: spec.WorkType{Kind: spec.FutexFanOut, FanOut: 2}}, 0},
+		{"thread pipe", spec.WorkloadConfig{NumWorkers: 2, WorkType: spec.WorkType{Kind: spec.PipeIo}, CloneMode: spec.CloneThread}, -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -561,7 +566,7 @@ func TestStopReachesBlockedWorkers(t *testing.T) {
 // A sleeping process worker must not be woken by the Go runtime (no
 // preemption signals): a 300 ms sleep is three 100 ms chunks.
 func TestNoRuntimeWakeups(t *testing.T) {
-	reports := runFor(t, WorkloadConfig{NumWorkers: 1, WorkType: WorkType{Kind: Bursty, Burst: time.Millisecond, Sleep: 300 * time.Millisecond}}, 250*time.Millisecond)
+	reports := runFor(t, spec.WorkloadConfig{NumWorkers: 1, WorkType: spec.WorkType{Kind: spec.Bursty, Burst: time.Millisecond, Sleep: 300 * time.Millisecond}}, 250*time.Millisecond)
 	r := reports[0]
 	if !r.Completed {
 		t.Fatalf("%+v", r.Exit)
@@ -589,7 +594,7 @@ func init() {
 // worker that exited by itself long before the deadline must not be
 // classified as timed out because it is only reaped after a stuck one.
 func TestExitClassificationAfterDeadline(t *testing.T) {
-	h, err := Spawn(WorkloadConfig{NumWorkers: 3, WorkType: WorkType{Kind: Custom, CustomName: "test-stuck-and-exit"}})
+	h, err := Spawn(spec.WorkloadConfig{NumWorkers: 3, WorkType: spec.WorkType{Kind: spec.Custom, CustomName: "test-stuck-and-exit"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -598,10 +603,10 @@ func TestExitClassificationAfterDeadline(t *testing.T) {
 	h.Start()
 	time.Sleep(30 * time.Millisecond)
 	reports := h.StopAndCollect()
-	if r := reports[0]; r.Completed || r.Exit.Kind != ExitTimedOut {
+	if r := reports[0]; r.Completed || r.Exit.Kind != spec.ExitTimedOut {
 		t.Errorf("stuck worker: completed %v exit %+v, want timed_out", r.Completed, r.Exit)
 	}
-	if r := reports[1]; r.Completed || r.Exit.Kind != ExitExited || r.Exit.Code != 3 {
+	if r := reports[1]; r.Completed || r.Exit.Kind != spec.ExitExited || r.Exit.Code != 3 {
 		t.Errorf("exited worker: completed %v exit %+v, want exited/3", r.Completed, r.Exit)
 	}
 	if r := reports[2]; !r.Completed {
@@ -634,7 +639,7 @@ func TestChildEnv(t *testing.T) {
 // decides which spinning thread runs, and that it drops back afterwards.
 func TestThreadWorkersGetAProcEach(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	h, err := Spawn(WorkloadConfig{NumWorkers: 4, CloneMode: CloneThread})
+	h, err := Spawn(spec.WorkloadConfig{NumWorkers: 4, CloneMode: spec.CloneThread})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -668,12 +673,12 @@ func TestStartForStopsOnTime(t *testing.T) {
 	const deadline = 50 * time.Millisecond
 	for _, tc := range []struct {
 		name string
-		cfg  WorkloadConfig
+		cfg  spec.WorkloadConfig
 	}{
-		{"process CpuSpin", WorkloadConfig{NumWorkers: 2}},
-		{"thread CpuSpin", WorkloadConfig{NumWorkers: 2, CloneMode: CloneThread}},
-		{"process PipeIo", WorkloadConfig{NumWorkers: 2, WorkType: WorkType{Kind: PipeIo}}},
-		{"process Custom", WorkloadConfig{NumWorkers: 1, WorkType: WorkType{Kind: Custom, CustomName: "test-progress"}}},
+		{"process spec.CpuSpin", spec.WorkloadConfig{NumWorkers: 2}},
+		{"thread spec.CpuSpin", spec.WorkloadConfig{NumWorkers: 2, CloneMode: spec.CloneThread}},
+		{"process spec.PipeIo", spec.WorkloadConfig{NumWorkers: 2, WorkType: spec.WorkType{Kind: spec.PipeIo}}},
+		{"process spec.Custom", spec.WorkloadConfig{NumWorkers: 1, WorkType: spec.WorkType{Kind: spec.Custom, CustomName: "test-progress"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, err := Spawn(tc.cfg)

@@ -1,4 +1,4 @@
-// Package scenario runs one protocol.Scenario inside the guest: it creates
+// Package scenario runs one Scenario inside the guest: it creates
 // the scenario's cgroups with their cpusets under a job cgroup, spawns the
 // workloads blocked, moves them into their cgroups (cgroup.procs for
 // process workers, cgroup.threads for thread workers), starts them, applies

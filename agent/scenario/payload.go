@@ -12,6 +12,7 @@ import (
 
 	"github.com/scxvm/scxvm/agent/internal/logbuf"
 	"github.com/scxvm/scxvm/protocol"
+	"github.com/scxvm/scxvm/spec"
 )
 
 // payloads are the scenario's commands running beside the workers.
@@ -22,7 +23,7 @@ type payloads struct {
 }
 
 type payload struct {
-	spec  protocol.Payload
+	spec  spec.Payload
 	cmd   *exec.Cmd
 	out   *logbuf.HeadTail
 	start time.Time
@@ -34,7 +35,7 @@ type payload struct {
 
 // startPayloads starts every payload. A payload that cannot start gets a
 // result with Error set; it does not stop the scenario.
-func startPayloads(ctx context.Context, specs []protocol.Payload, r *runner, outBytes int) *payloads {
+func startPayloads(ctx context.Context, specs []spec.Payload, r *runner, outBytes int) *payloads {
 	ps := &payloads{}
 	for _, spec := range specs {
 		p := &payload{spec: spec, out: logbuf.NewHeadTail(outBytes), done: make(chan struct{})}

@@ -14,13 +14,10 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/protocol"
+	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/workload"
 	"github.com/scxvm/scxvm/workload/cgroup"
-	"github.com/scxvm/scxvm/workload/topology"
 )
-
-// DefaultDuration is the run time of a scenario with a zero Duration.
-const DefaultDuration = 2 * time.Second
 
 // Progress is one progress sample.
 type Progress struct {
@@ -89,7 +86,7 @@ type handle struct {
 
 type runner struct {
 	cfg     Config
-	sc      protocol.Scenario
+	sc      spec.Scenario
 	mgr     *cgroup.Manager
 	grp     *cgroup.Group
 	cpus    map[string]string // current cpuset.cpus per scenario cgroup
@@ -103,7 +100,7 @@ type runner struct {
 // Run runs sc and returns its result; see the package documentation.
 // ctx bounds everything: when it ends, steps stop, workers are stopped and
 // collected (collection has its own deadline), and the error says so.
-func Run(ctx context.Context, sc protocol.Scenario, cfg Config) (res *Result, err error) {
+func Run(ctx context.Context, sc spec.Scenario, cfg Config) (res *Result, err error) {
 	if cfg.CgroupParent == "" {
 		cfg.CgroupParent = "/sys/fs/cgroup"
 	}
@@ -119,10 +116,10 @@ func Run(ctx context.Context, sc protocol.Scenario, cfg Config) (res *Result, er
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	if sc.Duration <= 0 {
-		sc.Duration = DefaultDuration
-	}
-	if err := Validate(sc); err != nil {
+	sc.Duration = sc.RunTime()
+	// The host validated sc before it booted; this guards the guest
+	// against a host of another build.
+	if err := sc.Validate(); err != nil {
 		return &Result{}, err
 	}
 	r := &runner{cfg: cfg, sc: sc, cpus: make(map[string]string)}
@@ -159,117 +156,6 @@ func Run(ctx context.Context, sc protocol.Scenario, cfg Config) (res *Result, er
 	return res, runErr
 }
 
-// Validate checks a scenario's names and references before anything
-// runs, so that a typo fails at once with the field named.
-func Validate(sc protocol.Scenario) error {
-	names := make(map[string]bool)
-	for i, c := range sc.Cgroups {
-		if err := checkName(c.Name); err != nil {
-			return fmt.Errorf("scenario %q: cgroups[%d].name: %w", sc.Name, i, err)
-		}
-		if names[c.Name] {
-			return fmt.Errorf("scenario %q: cgroups[%d].name: duplicate %q", sc.Name, i, c.Name)
-		}
-		names[c.Name] = true
-		if c.CPUs != "" {
-			if _, err := topology.ParseCPUSet(c.CPUs); err != nil {
-				return fmt.Errorf("scenario %q: cgroups[%d].cpus: %w", sc.Name, i, err)
-			}
-		}
-		for j, w := range c.Workloads {
-			if err := w.Validate(); err != nil {
-				return fmt.Errorf("scenario %q: cgroups[%d].workloads[%d]: %w", sc.Name, i, j, err)
-			}
-		}
-	}
-	for i, s := range sc.Steps {
-		if err := validateStep(s, names); err != nil {
-			return fmt.Errorf("scenario %q: steps[%d] (%s at %v): %w", sc.Name, i, s.Action, s.At, err)
-		}
-	}
-	for i, p := range sc.Payloads {
-		if p.Path == "" {
-			return fmt.Errorf("scenario %q: payloads[%d].path: empty", sc.Name, i)
-		}
-		if p.Cgroup != "" && !names[p.Cgroup] {
-			return fmt.Errorf("scenario %q: payloads[%d].cgroup: no cgroup %q", sc.Name, i, p.Cgroup)
-		}
-	}
-	return nil
-}
-
-func checkName(n string) error {
-	switch {
-	case n == "" || n == "." || n == "..":
-		return fmt.Errorf("invalid cgroup name %q", n)
-	case filepath.Base(n) != n:
-		return fmt.Errorf("cgroup name %q has a slash", n)
-	}
-	return nil
-}
-
-// validateStep checks a step against the cgroups known at its time;
-// add_cgroup and remove_cgroup change them, in step order.
-func validateStep(s protocol.Step, names map[string]bool) error {
-	need := func(n string, field string) error {
-		if !names[n] {
-			return fmt.Errorf("%s: no cgroup %q", field, n)
-		}
-		return nil
-	}
-	cpus := func() error {
-		if s.CPUs == "" {
-			return nil
-		}
-		_, err := topology.ParseCPUSet(s.CPUs)
-		return err
-	}
-	switch s.Action {
-	case protocol.StepSetCpuset:
-		if err := need(s.Cgroup, "cgroup"); err != nil {
-			return err
-		}
-		return cpus()
-	case protocol.StepSwapCpusets, protocol.StepMoveTasks:
-		if err := need(s.Cgroup, "cgroup"); err != nil {
-			return err
-		}
-		return need(s.Target, "target")
-	case protocol.StepAddCgroup:
-		if err := checkName(s.Cgroup); err != nil {
-			return fmt.Errorf("cgroup: %w", err)
-		}
-		if names[s.Cgroup] {
-			return fmt.Errorf("cgroup: %q exists", s.Cgroup)
-		}
-		names[s.Cgroup] = true
-		return cpus()
-	case protocol.StepRemoveCgroup:
-		if err := need(s.Cgroup, "cgroup"); err != nil {
-			return err
-		}
-		delete(names, s.Cgroup)
-	case protocol.StepSetAffinity:
-		if err := need(s.Cgroup, "cgroup"); err != nil {
-			return err
-		}
-		if s.CPUs == "" {
-			return errors.New("cpus: empty")
-		}
-		return cpus()
-	case protocol.StepSpawn, protocol.StepKillWorker:
-		return need(s.Cgroup, "cgroup")
-	case protocol.StepKillScheduler, protocol.StepHang:
-	case protocol.StepSysRq:
-		if len(s.Key) != 1 {
-			return fmt.Errorf("key: %q, want one character", s.Key)
-		}
-	default:
-		return fmt.Errorf("action: unknown %q (want one of set_cpuset, swap_cpusets, add_cgroup, remove_cgroup, move_tasks, set_affinity, spawn, kill_worker, kill_scheduler, sysrq, hang)", s.Action)
-	}
-	return nil
-}
-
 func (r *runner) setup() error {
 	m, err := cgroup.NewManager(filepath.Join(r.cfg.CgroupParent, r.cfg.Name), r.cfg.CgroupOptions...)
 	if err != nil {
@@ -304,7 +190,7 @@ func (r *runner) addCgroup(name, cpus string) error {
 }
 
 // spawn spawns workloads blocked and moves them into cgroup name.
-func (r *runner) spawn(name string, wls []workload.WorkloadConfig) error {
+func (r *runner) spawn(name string, wls []spec.WorkloadConfig) error {
 	first := 0
 	for _, h := range r.handles {
 		if h.cgroup == name {
@@ -313,7 +199,7 @@ func (r *runner) spawn(name string, wls []workload.WorkloadConfig) error {
 	}
 	for i, wc := range wls {
 		var opts []workload.SpawnOption
-		if wc.CloneMode != workload.CloneThread && !r.mgr.Plain() {
+		if wc.CloneMode != spec.CloneThread && !r.mgr.Plain() {
 			// Born in the cgroup: no migration, and the runtime's
 			// start-up already runs within the cgroup's cpuset.
 			opts = append(opts, workload.InCgroup(r.mgr.Path(name)))
@@ -445,16 +331,16 @@ func (r *runner) worker(name string, idx int) (*workload.WorkloadHandle, int, er
 	return nil, 0, fmt.Errorf("cgroup %s has no worker %d", name, idx)
 }
 
-func signalOf(s protocol.Step) syscall.Signal {
+func signalOf(s spec.Step) syscall.Signal {
 	if s.Signal == 0 {
 		return syscall.SIGKILL
 	}
 	return syscall.Signal(s.Signal)
 }
 
-func (r *runner) step(ctx context.Context, s protocol.Step) error {
+func (r *runner) step(ctx context.Context, s spec.Step) error {
 	switch s.Action {
-	case protocol.StepSetCpuset:
+	case spec.StepSetCpuset:
 		if s.CPUs == "" {
 			if err := r.mgr.ClearCPUs(s.Cgroup); err != nil {
 				return err
@@ -463,7 +349,7 @@ func (r *runner) step(ctx context.Context, s protocol.Step) error {
 			return err
 		}
 		r.cpus[s.Cgroup] = s.CPUs
-	case protocol.StepSwapCpusets:
+	case spec.StepSwapCpusets:
 		a, b := r.cpus[s.Cgroup], r.cpus[s.Target]
 		for _, x := range []struct{ name, cpus string }{{s.Cgroup, b}, {s.Target, a}} {
 			var err error
@@ -477,12 +363,12 @@ func (r *runner) step(ctx context.Context, s protocol.Step) error {
 			}
 		}
 		r.cpus[s.Cgroup], r.cpus[s.Target] = b, a
-	case protocol.StepAddCgroup:
+	case spec.StepAddCgroup:
 		if err := r.addCgroup(s.Cgroup, s.CPUs); err != nil {
 			return err
 		}
 		return r.spawnStarted(s.Cgroup, s.Workloads)
-	case protocol.StepRemoveCgroup:
+	case spec.StepRemoveCgroup:
 		if err := r.mgr.Drain(s.Cgroup); err != nil {
 			return err
 		}
@@ -490,7 +376,7 @@ func (r *runner) step(ctx context.Context, s protocol.Step) error {
 			return err
 		}
 		delete(r.cpus, s.Cgroup)
-	case protocol.StepMoveTasks:
+	case spec.StepMoveTasks:
 		for _, h := range r.handles {
 			if h.cgroup == s.Cgroup {
 				if err := r.place(h.h, s.Target); err != nil {
@@ -498,35 +384,35 @@ func (r *runner) step(ctx context.Context, s protocol.Step) error {
 				}
 			}
 		}
-	case protocol.StepSetAffinity:
+	case spec.StepSetAffinity:
 		h, i, err := r.worker(s.Cgroup, s.Worker)
 		if err != nil {
 			return err
 		}
-		set, err := topology.ParseCPUSet(s.CPUs)
+		set, err := spec.ParseCPUSet(s.CPUs)
 		if err != nil {
 			return err
 		}
 		return h.SetAffinity(i, set.Slice())
-	case protocol.StepSpawn:
+	case spec.StepSpawn:
 		return r.spawnStarted(s.Cgroup, s.Workloads)
-	case protocol.StepKillWorker:
+	case spec.StepKillWorker:
 		h, i, err := r.worker(s.Cgroup, s.Worker)
 		if err != nil {
 			return err
 		}
 		return h.Signal(i, signalOf(s))
-	case protocol.StepKillScheduler:
+	case spec.StepKillScheduler:
 		if r.cfg.KillScheduler == nil {
 			return errors.New("no scheduler to kill")
 		}
 		return r.cfg.KillScheduler(signalOf(s))
-	case protocol.StepSysRq:
+	case spec.StepSysRq:
 		if r.cfg.SysRq == nil {
 			return errors.New("sysrq not available")
 		}
 		return r.cfg.SysRq(s.Key)
-	case protocol.StepHang:
+	case spec.StepHang:
 		if r.cfg.Hang == nil {
 			return errors.New("hang not available")
 		}
@@ -536,7 +422,7 @@ func (r *runner) step(ctx context.Context, s protocol.Step) error {
 	return nil
 }
 
-func (r *runner) spawnStarted(name string, wls []workload.WorkloadConfig) error {
+func (r *runner) spawnStarted(name string, wls []spec.WorkloadConfig) error {
 	n := len(r.handles)
 	err := r.spawn(name, wls)
 	for _, h := range r.handles[n:] {
@@ -563,7 +449,7 @@ func (r *runner) startHandle(h *workload.WorkloadHandle) {
 // stopping them in parallel bounds the total) and returns the reports in
 // worker order.
 func (r *runner) collect() []protocol.CgroupReport {
-	reps := make([][]workload.WorkerReport, len(r.handles))
+	reps := make([][]spec.WorkerReport, len(r.handles))
 	var wg sync.WaitGroup
 	for i, h := range r.handles {
 		wg.Go(func() { reps[i] = h.h.StopAndCollect() })

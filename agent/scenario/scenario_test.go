@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scxvm/scxvm/protocol"
+	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/workload"
 	"github.com/scxvm/scxvm/workload/cgroup"
 )
@@ -34,8 +34,8 @@ func fakeConfig(t *testing.T) (Config, string) {
 	}, parent
 }
 
-func spin(n int) []workload.WorkloadConfig {
-	return []workload.WorkloadConfig{{NumWorkers: n, WorkType: workload.WorkType{Kind: workload.CpuSpin}}}
+func spin(n int) []spec.WorkloadConfig {
+	return []spec.WorkloadConfig{{NumWorkers: n, WorkType: spec.WorkType{Kind: spec.CpuSpin}}}
 }
 
 type progressLog struct {
@@ -53,10 +53,10 @@ func TestSteady(t *testing.T) {
 	cfg, parent := fakeConfig(t)
 	var pl progressLog
 	cfg.Progress = pl.add
-	sc := protocol.Scenario{
+	sc := spec.Scenario{
 		Name:     "steady",
 		Duration: 400 * time.Millisecond,
-		Cgroups: []protocol.Cgroup{
+		Cgroups: []spec.Cgroup{
 			{Name: "a", CPUs: "0", Workloads: spin(2)},
 			{Name: "b", Workloads: spin(1)},
 		},
@@ -110,24 +110,24 @@ func TestSteps(t *testing.T) {
 	var sysrq, killed []string
 	cfg.SysRq = func(k string) error { sysrq = append(sysrq, k); return nil }
 	cfg.KillScheduler = func(sig syscall.Signal) error { killed = append(killed, sig.String()); return nil }
-	sc := protocol.Scenario{
+	sc := spec.Scenario{
 		Name:     "steps",
 		Duration: 600 * time.Millisecond,
-		Cgroups: []protocol.Cgroup{
+		Cgroups: []spec.Cgroup{
 			{Name: "a", CPUs: "0", Workloads: spin(2)},
 			{Name: "b", CPUs: "1", Workloads: spin(1)},
 		},
-		Steps: []protocol.Step{
+		Steps: []spec.Step{
 			// Out of order on purpose: steps run sorted by At.
-			{At: 300 * time.Millisecond, Action: protocol.StepKillWorker, Cgroup: "a", Worker: 1},
-			{At: 100 * time.Millisecond, Action: protocol.StepSwapCpusets, Cgroup: "a", Target: "b"},
-			{At: 150 * time.Millisecond, Action: protocol.StepSetCpuset, Cgroup: "a", CPUs: "0-1"},
-			{At: 200 * time.Millisecond, Action: protocol.StepAddCgroup, Cgroup: "c", CPUs: "0", Workloads: spin(1)},
-			{At: 250 * time.Millisecond, Action: protocol.StepSpawn, Cgroup: "a", Workloads: spin(1)},
-			{At: 260 * time.Millisecond, Action: protocol.StepSetAffinity, Cgroup: "a", Worker: 2, CPUs: "0"},
-			{At: 270 * time.Millisecond, Action: protocol.StepMoveTasks, Cgroup: "b", Target: "c"},
-			{At: 280 * time.Millisecond, Action: protocol.StepSysRq, Key: "d"},
-			{At: 290 * time.Millisecond, Action: protocol.StepKillScheduler},
+			{At: 300 * time.Millisecond, Action: spec.StepKillWorker, Cgroup: "a", Worker: 1},
+			{At: 100 * time.Millisecond, Action: spec.StepSwapCpusets, Cgroup: "a", Target: "b"},
+			{At: 150 * time.Millisecond, Action: spec.StepSetCpuset, Cgroup: "a", CPUs: "0-1"},
+			{At: 200 * time.Millisecond, Action: spec.StepAddCgroup, Cgroup: "c", CPUs: "0", Workloads: spin(1)},
+			{At: 250 * time.Millisecond, Action: spec.StepSpawn, Cgroup: "a", Workloads: spin(1)},
+			{At: 260 * time.Millisecond, Action: spec.StepSetAffinity, Cgroup: "a", Worker: 2, CPUs: "0"},
+			{At: 270 * time.Millisecond, Action: spec.StepMoveTasks, Cgroup: "b", Target: "c"},
+			{At: 280 * time.Millisecond, Action: spec.StepSysRq, Key: "d"},
+			{At: 290 * time.Millisecond, Action: spec.StepKillScheduler},
 		},
 	}
 	res, err := Run(context.Background(), sc, cfg)
@@ -149,7 +149,7 @@ func TestSteps(t *testing.T) {
 		t.Errorf("report cgroups = %v", order)
 	}
 	killedRep := res.Reports[1].Report
-	if killedRep.Completed || killedRep.Exit.Kind != workload.ExitSignaled || killedRep.Exit.Signal != int(syscall.SIGKILL) {
+	if killedRep.Completed || killedRep.Exit.Kind != spec.ExitSignaled || killedRep.Exit.Signal != int(syscall.SIGKILL) {
 		t.Errorf("killed worker report: completed %v exit %+v", killedRep.Completed, killedRep.Exit)
 	}
 	if !res.Reports[0].Report.Completed || !res.Reports[4].Report.Completed || res.Reports[4].Report.Index != 2 {
@@ -177,11 +177,11 @@ func TestSteps(t *testing.T) {
 
 func TestPayloads(t *testing.T) {
 	cfg, _ := fakeConfig(t)
-	sc := protocol.Scenario{
+	sc := spec.Scenario{
 		Name:     "payloads",
 		Duration: 300 * time.Millisecond,
-		Cgroups:  []protocol.Cgroup{{Name: "a", Workloads: spin(1)}},
-		Payloads: []protocol.Payload{
+		Cgroups:  []spec.Cgroup{{Name: "a", Workloads: spin(1)}},
+		Payloads: []spec.Payload{
 			{Name: "fails", Path: "/bin/sh", Args: []string{"-c", "echo some output; echo err >&2; exit 3"}},
 			{Name: "slow", Path: "/bin/sh", Args: []string{"-c", "echo started; exec sleep 30"}, Cgroup: "a"},
 			{Name: "waited", Path: "/bin/sh", Args: []string{"-c", "sleep 0.5; echo done"}, Wait: true},
@@ -217,45 +217,15 @@ func TestPayloads(t *testing.T) {
 	}
 }
 
-func TestValidate(t *testing.T) {
-	ok := []protocol.Cgroup{{Name: "a", Workloads: spin(1)}}
-	tests := []struct {
-		sc   protocol.Scenario
-		want string
-	}{
-		{protocol.Scenario{Cgroups: []protocol.Cgroup{{Name: "a/b"}}}, "cgroups[0].name"},
-		{protocol.Scenario{Cgroups: []protocol.Cgroup{{Name: "a"}, {Name: "a"}}}, "duplicate"},
-		{protocol.Scenario{Cgroups: []protocol.Cgroup{{Name: "a", CPUs: "x"}}}, "cgroups[0].cpus"},
-		{protocol.Scenario{Cgroups: []protocol.Cgroup{{Name: "a", Workloads: spin(0)}}}, "workloads[0]"},
-		{protocol.Scenario{Cgroups: ok, Steps: []protocol.Step{{Action: "explode"}}}, "unknown \"explode\""},
-		{protocol.Scenario{Cgroups: ok, Steps: []protocol.Step{{Action: protocol.StepSetCpuset, Cgroup: "z"}}}, "no cgroup \"z\""},
-		{protocol.Scenario{Cgroups: ok, Steps: []protocol.Step{
-			{At: 1, Action: protocol.StepRemoveCgroup, Cgroup: "a"},
-			{At: 2, Action: protocol.StepSpawn, Cgroup: "a"}}}, "steps[1]"},
-		{protocol.Scenario{Cgroups: ok, Steps: []protocol.Step{{Action: protocol.StepSysRq, Key: "sc"}}}, "key"},
-		{protocol.Scenario{Cgroups: ok, Payloads: []protocol.Payload{{Name: "x"}}}, "payloads[0].path"},
-	}
-	for _, tt := range tests {
-		err := Validate(tt.sc)
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("Validate(%+v) = %v, want error containing %q", tt.sc, err, tt.want)
-		}
-	}
-	if err := Validate(protocol.Scenario{Cgroups: ok, Steps: []protocol.Step{
-		{Action: protocol.StepAddCgroup, Cgroup: "n"}, {At: 1, Action: protocol.StepMoveTasks, Cgroup: "a", Target: "n"}}}); err != nil {
-		t.Errorf("Validate(valid) = %v", err)
-	}
-}
-
 func TestTimeoutKeepsReports(t *testing.T) {
 	cfg, _ := fakeConfig(t)
 	hung := make(chan struct{})
 	cfg.Hang = func(ctx context.Context) { close(hung); <-ctx.Done() }
-	sc := protocol.Scenario{
+	sc := spec.Scenario{
 		Name:     "hang",
 		Duration: 10 * time.Second,
-		Cgroups:  []protocol.Cgroup{{Name: "a", Workloads: spin(2)}},
-		Steps:    []protocol.Step{{At: 50 * time.Millisecond, Action: protocol.StepHang}},
+		Cgroups:  []spec.Cgroup{{Name: "a", Workloads: spin(2)}},
+		Steps:    []spec.Step{{At: 50 * time.Millisecond, Action: spec.StepHang}},
 	}
 	// The deadline must leave room to spawn the workers on a loaded host
 	// before the step at 50 ms runs; it still ends the run long before
@@ -278,13 +248,13 @@ func TestTimeoutKeepsReports(t *testing.T) {
 
 func TestSpawnFailureCleansUp(t *testing.T) {
 	cfg, parent := fakeConfig(t)
-	sc := protocol.Scenario{
+	sc := spec.Scenario{
 		Name:     "bad",
 		Duration: time.Second,
-		Cgroups: []protocol.Cgroup{
+		Cgroups: []spec.Cgroup{
 			{Name: "a", Workloads: spin(1)},
 			// Valid config, but a fixed affinity on a cpu that does not exist.
-			{Name: "b", Workloads: []workload.WorkloadConfig{{NumWorkers: 1, Affinity: workload.Affinity{Kind: workload.AffinityFixed, CPUs: []int{1000}}}}},
+			{Name: "b", Workloads: []spec.WorkloadConfig{{NumWorkers: 1, Affinity: spec.Affinity{Kind: spec.AffinityFixed, CPUs: []int{1000}}}}},
 		},
 	}
 	res, err := Run(context.Background(), sc, cfg)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
 )
 
@@ -36,7 +37,7 @@ func exitCode(err error) int {
 	var (
 		ue *usageError
 		ce *vmtest.ConfigError
-		ve *vmtest.ValidationError
+		ve *spec.ValidationError
 		ie *vmtest.InfraError
 		f  *vmtest.Failure
 	)

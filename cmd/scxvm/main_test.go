@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/scxvm/scxvm/kernel"
+	"github.com/scxvm/scxvm/scenariofile"
+	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
 )
 
@@ -26,7 +28,7 @@ func TestExitCode(t *testing.T) {
 		{fmt.Errorf("run: %w", &vmtest.Failure{Kind: vmtest.FailPanic}), 1},
 		{usagef("bad flag"), 2},
 		{&vmtest.ConfigError{Field: "scenario"}, 2},
-		{&vmtest.ValidationError{File: "x.yaml"}, 2},
+		{&spec.ValidationError{File: "x.yaml"}, 2},
 		{fmt.Errorf("kernel x: %w", kernel.ErrNotSupported), 125},
 		{&kernel.UnsupportedError{Missing: []string{"CONFIG_SCHED_CLASS_EXT"}}, 125},
 		{&vmtest.InfraError{Op: "start qemu", Err: errors.New("no qemu")}, 129},
@@ -96,7 +98,7 @@ func TestScenarioTemplateRoundTrip(t *testing.T) {
 		if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		ss, err := vmtest.LoadScenarioFile(path)
+		ss, err := scenariofile.Load(path)
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", name, err, out.String())
 		}

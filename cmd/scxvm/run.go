@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/scxvm/scxvm/kernel"
+	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
 )
 
@@ -110,7 +111,7 @@ type vmFlags struct {
 
 func (v *vmFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&v.kernel, "kernel", "debian", "kernel: `NAME` (debian, 6.12) or PATH of a bzImage/vmlinux")
-	fs.StringVar(&v.scheduler, "scheduler", vmtest.SchedulerFIFO, "scheduler: fifo, stall, error, none, scx_NAME from the cache, or a PATH")
+	fs.StringVar(&v.scheduler, "scheduler", spec.SchedulerFIFO, "scheduler: fifo, stall, error, none, scx_NAME from the cache, or a PATH")
 	fs.Var(&v.schedArgs, "sched-arg", "argument for the scheduler binary (repeatable)")
 	fs.StringVar(&v.topology, "topology", "1n1l2c1t", "guest topology: NUMA nodes, LLCs per node, cores per LLC, threads per core")
 	fs.IntVar(&v.cpus, "cpus", 0, "shorthand for --topology 1n1lNc1t")
@@ -129,7 +130,7 @@ func (v *vmFlags) register(fs *flag.FlagSet) {
 func (v *vmFlags) config() (vmtest.Config, error) {
 	cfg := vmtest.Config{
 		Kernel:      v.kernel,
-		Scheduler:   vmtest.ParseScheduler(v.scheduler, v.schedArgs),
+		Scheduler:   spec.ParseScheduler(v.scheduler, v.schedArgs),
 		MemoryMB:    v.memory,
 		Accel:       v.accel,
 		Transport:   v.transport,
@@ -139,12 +140,12 @@ func (v *vmFlags) config() (vmtest.Config, error) {
 		BootTimeout: v.bootTimeout,
 		Timeout:     v.timeout,
 	}
-	topo, err := vmtest.ParseTopology(v.topology)
+	topo, err := spec.ParseTopology(v.topology)
 	if err != nil {
 		return cfg, usagef("--topology: %v", err)
 	}
 	if v.cpus > 0 {
-		topo = vmtest.Topology{NUMANodes: 1, LLCs: 1, CoresPerLLC: v.cpus, ThreadsPerCore: 1}
+		topo = spec.Topology{NUMANodes: 1, LLCs: 1, CoresPerLLC: v.cpus, ThreadsPerCore: 1}
 	}
 	cfg.Topology = topo
 	for _, f := range v.files {
@@ -328,8 +329,8 @@ func shellCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if vf.scheduler == vmtest.SchedulerFIFO {
-		cfg.Scheduler = vmtest.SchedulerSpec{Name: vmtest.SchedulerNone}
+	if vf.scheduler == spec.SchedulerFIFO {
+		cfg.Scheduler = spec.Scheduler{Name: spec.SchedulerNone}
 	}
 	return vmtest.Shell(ctx, cfg, os.Stdin, stdout)
 }

@@ -13,9 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scxvm/scxvm/protocol"
+	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
-	"github.com/scxvm/scxvm/workload"
 )
 
 // Scenario names of the in-guest boot.
@@ -29,12 +28,12 @@ const (
 
 // allChecks are skipped in the benchmark scenarios: they measure, they do
 // not judge.
-var allChecks = vmtest.Checks{Skip: slices.Clone(vmtest.CheckNames)}
+var allChecks = spec.Checks{Skip: slices.Clone(spec.CheckNames)}
 
-func benchScenario(name string, d time.Duration, wls ...workload.WorkloadConfig) vmtest.Scenario {
-	s := vmtest.Scenario{Scenario: protocol.Scenario{Name: name, Duration: d}, Checks: allChecks}
+func benchScenario(name string, d time.Duration, wls ...spec.WorkloadConfig) spec.Scenario {
+	s := spec.Scenario{Name: name, Duration: d, Checks: allChecks}
 	if len(wls) > 0 {
-		s.Cgroups = []protocol.Cgroup{{Name: "bench", Workloads: wls}}
+		s.Cgroups = []spec.Cgroup{{Name: "bench", Workloads: wls}}
 	}
 	return s
 }
@@ -53,22 +52,22 @@ func (b *bencher) inGuest(ctx context.Context) []Row {
 		spName    = "spawn + stop 256 workers in the guest"
 		spTarget  = "" // the workload target (< 500 ms) is for the host: go test -bench SpawnStop ./workload
 	)
-	var ss []vmtest.Scenario
+	var ss []spec.Scenario
 	for i := range overheadRuns {
-		ss = append(ss, benchScenario("steady-"+strconv.Itoa(i), 500*time.Millisecond, workload.WorkloadConfig{NumWorkers: 2}))
+		ss = append(ss, benchScenario("steady-"+strconv.Itoa(i), 500*time.Millisecond, spec.WorkloadConfig{NumWorkers: 2}))
 	}
 	// Ping-pong pairs and perf bench sched pipe alternate, pairRounds
 	// times, all on one cpu (a cgroup's cpuset): unpinned, a pair lands on
 	// one cpu or two by chance, and the two differ several times over.
-	pin := func(s vmtest.Scenario) vmtest.Scenario {
+	pin := func(s spec.Scenario) spec.Scenario {
 		if len(s.Cgroups) == 0 {
-			s.Cgroups = []protocol.Cgroup{{Name: "bench"}}
+			s.Cgroups = []spec.Cgroup{{Name: "bench"}}
 		}
 		s.Cgroups[0].CPUs = pairCPU
 		return s
 	}
-	pair := func(wt workload.WorkType) workload.WorkloadConfig {
-		return workload.WorkloadConfig{NumWorkers: 2, WorkType: wt}
+	pair := func(wt spec.WorkType) spec.WorkloadConfig {
+		return spec.WorkloadConfig{NumWorkers: 2, WorkType: wt}
 	}
 	cfg := vmtest.Config{
 		Kernel:      b.cfg.Kernel,
@@ -83,22 +82,22 @@ func (b *bencher) inGuest(ctx context.Context) []Row {
 		round := "-" + strconv.Itoa(r)
 		if b.cfg.Perf != "" {
 			perf := pin(benchScenario("perf"+round, 100*time.Millisecond))
-			perf.Payloads = []protocol.Payload{{Name: "perf", Path: "/usr/bin/perf", Args: []string{"bench", "sched", "pipe", "-l", strconv.Itoa(perfLoops)}, Cgroup: "bench", Wait: true}}
+			perf.Payloads = []spec.Payload{{Name: "perf", Path: "/usr/bin/perf", Args: []string{"bench", "sched", "pipe", "-l", strconv.Itoa(perfLoops)}, Cgroup: "bench", Wait: true}}
 			perf.Timeout = 3 * time.Minute
 			ss = append(ss, perf)
 			cfg.ExtraFiles = map[string]string{"/usr/bin/perf": b.cfg.Perf}
 		}
 		ss = append(ss,
-			pin(benchScenario("pipe-nospin"+round, time.Second, pair(workload.WorkType{Kind: workload.PipeIo, BurstIters: 1}))),
-			pin(benchScenario("pipe"+round, time.Second, pair(workload.WorkType{Kind: workload.PipeIo}))),
-			pin(benchScenario("futex"+round, time.Second, pair(workload.WorkType{Kind: workload.FutexPingPong}))),
+			pin(benchScenario("pipe-nospin"+round, time.Second, pair(spec.WorkType{Kind: spec.PipeIo, BurstIters: 1}))),
+			pin(benchScenario("pipe"+round, time.Second, pair(spec.WorkType{Kind: spec.PipeIo}))),
+			pin(benchScenario("futex"+round, time.Second, pair(spec.WorkType{Kind: spec.FutexPingPong}))),
 		)
 	}
 	// Last: spawning 256 workers takes a minute under TCG.
 	// Threads first: a failed process spawn must not hide them.
-	threads := benchScenario("spawn256-threads", 200*time.Millisecond, workload.WorkloadConfig{NumWorkers: spawnWorkers, CloneMode: workload.CloneThread})
+	threads := benchScenario("spawn256-threads", 200*time.Millisecond, spec.WorkloadConfig{NumWorkers: spawnWorkers, CloneMode: spec.CloneThread})
 	threads.Timeout = 5 * time.Minute
-	spawn := benchScenario("spawn256", 200*time.Millisecond, workload.WorkloadConfig{NumWorkers: spawnWorkers})
+	spawn := benchScenario("spawn256", 200*time.Millisecond, spec.WorkloadConfig{NumWorkers: spawnWorkers})
 	spawn.Timeout = 5 * time.Minute
 	cfg.Scenarios = append(ss, threads, spawn)
 	res, err := vmtest.Run(ctx, cfg)

@@ -16,7 +16,7 @@
 //	rep.WriteJSON("matrix.json")
 //
 // Run boots each kernel once and runs all of its cells in that boot, one
-// job per (scheduler, scenario) (vmtest.Scenario.Scheduler selects a
+// job per (scheduler, scenario) (spec.Scenario.Scheduler selects a
 // scenario's scheduler), each loading its scheduler afresh and unloading
 // it at its end (vmtest.Config.RestartScheduler). Cells are ordered
 // scenario-major, so consecutive jobs run different schedulers and an

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
 )
 
@@ -56,7 +57,7 @@ func TestExplainLoadFailure(t *testing.T) {
 		SchedEvents: []vmtest.SchedEvent{{Kind: "load_failed", Reason: "loader exited before attaching (exit status 1)", Log: string(data)}},
 		Failure:     &vmtest.Failure{Kind: vmtest.FailLoad, Message: "scheduler scx_qmap did not load: loader exited before attaching (exit status 1)"},
 	}
-	cr := fromScenario(Cell{Kernel: "debian", Scheduler: vmtest.SchedulerSpec{Name: "scx_qmap"}, Scenario: "steady"}, sr)
+	cr := fromScenario(Cell{Kernel: "debian", Scheduler: spec.Scheduler{Name: "scx_qmap"}, Scenario: "steady"}, sr)
 	if cr.Outcome != Outcome(vmtest.FailLoad) || !strings.HasPrefix(cr.Reason, "verifier rejected qmap_dequeue: R7 invalid mem access") {
 		t.Errorf("got %s: %s", cr.Outcome, cr.Reason)
 	}
@@ -66,7 +67,7 @@ func TestExplainLoadFailure(t *testing.T) {
 			"libbpf: struct_ops init_kern simple_ops: member dump_foo not found in kernel\nlibbpf: failed to load object\n"}},
 		Failure: &vmtest.Failure{Kind: vmtest.FailLoad, Message: "did not load"},
 	}
-	cr = fromScenario(Cell{Scheduler: vmtest.SchedulerSpec{Name: "scx_x"}}, missing)
+	cr = fromScenario(Cell{Scheduler: spec.Scheduler{Name: "scx_x"}}, missing)
 	if !strings.HasPrefix(cr.Reason, "missing kernel feature: libbpf: struct_ops init_kern simple_ops: member dump_foo not found in kernel") {
 		t.Errorf("missing feature: got %q", cr.Reason)
 	}
@@ -74,7 +75,7 @@ func TestExplainLoadFailure(t *testing.T) {
 	// As seen from scx_qmap -e 100 on 6.12.
 	ej := &vmtest.ScenarioResult{Failure: &vmtest.Failure{Kind: vmtest.FailEjected, Message: `the kernel ejected scheduler "qmap" (scx_bpf_error)`, Detail: []string{
 		`sched_ext: BPF scheduler "qmap" disabled (scx_bpf_error)`, "sched_ext: qmap: test triggering error", "   scx_bpf_error_bstr+0x61/0x80"}}}
-	cr = fromScenario(Cell{Scheduler: vmtest.SchedulerSpec{Name: "scx_qmap"}}, ej)
+	cr = fromScenario(Cell{Scheduler: spec.Scheduler{Name: "scx_qmap"}}, ej)
 	if cr.Outcome != Outcome(vmtest.FailEjected) || cr.Reason != `the kernel ejected scheduler "qmap" (scx_bpf_error): qmap: test triggering error` || len(cr.Excerpt) != 3 {
 		t.Errorf("ejection: got %+v", cr)
 	}
@@ -85,14 +86,14 @@ func TestExplainLoadFailure(t *testing.T) {
 		Failure:   &vmtest.Failure{Kind: vmtest.FailTimeout, Message: "the job timed out in the guest: wait for scheduler /sched/scx_flatcg to attach: context deadline exceeded"},
 		KernelLog: []string{`sched_ext: BPF scheduler "flatcg" disabled (runnable task stall)`, "sched_ext: flatcg: init[82] failed to run for 30.472s"},
 	}
-	cr = fromScenario(Cell{Scheduler: vmtest.SchedulerSpec{Name: "scx_flatcg"}}, to)
+	cr = fromScenario(Cell{Scheduler: spec.Scheduler{Name: "scx_flatcg"}}, to)
 	if want := `wait for scheduler /sched/scx_flatcg to attach: context deadline exceeded; kernel: BPF scheduler "flatcg" disabled (runnable task stall): flatcg: init[82] failed to run for 30.472s`; !strings.HasSuffix(cr.Reason, want) {
 		t.Errorf("timeout: got %q, want suffix %q", cr.Reason, want)
 	}
 
 	// A load failure's own log, not the previous scheduler's.
 	sr.SchedEvents = append([]vmtest.SchedEvent{{Kind: "detached", Reason: "stopped", Log: "Pairs: [0, 1]\nEXIT: unregistered from user space\n"}}, sr.SchedEvents...)
-	cr = fromScenario(Cell{Scheduler: vmtest.SchedulerSpec{Name: "scx_qmap"}}, sr)
+	cr = fromScenario(Cell{Scheduler: spec.Scheduler{Name: "scx_qmap"}}, sr)
 	if !strings.HasPrefix(cr.Reason, "verifier rejected qmap_dequeue") {
 		t.Errorf("after a detach event: got %q", cr.Reason)
 	}
@@ -105,7 +106,7 @@ func TestExplainLoadFailure(t *testing.T) {
 
 func TestInterleaveAndSort(t *testing.T) {
 	c := func(s, sc string) Cell {
-		return Cell{Kernel: "k", Scheduler: vmtest.SchedulerSpec{Name: s}, Scenario: sc}
+		return Cell{Kernel: "k", Scheduler: spec.Scheduler{Name: s}, Scenario: sc}
 	}
 	cells := []Cell{c("a", "steady"), c("a", "pingpong"), c("b", "steady"), c("b", "pingpong")}
 	got := interleave(cells)
@@ -135,8 +136,8 @@ func TestInterleaveAndSort(t *testing.T) {
 
 func TestWriteTable(t *testing.T) {
 	rep := &Report{Cells: []CellResult{
-		{Cell: Cell{Kernel: "debian", Scheduler: vmtest.SchedulerSpec{Name: "scx_simple"}, Scenario: "steady"}, SchedulerName: "scx_simple", Outcome: OutcomePass, Elapsed: 4 * time.Second},
-		{Cell: Cell{Kernel: "debian", Scheduler: vmtest.SchedulerSpec{Name: "scx_qmap"}, Scenario: "steady"}, SchedulerName: "scx_qmap", Outcome: Outcome(vmtest.FailLoad), Reason: "verifier rejected x: R7 invalid mem access 'scalar'", Excerpt: []string{"R7 invalid mem access 'scalar'"}},
+		{Cell: Cell{Kernel: "debian", Scheduler: spec.Scheduler{Name: "scx_simple"}, Scenario: "steady"}, SchedulerName: "scx_simple", Outcome: OutcomePass, Elapsed: 4 * time.Second},
+		{Cell: Cell{Kernel: "debian", Scheduler: spec.Scheduler{Name: "scx_qmap"}, Scenario: "steady"}, SchedulerName: "scx_qmap", Outcome: Outcome(vmtest.FailLoad), Reason: "verifier rejected x: R7 invalid mem access 'scalar'", Excerpt: []string{"R7 invalid mem access 'scalar'"}},
 	}, Boots: []Boot{{}}}
 	var b strings.Builder
 	if err := rep.WriteTable(&b); err != nil {

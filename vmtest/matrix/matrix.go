@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/kernel"
+	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
 )
 
@@ -34,7 +35,7 @@ const (
 // example scheduler; schedulers not listed run without arguments and with
 // vmtest's default attach timeout. scx_pair creates 4096 BPF maps before
 // it attaches, which takes 5-40 s under TCG on a busy host.
-var Defaults = map[string]vmtest.SchedulerSpec{
+var Defaults = map[string]spec.Scheduler{
 	"scx_pair": {AttachTimeout: 45 * time.Second},
 }
 
@@ -43,7 +44,7 @@ type Cell struct {
 	// Kernel is a kernel name known to package kernel ("debian", "6.12").
 	Kernel string `json:"kernel"`
 	// Scheduler is the scheduler under test.
-	Scheduler vmtest.SchedulerSpec `json:"scheduler"`
+	Scheduler spec.Scheduler `json:"scheduler"`
 	// Scenario names a built-in scenario or a key of Config.Scenarios.
 	Scenario string `json:"scenario"`
 }
@@ -71,9 +72,9 @@ func AllCells(cacheDir string, kernels, scenarios []string) ([]Cell, error) {
 		slices.Sort(names)
 		for _, n := range names {
 			for _, sc := range scenarios {
-				spec := Defaults[n]
-				spec.Name = n
-				cells = append(cells, Cell{Kernel: kn, Scheduler: spec, Scenario: sc})
+				sched := Defaults[n]
+				sched.Name = n
+				cells = append(cells, Cell{Kernel: kn, Scheduler: sched, Scenario: sc})
 			}
 		}
 	}
@@ -90,7 +91,7 @@ type Config struct {
 	Base vmtest.Config
 	// Scenarios are custom scenarios by name; other names are looked up
 	// in the built-in catalogue.
-	Scenarios map[string]vmtest.Scenario
+	Scenarios map[string]spec.Scenario
 	// Duration, when positive, replaces every scenario's duration.
 	Duration time.Duration
 	// OnCell, when set, is called with each cell's result as its boot ends.
@@ -178,7 +179,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
-func (c *Config) scenario(name string) (vmtest.Scenario, error) {
+func (c *Config) scenario(name string) (spec.Scenario, error) {
 	sc, ok := c.Scenarios[name]
 	if !ok {
 		var err error
@@ -198,7 +199,7 @@ func (c *Config) scenario(name string) (vmtest.Scenario, error) {
 func (r *Report) boot(ctx context.Context, cfg Config, kname string, cells []Cell) int {
 	vc := cfg.Base
 	vc.Kernel = kname
-	vc.Scheduler = vmtest.SchedulerSpec{}
+	vc.Scheduler = spec.Scheduler{}
 	// Each job loads its scheduler afresh and unloads it at its end, so
 	// that what a scheduler does on its way out is part of its cell.
 	vc.RestartScheduler = true
@@ -206,8 +207,8 @@ func (r *Report) boot(ctx context.Context, cfg Config, kname string, cells []Cel
 	vc.Scenarios = nil
 	for _, c := range cells {
 		sc, _ := cfg.scenario(c.Scenario)
-		spec := c.Scheduler
-		sc.Scheduler = &spec
+		sched := c.Scheduler
+		sc.Scheduler = &sched
 		vc.Scenarios = append(vc.Scenarios, sc)
 	}
 	res, err := vmtest.Run(ctx, vc)

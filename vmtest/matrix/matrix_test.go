@@ -12,6 +12,7 @@ import (
 
 	"github.com/scxvm/scxvm/internal/testenv"
 	"github.com/scxvm/scxvm/kernel"
+	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
 )
 
@@ -78,7 +79,7 @@ var expected = map[string][]want{
 // faultCells are extra cells that must fail in a known way: they prove
 // the matrix reports an ejection with the kernel's reason.
 var faultCells = []Cell{
-	{Kernel: "6.12", Scheduler: vmtest.SchedulerSpec{Name: "scx_qmap", Args: []string{"-e", "100"}}, Scenario: "steady"},
+	{Kernel: "6.12", Scheduler: spec.Scheduler{Name: "scx_qmap", Args: []string{"-e", "100"}}, Scenario: "steady"},
 }
 
 // TestMatrix runs every example scheduler built by `make schedulers` on
@@ -121,13 +122,13 @@ func TestMatrix(t *testing.T) {
 	// here: on two TCG vcpus of a shared 2-core host, healthy schedulers
 	// (scx_central, scx_cpu0, scx_sdt) swing between 20 % and 70 %
 	// spread from run to run. Every other check still applies.
-	scenarios := map[string]vmtest.Scenario{}
+	scenarios := map[string]spec.Scenario{}
 	for _, name := range []string{"steady", "pingpong"} {
 		sc, err := vmtest.LookupScenario(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sc.Checks.Skip = append(sc.Checks.Skip, vmtest.CheckFairness)
+		sc.Checks.Skip = append(sc.Checks.Skip, spec.CheckFairness)
 		scenarios[name] = sc
 	}
 	rep, err := Run(ctx, Config{

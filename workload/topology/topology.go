@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/scxvm/scxvm/spec"
 )
 
 // CPU is one online cpu and where it sits.
@@ -24,20 +26,20 @@ type CPU struct {
 	// Node is the NUMA node id (0 when the kernel has no NUMA).
 	Node int
 	// Siblings are the SMT siblings of this cpu, itself included.
-	Siblings CPUSet
+	Siblings spec.CPUSet
 }
 
 // Topology is the cpu layout of a machine. Build one with Read or Synthetic;
 // its methods do not modify it and are safe for concurrent use.
 type Topology struct {
 	// Online and Possible are the kernel's online and possible cpus.
-	Online   CPUSet
-	Possible CPUSet
+	Online   spec.CPUSet
+	Possible spec.CPUSet
 	// CPUs holds the online cpus in increasing ID order.
 	CPUs []CPU
 
-	llcs  []CPUSet       // index = CPU.LLC, ordered by lowest cpu
-	nodes map[int]CPUSet // NUMA node id -> online cpus
+	llcs  []spec.CPUSet       // index = CPU.LLC, ordered by lowest cpu
+	nodes map[int]spec.CPUSet // NUMA node id -> online cpus
 }
 
 // Read reads the cpu topology below root, a directory that holds
@@ -70,9 +72,9 @@ func Read(root string) (*Topology, error) {
 	}
 
 	t := &Topology{Online: online, Possible: possible}
-	llcKeys := map[string]CPUSet{} // LLC cpu list -> set, to number LLCs after
+	llcKeys := map[string]spec.CPUSet{} // LLC cpu list -> set, to number LLCs after
 	llcKeyOf := make([]string, 0, online.Len())
-	for _, id := range online.cpus {
+	for _, id := range online.Slice() {
 		dir := filepath.Join(cpuDir, "cpu"+strconv.Itoa(id))
 		c := CPU{ID: id, Node: nodeOf[id]}
 		if c.Core, err = readInt(filepath.Join(dir, "topology/core_id")); err != nil {
@@ -86,7 +88,7 @@ func Read(root string) (*Topology, error) {
 			c.Siblings, err = readList(filepath.Join(dir, "topology/core_cpus_list"))
 		}
 		if errors.Is(err, fs.ErrNotExist) {
-			c.Siblings, err = NewCPUSet(id), nil
+			c.Siblings, err = spec.NewCPUSet(id), nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read topology: cpu %d: %w", id, err)
@@ -102,7 +104,7 @@ func Read(root string) (*Topology, error) {
 			// No cache information: the package stands in for the LLC.
 			key = "package " + strconv.Itoa(c.Package)
 		}
-		llcKeys[key] = llcKeys[key].Union(NewCPUSet(id))
+		llcKeys[key] = llcKeys[key].Union(spec.NewCPUSet(id))
 		llcKeyOf = append(llcKeyOf, key)
 		t.CPUs = append(t.CPUs, c)
 	}
@@ -112,7 +114,7 @@ func Read(root string) (*Topology, error) {
 }
 
 // numberLLCs assigns LLC indices in order of each LLC's lowest online cpu.
-func (t *Topology) numberLLCs(sets map[string]CPUSet, keyOf []string) {
+func (t *Topology) numberLLCs(sets map[string]spec.CPUSet, keyOf []string) {
 	keys := make([]string, 0, len(sets))
 	for k := range sets {
 		keys = append(keys, k)
@@ -129,24 +131,24 @@ func (t *Topology) numberLLCs(sets map[string]CPUSet, keyOf []string) {
 }
 
 func (t *Topology) collectNodes() {
-	t.nodes = map[int]CPUSet{}
+	t.nodes = map[int]spec.CPUSet{}
 	for _, c := range t.CPUs {
-		t.nodes[c.Node] = t.nodes[c.Node].Union(NewCPUSet(c.ID))
+		t.nodes[c.Node] = t.nodes[c.Node].Union(spec.NewCPUSet(c.ID))
 	}
 }
 
 // readLLC returns the cpus sharing cpuDir's highest-level cache, or the
 // empty set when cpuDir has no cache information.
-func readLLC(cpuDir string) (CPUSet, error) {
+func readLLC(cpuDir string) (spec.CPUSet, error) {
 	indexes, err := filepath.Glob(filepath.Join(cpuDir, "cache/index*"))
 	if err != nil {
-		return CPUSet{}, err
+		return spec.CPUSet{}, err
 	}
-	best, bestLevel := CPUSet{}, -1
+	best, bestLevel := spec.CPUSet{}, -1
 	for _, idx := range indexes {
 		level, err := readInt(filepath.Join(idx, "level"))
 		if err != nil {
-			return CPUSet{}, err
+			return spec.CPUSet{}, err
 		}
 		if level <= bestLevel {
 			continue
@@ -156,7 +158,7 @@ func readLLC(cpuDir string) (CPUSet, error) {
 		}
 		shared, err := readList(filepath.Join(idx, "shared_cpu_list"))
 		if err != nil {
-			return CPUSet{}, err
+			return spec.CPUSet{}, err
 		}
 		best, bestLevel = shared, level
 	}
@@ -180,7 +182,7 @@ func readNodes(nodeDir string) (map[int]int, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, c := range cpus.cpus {
+		for _, c := range cpus.Slice() {
 			nodeOf[c] = n
 		}
 	}
@@ -207,14 +209,14 @@ func readInt(path string) (int, error) {
 	return n, nil
 }
 
-func readList(path string) (CPUSet, error) {
+func readList(path string) (spec.CPUSet, error) {
 	s, err := readString(path)
 	if err != nil {
-		return CPUSet{}, err
+		return spec.CPUSet{}, err
 	}
-	set, err := ParseCPUSet(s)
+	set, err := spec.ParseCPUSet(s)
 	if err != nil {
-		return CPUSet{}, fmt.Errorf("%s: %w", path, err)
+		return spec.CPUSet{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return set, nil
 }
@@ -234,7 +236,7 @@ func Synthetic(numaNodes, llcsPerNode, coresPerLLC, threadsPerCore int) *Topolog
 			llc := n*llcsPerNode + l
 			llcStart := id
 			for c := range coresPerLLC {
-				sib := RangeCPUSet(id, id+threadsPerCore)
+				sib := spec.RangeCPUSet(id, id+threadsPerCore)
 				for range threadsPerCore {
 					t.CPUs = append(t.CPUs, CPU{
 						ID: id, Core: l*coresPerLLC + c, Package: n,
@@ -243,10 +245,10 @@ func Synthetic(numaNodes, llcsPerNode, coresPerLLC, threadsPerCore int) *Topolog
 					id++
 				}
 			}
-			t.llcs = append(t.llcs, RangeCPUSet(llcStart, id))
+			t.llcs = append(t.llcs, spec.RangeCPUSet(llcStart, id))
 		}
 	}
-	t.Online = RangeCPUSet(0, id)
+	t.Online = spec.RangeCPUSet(0, id)
 	t.Possible = t.Online
 	t.collectNodes()
 	return t

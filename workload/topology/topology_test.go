@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+
+	"github.com/scxvm/scxvm/spec"
 )
 
 func TestRead(t *testing.T) {
@@ -25,7 +27,7 @@ func TestRead(t *testing.T) {
 			llcs:    [][]int{{0, 1, 2, 3, 4, 5, 6, 7}},
 			nodes:   map[int]string{0: "0-7"},
 			threads: 2,
-			cpu:     CPU{ID: 5, Core: 1, Package: 0, LLC: 0, Node: 0, Siblings: MustParseCPUSet("1,5")},
+			cpu:     CPU{ID: 5, Core: 1, Package: 0, LLC: 0, Node: 0, Siblings: spec.MustParseCPUSet("1,5")},
 			usable:  "1-7", llcAligned3: "0-2",
 		},
 		{
@@ -33,7 +35,7 @@ func TestRead(t *testing.T) {
 			llcs:    [][]int{{0, 1, 2, 3}, {4, 5, 6, 7}},
 			nodes:   map[int]string{0: "0-3", 1: "4-7"},
 			threads: 1,
-			cpu:     CPU{ID: 6, Core: 2, Package: 1, LLC: 1, Node: 1, Siblings: MustParseCPUSet("6")},
+			cpu:     CPU{ID: 6, Core: 2, Package: 1, LLC: 1, Node: 1, Siblings: spec.MustParseCPUSet("6")},
 			usable:  "1-7", llcAligned3: "0-2",
 		},
 		{
@@ -41,7 +43,7 @@ func TestRead(t *testing.T) {
 			llcs:    [][]int{{0, 1, 2, 3, 8, 9, 10, 11}, {4, 5, 6, 7, 12, 13, 14, 15}},
 			nodes:   map[int]string{0: "0-15"},
 			threads: 2,
-			cpu:     CPU{ID: 12, Core: 4, Package: 0, LLC: 1, Node: 0, Siblings: MustParseCPUSet("4,12")},
+			cpu:     CPU{ID: 12, Core: 4, Package: 0, LLC: 1, Node: 0, Siblings: spec.MustParseCPUSet("4,12")},
 			usable:  "1-15", llcAligned3: "0-2",
 		},
 	}
@@ -144,7 +146,7 @@ func TestSynthetic(t *testing.T) {
 		t.Errorf("node 1 = %q, want 8-15", got)
 	}
 	c, _ := topo.CPU(13)
-	want := CPU{ID: 13, Core: 2, Package: 1, LLC: 3, Node: 1, Siblings: MustParseCPUSet("12-13")}
+	want := CPU{ID: 13, Core: 2, Package: 1, LLC: 3, Node: 1, Siblings: spec.MustParseCPUSet("12-13")}
 	if fmt.Sprint(c) != fmt.Sprint(want) {
 		t.Errorf("CPU(13) = %+v, want %+v", c, want)
 	}
@@ -156,7 +158,7 @@ func TestSynthetic(t *testing.T) {
 
 func TestAlignedAndSplit(t *testing.T) {
 	topo := Synthetic(2, 2, 2, 1) // llcs 0-1 2-3 | 4-5 6-7; nodes 0-3 | 4-7
-	sets := func(ss []CPUSet) []string {
+	sets := func(ss []spec.CPUSet) []string {
 		var out []string
 		for _, s := range ss {
 			out = append(out, s.String())
@@ -232,7 +234,7 @@ func TestReadHost(t *testing.T) {
 		t.Errorf("%d CPUs for online %v", topo.NumCPUs(), topo.Online)
 	}
 	// Every online cpu appears in exactly one LLC and one node.
-	var llcs, nodes CPUSet
+	var llcs, nodes spec.CPUSet
 	total := 0
 	for i := range topo.NumLLCs() {
 		llcs = llcs.Union(topo.CPUsInLLC(i))

@@ -1,4 +1,4 @@
-package workload
+package spec
 
 // ExitKind classifies how a worker ended.
 type ExitKind string
