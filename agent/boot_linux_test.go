@@ -147,9 +147,9 @@ func TestBootAgent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("hello: %v", err)
 	}
-	t.Logf("hello %v after QEMU start: kernel %s, boot time %v, sched_ext %+v, topology %d cpus %d LLCs, transport %s",
+	t.Logf("hello %v after QEMU start: kernel %s, boot time %v, sched_ext %+v, topology %d cpus %v, transport %s",
 		time.Since(qemuStart).Round(time.Millisecond), hello.KernelRelease, hello.BootTime, hello.SchedExt,
-		hello.Topology.CPUs, hello.Topology.LLCs, hello.Transport)
+		hello.Topology.CPUs, hello.Topology.Layout, hello.Transport)
 	if !hello.SchedExt.Available || hello.Topology.CPUs != 2 || hello.Transport != protocol.TransportVirtioSerial {
 		t.Errorf("hello = %+v", hello)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/scxvm/scxvm/agent/scxfs"
 	"github.com/scxvm/scxvm/agent/supervise"
 	"github.com/scxvm/scxvm/protocol"
+	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/workload/cgroup"
 	"github.com/scxvm/scxvm/workload/topology"
 )
@@ -245,8 +246,8 @@ func sendHello(c *protocol.Conn, cfg Config, gathered func() *protocol.Hello) er
 func startHello(cfg Config) func() *protocol.Hello {
 	topo := make(chan protocol.GuestTopology, 1)
 	go func() { topo <- guestTopology(cfg.SysRoot) }()
-	id := make(chan string, 1)
-	go func() { id <- protocol.BuildID() }()
+	build := make(chan protocol.Build, 1)
+	go func() { build <- protocol.CurrentBuild() }()
 	h := &protocol.Hello{
 		ProtocolVersion: protocol.Version,
 		KernelRelease:   cfg.KernelRelease,
@@ -262,9 +263,19 @@ func startHello(cfg Config) func() *protocol.Hello {
 	}
 	return func() *protocol.Hello {
 		h.Topology = <-topo
-		h.AgentBuildID = <-id
+		h.Agent = <-build
 		return h
 	}
+}
+
+// layout describes t in the host's terms. Counts that do not divide
+// evenly (offline cpus, asymmetric caches) are rounded down, so the
+// result then differs from any layout the host can ask for.
+func layout(t *topology.Topology) spec.Topology {
+	l := spec.Topology{NUMANodes: max(len(t.Nodes()), 1), ThreadsPerCore: max(t.ThreadsPerCore(), 1)}
+	l.LLCs = max(t.NumLLCs()/l.NUMANodes, 1)
+	l.CoresPerLLC = max(t.NumCPUs()/(l.NUMANodes*l.LLCs*l.ThreadsPerCore), 1)
+	return l
 }
 
 // guestTopology reads what the guest sees; fields it cannot read stay zero.
@@ -274,8 +285,7 @@ func guestTopology(root string) protocol.GuestTopology {
 	if err == nil {
 		g.CPUs = t.Possible.Len()
 		g.Online = t.Online.String()
-		g.LLCs = t.NumLLCs()
-		g.NUMANodes = len(t.Nodes())
+		g.Layout = layout(t)
 		n := 0
 		for _, c := range t.CPUs {
 			n = max(n, c.ID+1)

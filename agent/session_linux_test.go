@@ -261,7 +261,7 @@ func TestSessionTwoJobs(t *testing.T) {
 		t.Errorf("Hello %v after the agent started, want < 100ms", helloAfter)
 	}
 	if hello.KernelCmdline != "console=ttyS0 panic=-1 quiet" || !hello.SchedExt.Available || hello.SchedExt.State != "disabled" ||
-		hello.Topology.CPUs != 2 || hello.Topology.Online != "0-1" || hello.Topology.LLCs != 1 || len(hello.Topology.CPULLC) != 2 || hello.Topology.MemoryBytes != 1014520<<10 ||
+		hello.Topology.CPUs != 2 || hello.Topology.Online != "0-1" || hello.Topology.Layout != (spec.Topology{NUMANodes: 1, LLCs: 1, CoresPerLLC: 2, ThreadsPerCore: 1}) || len(hello.Topology.CPULLC) != 2 || hello.Topology.MemoryBytes != 1014520<<10 ||
 		hello.Transport != "virtio-serial" || hello.KernelRelease == "" || hello.BootTime == 0 {
 		t.Errorf("hello = %+v", hello)
 	}

@@ -3,6 +3,7 @@ package protocol
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -231,7 +232,7 @@ func TestConnWithoutDeadlines(t *testing.T) {
 }
 
 func TestAcceptHello(t *testing.T) {
-	good := &Hello{ProtocolVersion: Version, AgentBuildID: "x", Transport: TransportVirtioSerial}
+	good := &Hello{ProtocolVersion: Version, Agent: CurrentBuild(), Transport: TransportVirtioSerial}
 	tests := []struct {
 		name      string
 		agentOpts []Option
@@ -240,8 +241,8 @@ func TestAcceptHello(t *testing.T) {
 		version   bool   // the error must be a *VersionError
 	}{
 		{name: "ok", first: good},
-		{name: "hello version", first: &Hello{ProtocolVersion: Version + 1}, wantErr: "protocol version mismatch: host speaks 1, agent speaks 2", version: true},
-		{name: "frame version", agentOpts: []Option{withVersion(Version + 4)}, first: good, wantErr: "protocol version mismatch: host speaks 1, agent speaks 5", version: true},
+		{name: "hello version", first: &Hello{ProtocolVersion: Version + 1}, wantErr: fmt.Sprintf("protocol version mismatch: host speaks %d, agent speaks %d", Version, Version+1), version: true},
+		{name: "frame version", agentOpts: []Option{withVersion(Version + 4)}, first: good, wantErr: fmt.Sprintf("protocol version mismatch: host speaks %d, agent speaks %d", Version, Version+4), version: true},
 		{name: "not hello", first: &Progress{}, wantErr: "handshake: got progress, want hello"},
 		{name: "agent error", first: &Error{Op: "agent", Message: "no sched_ext"}, wantErr: "agent reports error in agent: no sched_ext"},
 	}

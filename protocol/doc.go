@@ -64,7 +64,7 @@
 // Agent side:
 //
 //	c := protocol.NewConn(port)
-//	err := c.Send(&protocol.Hello{ProtocolVersion: protocol.Version, AgentBuildID: protocol.BuildID(), ...})
+//	err := c.Send(&protocol.Hello{ProtocolVersion: protocol.Version, Agent: protocol.CurrentBuild(), ...})
 //	m, err := c.Recv() // *protocol.Job or *protocol.Bye
 //
 // The package reads no environment variables.

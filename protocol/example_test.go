@@ -50,7 +50,7 @@ func Example() {
 	m, _ = host.RecvContext(ctx)
 	fmt.Println("bye:", m.(*protocol.Bye).Reason)
 	// Output:
-	// agent speaks version 1 over virtio-serial
+	// agent speaks version 2 over virtio-serial
 	// job 1 ok
 	// bye: powering off
 }

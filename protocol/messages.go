@@ -10,7 +10,7 @@ import (
 // Version is the protocol version this package speaks. It is written in
 // every frame header and in Hello. Bump it whenever a message changes in a
 // way an older peer would misread.
-const Version uint16 = 1
+const Version uint16 = 2
 
 // Transport names, as reported in Hello.Transport.
 const (
@@ -133,9 +133,9 @@ func (*Bye) MessageType() Type { return TypeBye }
 type Hello struct {
 	// ProtocolVersion is the agent's Version; CheckHello compares it.
 	ProtocolVersion uint16 `msgpack:"protocol_version" json:"protocol_version"`
-	// AgentBuildID identifies the agent binary (see BuildID); the host
-	// compares it with its own to spot a stale initramfs.
-	AgentBuildID string `msgpack:"agent_build_id" json:"agent_build_id"`
+	// Agent is the agent's build (CurrentBuild); the host refuses an
+	// agent whose build is not Compatible with its own.
+	Agent Build `msgpack:"agent" json:"agent"`
 	// KernelRelease is uname -r; KernelCmdline is /proc/cmdline.
 	KernelRelease string `msgpack:"kernel_release" json:"kernel_release"`
 	KernelCmdline string `msgpack:"kernel_cmdline,omitempty" json:"kernel_cmdline,omitempty"`
@@ -169,13 +169,13 @@ type SchedExtInfo struct {
 
 // GuestTopology is the cpu layout the guest kernel sees.
 type GuestTopology struct {
+	// Layout is the layout in the terms the host asked for: nodes, LLCs
+	// per node, cores per LLC, threads per core.
+	Layout spec.Topology `msgpack:"layout" json:"layout"`
 	// CPUs counts the possible cpus; Online is the online cpu list
 	// ("0-3").
 	CPUs   int    `msgpack:"cpus" json:"cpus"`
 	Online string `msgpack:"online" json:"online"`
-	// LLCs and NUMANodes count distinct last-level caches and nodes.
-	LLCs      int `msgpack:"llcs" json:"llcs"`
-	NUMANodes int `msgpack:"numa_nodes" json:"numa_nodes"`
 	// CPULLC and CPUNode give each cpu's LLC id and NUMA node, indexed by
 	// cpu number; nil when unknown.
 	CPULLC  []int `msgpack:"cpu_llc,omitempty" json:"cpu_llc,omitempty"`

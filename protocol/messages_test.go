@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,11 +47,11 @@ func sampleMessages() []Message {
 	return []Message{
 		&Hello{
 			ProtocolVersion: Version,
-			AgentBuildID:    "abc123",
+			Agent:           Build{Version: "(devel)", ID: "abc123", Schema: "0123456789ab"},
 			KernelRelease:   "6.12.0-scx",
 			KernelCmdline:   "console=ttyS0 panic=-1",
 			SchedExt:        SchedExtInfo{Available: true, State: "disabled", EnableSeq: 3, Ops: "simple"},
-			Topology: GuestTopology{CPUs: 4, Online: "0-3", LLCs: 2, NUMANodes: 1,
+			Topology: GuestTopology{CPUs: 4, Online: "0-3", Layout: spec.Topology{NUMANodes: 1, LLCs: 2, CoresPerLLC: 2, ThreadsPerCore: 1},
 				CPULLC: []int{0, 0, 1, 1}, CPUNode: []int{0, 0, 0, 0}, MemoryBytes: 1 << 30},
 			BootTime:   812 * time.Millisecond,
 			AgentStart: time.Unix(1_790_000_000, 123456789),
@@ -203,13 +204,58 @@ func TestTypeString(t *testing.T) {
 	}
 }
 
-func TestBuildID(t *testing.T) {
-	id := BuildID()
-	if id == "" || id == "unknown" {
-		t.Fatalf("BuildID() = %q, want the test binary's Go build ID", id)
+func TestCurrentBuild(t *testing.T) {
+	b := CurrentBuild()
+	if b.ID == "" || len(b.ID) < 8 {
+		t.Errorf("CurrentBuild().ID = %q, want the test binary's Go build ID", b.ID)
 	}
-	if id2 := BuildID(); id2 != id {
-		t.Errorf("BuildID() changed: %q then %q", id, id2)
+	if len(b.Schema) != 12 || b.Schema != Schema() {
+		t.Errorf("CurrentBuild().Schema = %q, Schema() = %q", b.Schema, Schema())
+	}
+	if b2 := CurrentBuild(); b2 != b {
+		t.Errorf("CurrentBuild() changed: %+v then %+v", b, b2)
+	}
+}
+
+func TestBuildCompatible(t *testing.T) {
+	host := Build{Version: "(devel)", ID: "h", Schema: Schema()}
+	for _, tt := range []struct {
+		name  string
+		agent Build
+		want  string
+	}{
+		{"same schema, other binary", Build{Version: "(devel)", ID: "a", Schema: Schema()}, ""},
+		{"stale agent", Build{Version: "(devel)", ID: "a", Schema: "000000000000"}, "another message schema"},
+		{"unknown agent", Build{}, "another message schema"},
+	} {
+		err := host.Compatible(tt.agent)
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%s: Compatible = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	released := Build{Version: "v1.2.0", Schema: Schema()}
+	if err := released.Compatible(Build{Version: "v1.3.0", Schema: Schema()}); err == nil || !strings.Contains(err.Error(), "another release") {
+		t.Errorf("releases v1.2.0 and v1.3.0: %v", err)
+	}
+	if err := released.Compatible(Build{Version: "(devel)", Schema: Schema()}); err != nil {
+		t.Errorf("a checkout build of the same schema: %v", err)
+	}
+}
+
+// TestSchemaSeesFields checks that the fingerprint covers nested spec
+// types: a field renamed anywhere in a Job changes it.
+func TestSchemaSeesFields(t *testing.T) {
+	var a, b strings.Builder
+	type inner struct {
+		X int `msgpack:"x"`
+	}
+	type inner2 struct {
+		Y int `msgpack:"y"`
+	}
+	describeType(&a, reflect.TypeFor[struct{ I inner }](), map[reflect.Type]bool{})
+	describeType(&b, reflect.TypeFor[struct{ I inner2 }](), map[reflect.Type]bool{})
+	if a.String() == b.String() {
+		t.Errorf("a renamed nested field leaves the schema unchanged: %s", a.String())
 	}
 }
 

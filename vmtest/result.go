@@ -25,6 +25,8 @@ type GuestInfo struct {
 	CPUs          int    `json:"cpus"`
 	LLCs          int    `json:"llcs"`
 	NUMANodes     int    `json:"numa_nodes"`
+	// Topology is the layout the guest sees, as in Config.Topology.
+	Topology string `json:"topology,omitempty"`
 }
 
 // SchedEvent is a scheduler lifecycle event seen by the agent.

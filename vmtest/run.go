@@ -107,7 +107,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.ConsoleLog = console
 
-	s := &session{cfg: &cfg, res: res, start: start, scenarios: scenarios, schedPath: schedPath, schedPaths: schedPaths}
+	s := &session{cfg: &cfg, res: res, start: start, scenarios: scenarios, schedPath: schedPath, schedPaths: schedPaths, agentPath: agent}
 	s.emit(Event{Kind: EventBuilt, Message: fmt.Sprintf("booting %s (%s) with scheduler %s", k.Name, res.Kernel.Release, res.Scheduler)})
 	vm, err := startVM(ctx, vmConfig{
 		QEMU:       cfg.QEMU,
@@ -183,6 +183,9 @@ type session struct {
 	start     time.Time
 	scenarios []spec.Scenario
 	schedPath string
+	// agentPath is the host file of the guest's /init, named when its
+	// build does not match.
+	agentPath string
 	// schedPaths are the host binaries of every scheduler of the run,
 	// keyed by spec.Scheduler.binaryKey (see multisched.go).
 	schedPaths map[string]string
@@ -291,33 +294,38 @@ func (s *session) run(ctx context.Context) (err error) {
 	if err != nil {
 		var ve *protocol.VersionError
 		if errors.As(err, &ve) {
-			res.Failure = &Failure{Kind: FailProtocol, Message: err.Error(), Detail: []string{"the initramfs holds an agent of another scxvm version: rebuild it (make build)"}}
-			return nil
+			s.bye(live)
+			return &InfraError{Op: "handshake", Err: fmt.Errorf("agent %s: %w", s.agentPath, ve)}
 		}
 		s.cfg.logf("no hello after %v: %v", s.vm.Since(), err)
 		return s.guestFailure(ctx, bootCtx, "", fmt.Errorf("wait for the agent's hello: %w", err))
+	}
+	if err := protocol.CurrentBuild().Compatible(hello.Agent); err != nil {
+		s.bye(live)
+		return &InfraError{Op: "handshake", Err: fmt.Errorf("agent %s: %w; rebuild it from this scxvm (make build, or vmtest.BuildAgent)", s.agentPath, err)}
 	}
 	res.BootToHello = s.vm.Since()
 	res.Guest = &GuestInfo{
 		KernelRelease: hello.KernelRelease,
 		Cmdline:       hello.KernelCmdline,
-		AgentBuild:    hello.AgentBuildID,
+		AgentBuild:    hello.Agent.String(),
 		SchedExt:      hello.SchedExt.State,
 		CPUs:          hello.Topology.CPUs,
-		LLCs:          hello.Topology.LLCs,
-		NUMANodes:     hello.Topology.NUMANodes,
+		LLCs:          hello.Topology.Layout.NUMANodes * hello.Topology.Layout.LLCs,
+		NUMANodes:     hello.Topology.Layout.NUMANodes,
+		Topology:      hello.Topology.Layout.String(),
 	}
 	if !hello.SchedExt.Available {
 		res.Guest.SchedExt = "unavailable"
 	}
-	s.emit(Event{Kind: EventHello, Message: fmt.Sprintf("guest up in %.2fs (%s, %s, %s): %d cpus, %d LLCs, %d nodes, sched_ext %s",
-		res.BootToHello.Seconds(), hello.KernelRelease, res.Accel, res.Transport, hello.Topology.CPUs, hello.Topology.LLCs, hello.Topology.NUMANodes, res.Guest.SchedExt)})
+	s.emit(Event{Kind: EventHello, Message: fmt.Sprintf("guest up in %.2fs (%s, %s, %s): %d cpus (%s), sched_ext %s",
+		res.BootToHello.Seconds(), hello.KernelRelease, res.Accel, res.Transport, hello.Topology.CPUs, hello.Topology.Layout, res.Guest.SchedExt)})
 	if !hello.SchedExt.Available && s.cfg.needsSchedExt() {
 		s.bye(live)
 		return fmt.Errorf("guest kernel %s has no /sys/kernel/sched_ext: %w", hello.KernelRelease, ErrNotSupported)
 	}
-	if want := s.cfg.Topology.CPUs(); hello.Topology.CPUs != 0 && hello.Topology.CPUs != want {
-		s.cfg.logf("guest sees %d cpus, %d requested", hello.Topology.CPUs, want)
+	if want := s.cfg.Topology.WithDefaults(); hello.Topology.Layout != want {
+		s.cfg.logf("guest sees topology %v, %v requested", hello.Topology.Layout, want)
 	}
 
 	loadFailed := map[string]string{} // scheduler -> first scenario it failed to load in
