@@ -33,6 +33,14 @@ const (
 	Custom          WorkKind = "Custom"          // a registered user function; framework telemetry bypassed
 )
 
+// IgnoreStopFixture names a Custom work function built into every guest
+// agent: a fault fixture that makes progress and never honours the stop
+// request, so that the worker runtime has to SIGKILL it at the stop
+// deadline and report it as timed out. Use it as
+//
+//	WorkloadConfig{NumWorkers: 1, WorkType: WorkType{Kind: Custom, CustomName: IgnoreStopFixture}}
+const IgnoreStopFixture = "scxvm-ignore-stop"
+
 // PhaseKind is the kind of one Sequence phase.
 type PhaseKind string
 

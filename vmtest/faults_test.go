@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scxvm/scxvm/agent"
 	"github.com/scxvm/scxvm/internal/proctest"
 	"github.com/scxvm/scxvm/internal/testenv"
 	"github.com/scxvm/scxvm/kernel"
@@ -255,7 +254,7 @@ func TestFaultMatrix(t *testing.T) {
 				{
 					name: "worker-ignores-stop",
 					sc: faultScenario("worker-ignores-stop", 2*time.Second, []spec.WorkloadConfig{
-						{NumWorkers: 1, WorkType: spec.WorkType{Kind: spec.Custom, CustomName: agent.IgnoreStopFixture}},
+						{NumWorkers: 1, WorkType: spec.WorkType{Kind: spec.Custom, CustomName: spec.IgnoreStopFixture}},
 						spin(2),
 					}),
 					kind: FailWorkerCrash, reason: "worker 0 of cgroup w (Custom) missed the collection deadline and was SIGKILLed",

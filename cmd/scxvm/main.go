@@ -8,16 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/scxvm/scxvm/agent"
-	"github.com/scxvm/scxvm/workload"
 )
 
 func main() {
-	workload.RunWorkerIfChild() // never returns in a worker process
-	if agent.IsGuest() {
-		agent.Main() // never returns: the agent powers the guest off
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

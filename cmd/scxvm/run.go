@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -171,9 +172,8 @@ const agentName = "scxvm-agent"
 
 // findAgent returns the binary to boot as the guest's /init:
 // $SCXVM_AGENT, else scxvm-agent in this executable's directory (make
-// build puts both in bin/), else this executable, which carries the agent
-// too but starts every process worker about twice as slowly under TCG.
-// The note says which one and why, for -v.
+// build puts both in bin/, go install both in GOBIN), else scxvm-agent
+// on $PATH. The note says which one and why, for -v.
 func findAgent() (path, note string, err error) {
 	if a := os.Getenv("SCXVM_AGENT"); a != "" {
 		return a, "agent " + a + " ($SCXVM_AGENT)", nil
@@ -185,11 +185,15 @@ func findAgent() (path, note string, err error) {
 	if real, err := filepath.EvalSymlinks(exe); err == nil {
 		exe = real
 	}
-	lean := filepath.Join(filepath.Dir(exe), agentName)
-	if st, err := os.Stat(lean); err == nil && st.Mode().IsRegular() {
-		return lean, "agent " + lean, nil
+	beside := filepath.Join(filepath.Dir(exe), agentName)
+	if st, err := os.Stat(beside); err == nil && st.Mode().IsRegular() {
+		return beside, "agent " + beside, nil
 	}
-	return exe, fmt.Sprintf("agent %s itself: no %s next to it (make build), so process workers start about twice as slowly", exe, agentName), nil
+	if p, err := exec.LookPath(agentName); err == nil {
+		return p, "agent " + p + " (from $PATH)", nil
+	}
+	return "", "", &vmtest.InfraError{Op: "find the guest agent", Err: fmt.Errorf(
+		"no %s next to %s, nor on $PATH, nor in $SCXVM_AGENT: install it beside scxvm (go install github.com/scxvm/scxvm/cmd/...@VERSION, or make build)", agentName, exe)}
 }
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
