@@ -120,14 +120,19 @@ func sameSpec(a, b supervise.Spec) bool {
 // ensureScheduler makes the job's scheduler the running one: it keeps an
 // identical healthy scheduler, otherwise stops the current one and starts
 // the new one.
-func (s *session) ensureScheduler(ctx context.Context, p protocol.SchedulerSpec) error {
+//
+// The scheduler instance then belongs to job (id, arrived): its events
+// carry that job's ID, even when the agent notices them during a later
+// job (a loader exits some time after its ejection).
+func (s *session) ensureScheduler(ctx context.Context, p protocol.SchedulerSpec, id uint32, arrived time.Time) error {
 	want := specOf(p)
 	s.mu.Lock()
-	cur, curSpec := s.sup, s.supSpec
+	cur, curSpec, curOwner := s.sup, s.supSpec, s.supOwner
 	s.mu.Unlock()
 	if cur != nil {
 		_, ended := cur.Terminal()
 		if !ended && sameSpec(curSpec, want) {
+			curOwner.set(id, arrived)
 			return nil
 		}
 		s.stopScheduler()
@@ -135,8 +140,10 @@ func (s *session) ensureScheduler(ctx context.Context, p protocol.SchedulerSpec)
 	if want.None() {
 		return nil
 	}
+	owner := &schedOwner{}
+	owner.set(id, arrived)
 	cfg := s.cfg.Supervise
-	cfg.OnEvent = s.onSchedEvent
+	cfg.OnEvent = func(e supervise.Event) { s.onSchedEvent(owner, e) }
 	cfg.AttachTimeout = p.AttachTimeout
 	if cfg.AttachTimeout <= 0 {
 		cfg.AttachTimeout = protocol.DefaultAttachTimeout
@@ -145,7 +152,7 @@ func (s *session) ensureScheduler(ctx context.Context, p protocol.SchedulerSpec)
 	// Registered before Start so that the kernel log reaches it from the
 	// scheduler's "enabled" line on.
 	s.mu.Lock()
-	s.sup, s.supSpec = sup, want
+	s.sup, s.supSpec, s.supOwner = sup, want, owner
 	s.mu.Unlock()
 	ok := false
 	defer func() {
@@ -165,9 +172,6 @@ func (s *session) ensureScheduler(ctx context.Context, p protocol.SchedulerSpec)
 // job runs one job to its JobResult.
 func (s *session) job(ctx context.Context, job *protocol.Job) {
 	arrived := time.Now()
-	s.mu.Lock()
-	s.jobID, s.jobStart = job.ID, arrived
-	s.mu.Unlock()
 	if job.Synthetic != nil { // benchmark of the report path (synthetic_linux.go)
 		s.syntheticJob(job, arrived)
 		return
@@ -189,7 +193,7 @@ func (s *session) job(ctx context.Context, job *protocol.Job) {
 		s.cfg.Logf("job %d: %s in %v", job.ID, res.Status, res.Timings.Total.Round(time.Millisecond))
 	}
 
-	if err := s.ensureScheduler(ctx, job.Scheduler); err != nil {
+	if err := s.ensureScheduler(ctx, job.Scheduler, job.ID, arrived); err != nil {
 		var le *supervise.LoadError
 		if errors.As(err, &le) {
 			res.Status = protocol.StatusSchedulerFailed

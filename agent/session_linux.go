@@ -156,8 +156,7 @@ type session struct {
 	mu       sync.Mutex
 	sup      *supervise.Supervisor
 	supSpec  supervise.Spec
-	jobID    uint32
-	jobStart time.Time
+	supOwner *schedOwner
 	backlog  []protocol.Message // arrived during a job, handled after it
 }
 
@@ -495,15 +494,34 @@ func (s *session) stopScheduler() {
 	}
 }
 
-// onSchedEvent turns a supervisor event into a SchedEvent message.
-func (s *session) onSchedEvent(e supervise.Event) {
+// schedOwner is the job a scheduler instance last served: the job its
+// events belong to.
+type schedOwner struct {
+	mu    sync.Mutex
+	id    uint32
+	start time.Time
+}
+
+func (o *schedOwner) set(id uint32, start time.Time) {
+	o.mu.Lock()
+	o.id, o.start = id, start
+	o.mu.Unlock()
+}
+
+func (o *schedOwner) get() (uint32, time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.id, o.start
+}
+
+// onSchedEvent turns an event of the scheduler instance owned by owner
+// into a SchedEvent message of the owner's job.
+func (s *session) onSchedEvent(owner *schedOwner, e supervise.Event) {
 	if s.closing.Load() {
 		s.cfg.Logf("scheduler %s: %s at shutdown", e.Scheduler, e.Kind)
 		return
 	}
-	s.mu.Lock()
-	id, start := s.jobID, s.jobStart
-	s.mu.Unlock()
+	id, start := owner.get()
 	m := &protocol.SchedEvent{
 		JobID:     id,
 		Kind:      protocol.SchedEventKind(e.Kind),

@@ -304,11 +304,14 @@ const (
 
 // SchedEvent reports a scheduler lifecycle change.
 type SchedEvent struct {
+	// JobID is the job the scheduler instance last served: the job the
+	// event belongs to, even when the agent notices it during a later job
+	// (a loader exits some time after its ejection).
 	JobID uint32         `msgpack:"job_id" json:"job_id"`
 	Kind  SchedEventKind `msgpack:"kind" json:"kind"`
 	// Scheduler is the scheduler's name (root/ops or the spec's name).
 	Scheduler string `msgpack:"scheduler,omitempty" json:"scheduler,omitempty"`
-	// At is the time since the job arrived.
+	// At is the time since job JobID arrived.
 	At time.Duration `msgpack:"at" json:"at"`
 	// Reason is the kernel's reason ("runnable task stall") from the
 	// "disabled (REASON)" line, for ejections.

@@ -44,16 +44,43 @@ func (s *session) jobSpec(sc spec.Scenario, baseline bool) protocol.SchedulerSpe
 
 // jobState accumulates one job's messages.
 type jobState struct {
-	sr       *ScenarioResult
-	sc       spec.Scenario
-	sent     time.Time
-	workers  []protocol.WorkerInfo
-	prev     *protocol.Progress
-	prevAt   time.Duration
-	reports  []protocol.CgroupReport
-	result   *protocol.JobResult
-	errs     []string
-	schedBad *SchedEvent // the first ejection, death or load failure
+	sr      *ScenarioResult
+	sc      spec.Scenario
+	sent    time.Time
+	workers []protocol.WorkerInfo
+	prev    *protocol.Progress
+	prevAt  time.Duration
+	reports []protocol.CgroupReport
+	result  *protocol.JobResult
+	errs    []string
+	// index is sr's place in Result.Scenarios once filed there, or -1.
+	index int
+	// badEvent indexes sr.SchedEvents: the first ejection, death or load
+	// failure, or -1.
+	badEvent int
+}
+
+// schedBad returns the job's first ejection, death or load failure, or
+// nil.
+func (js *jobState) schedBad() *SchedEvent {
+	if js.badEvent < 0 {
+		return nil
+	}
+	return &js.sr.SchedEvents[js.badEvent]
+}
+
+// addSchedEvent files ev with the job and reports whether it is the job's
+// first bad one.
+func (js *jobState) addSchedEvent(ev SchedEvent) (firstBad bool) {
+	js.sr.SchedEvents = append(js.sr.SchedEvents, ev)
+	switch protocol.SchedEventKind(ev.Kind) {
+	case protocol.SchedEjected, protocol.SchedDied, protocol.SchedLoadFailed:
+		if js.badEvent < 0 {
+			js.badEvent = len(js.sr.SchedEvents) - 1
+			return true
+		}
+	}
+	return false
 }
 
 // runJob sends one job and collects everything about it. fatal is set when
@@ -67,7 +94,11 @@ func (s *session) runJob(ctx context.Context, sc spec.Scenario, baseline bool) (
 		schedName = spec.SchedulerNone
 	}
 	sr = &ScenarioResult{Name: sc.Name, Scheduler: schedName, Baseline: baseline, Duration: sc.RunTime(), Checks: sc.Checks}
-	js := &jobState{sr: sr, sc: sc, sent: time.Now()}
+	js := &jobState{sr: sr, sc: sc, sent: time.Now(), index: -1, badEvent: -1}
+	if s.jobs == nil {
+		s.jobs = map[uint32]*jobState{}
+	}
+	s.jobs[id] = js
 	job := &protocol.Job{
 		ID:               id,
 		Scheduler:        sched,
@@ -135,17 +166,11 @@ func (s *session) handle(js *jobState, id uint32, m protocol.Message) *Failure {
 			}
 			ev.Message += "loader " + m.Exit.String()
 		}
-		if s.previousSchedulerEvent(js, ev) {
-			s.reattribute(ev)
+		if owner, ok := s.jobs[m.JobID]; ok && m.JobID != id {
+			s.lateSchedEvent(owner, ev)
 			break
 		}
-		js.sr.SchedEvents = append(js.sr.SchedEvents, ev)
-		switch m.Kind {
-		case protocol.SchedEjected, protocol.SchedDied, protocol.SchedLoadFailed:
-			if js.schedBad == nil {
-				js.schedBad = &js.sr.SchedEvents[len(js.sr.SchedEvents)-1]
-			}
-		}
+		js.addSchedEvent(ev)
 		s.emit(Event{Kind: EventSched, Scenario: js.sc.Name, Scheduler: js.sr.Scheduler, SchedEvent: &ev, Message: describeSchedEvent(ev)})
 	case *protocol.KernelLog:
 		s.kernelLines(m, js.sr)
@@ -229,7 +254,7 @@ func (s *session) finishJob(js *jobState, lost *Failure) {
 	sr := js.sr
 	sr.Elapsed = time.Since(js.sent)
 	sr.Workers = workerResults(js.sc, js.reports)
-	if ev := js.schedBad; ev != nil && ev.Kind == string(protocol.SchedEjected) && !strings.Contains(ev.Message, "disabled (") {
+	if ev := js.schedBad(); ev != nil && ev.Kind == string(protocol.SchedEjected) && !strings.Contains(ev.Message, "disabled (") {
 		// The agent saw the state change before the kernel's lines: take
 		// the reason and the stall or error message from the kernel log.
 		if reason, lines := ejectionFromLog(sr.KernelLog); reason != "" {
@@ -244,8 +269,8 @@ func (s *session) finishJob(js *jobState, lost *Failure) {
 		enableSeqStart: -1,
 		enableSeqEnd:   -1,
 	}
-	if js.schedBad != nil {
-		in.schedFailure = describeSchedEvent(*js.schedBad)
+	if ev := js.schedBad(); ev != nil {
+		in.schedFailure = describeSchedEvent(*ev)
 	}
 	if r := js.result; r != nil {
 		sr.Timings = &JobTimings{Setup: r.Timings.Setup, Run: r.Timings.Run, Collect: r.Timings.Collect, Total: r.Timings.Total}
@@ -279,7 +304,7 @@ func (s *session) jobFailure(js *jobState, lost *Failure) *Failure {
 	if lost != nil && (lost.Kind == FailPanic || lost.Kind == FailAgent || lost.Kind == FailProtocol) {
 		return lost
 	}
-	if ev := js.schedBad; ev != nil {
+	if ev := js.schedBad(); ev != nil {
 		f := &Failure{Scenario: js.sc.Name}
 		switch ev.Kind {
 		case string(protocol.SchedLoadFailed):

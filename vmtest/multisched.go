@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 
 	"github.com/scxvm/scxvm/kernel"
-	"github.com/scxvm/scxvm/protocol"
 	"github.com/scxvm/scxvm/spec"
 )
 
@@ -123,52 +122,24 @@ func (s *session) guestSchedulerPath(sched spec.Scheduler) string {
 	return "/sched/" + filepath.Base(p)
 }
 
-// previousSchedulerEvent reports whether ev, which arrived during job js,
-// is about the previous job's scheduler: an ejection or death reported
-// before this job's scheduler attached (or failed to), when the previous
-// job ran another scheduler. The agent stamps an event with the job
-// running when it notices it, and it may notice an ejection only after
-// the job ended (the loader exits later): scx_pair's "top_q overflow"
-// ejection at the end of its job arrived during the next job.
-func (s *session) previousSchedulerEvent(js *jobState, ev SchedEvent) bool {
-	if ev.Kind != string(protocol.SchedEjected) && ev.Kind != string(protocol.SchedDied) {
-		return false
-	}
-	prev := s.previousJobResult()
-	if prev == nil || prev.Baseline || prev.Scheduler == spec.SchedulerNone || prev.Scheduler == js.sr.Scheduler {
-		return false
-	}
-	for _, e := range js.sr.SchedEvents {
-		if e.Kind == string(protocol.SchedAttached) || e.Kind == string(protocol.SchedLoadFailed) {
-			return false
+// lateSchedEvent files ev with the earlier job js it belongs to: the
+// agent noticed it after that job ended (a loader exits some time after
+// its ejection). When it is the job's first ejection, death or load
+// failure and the job passed or failed only its checks, it becomes that
+// job's failure (and the run's, when the run's failure was that job's).
+func (s *session) lateSchedEvent(js *jobState, ev SchedEvent) {
+	firstBad := js.addSchedEvent(ev)
+	prev := js.sr
+	defer func() {
+		if js.index >= 0 {
+			s.res.Scenarios[js.index] = *prev
 		}
-	}
-	return true
-}
-
-// previousJobResult returns the result of the last job that ran (not one
-// skipped without a job), or nil.
-func (s *session) previousJobResult() *ScenarioResult {
-	for i := len(s.res.Scenarios) - 1; i >= 0; i-- {
-		if sr := &s.res.Scenarios[i]; sr.Elapsed > 0 {
-			return sr
-		}
-	}
-	return nil
-}
-
-// reattribute files ev with the previous job's result and, when that job
-// passed or failed only its checks, makes ev its failure (and the run's,
-// when the run's failure was that job's).
-func (s *session) reattribute(ev SchedEvent) {
-	prev := s.previousJobResult()
-	prev.SchedEvents = append(prev.SchedEvents, ev)
+	}()
 	s.emit(Event{Kind: EventSched, Scenario: prev.Name, Scheduler: prev.Scheduler, SchedEvent: &ev, Message: describeSchedEvent(ev) + " (previous scenario)"})
-	if prev.Failure != nil && prev.Failure.Kind != FailChecks {
+	if !firstBad || (prev.Failure != nil && prev.Failure.Kind != FailChecks) {
 		return
 	}
 	old := prev.Failure
-	js := &jobState{sr: prev, sc: spec.Scenario{Name: prev.Name}, schedBad: &prev.SchedEvents[len(prev.SchedEvents)-1]}
 	prev.Failure = s.jobFailure(js, nil)
 	prev.Passed = false
 	if s.res.Failure == nil || (old != nil && s.res.Failure == old) {

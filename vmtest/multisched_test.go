@@ -120,8 +120,8 @@ func TestConfigScenarioSchedulerValidation(t *testing.T) {
 }
 
 // An ejection the agent noticed only after the job ended arrives during
-// the next job, before that job's scheduler attached: it belongs to the
-// previous scenario, not to the next scheduler.
+// the next job, stamped with the job whose scheduler was ejected: it is
+// filed with the previous scenario, not with the next scheduler.
 func TestSessionLateEjectionOfPreviousScheduler(t *testing.T) {
 	steady := steady0(t)
 	second := steady
@@ -129,7 +129,7 @@ func TestSessionLateEjectionOfPreviousScheduler(t *testing.T) {
 	cfg := Config{Scenarios: []spec.Scenario{steady, second}}
 	res, err := runSession(t, cfg, serveJobs(func(job *protocol.Job, c *protocol.Conn) bool {
 		if job.Scheduler.Name == spec.SchedulerStall {
-			c.Send(&protocol.SchedEvent{JobID: job.ID, Kind: protocol.SchedEjected, Scheduler: "fifo", Reason: "scx_bpf_error",
+			c.Send(&protocol.SchedEvent{JobID: job.ID - 1, Kind: protocol.SchedEjected, Scheduler: "fifo", Reason: "scx_bpf_error",
 				KernelLines: []string{`sched_ext: BPF scheduler "fifo" disabled (scx_bpf_error)`, "sched_ext: fifo: top_q overflow"}})
 			c.Send(&protocol.SchedEvent{JobID: job.ID, Kind: protocol.SchedAttached, Scheduler: "stall"})
 		}

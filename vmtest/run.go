@@ -192,7 +192,10 @@ type session struct {
 	vm         vmHandle
 	conn       *protocol.Conn
 	nextID     uint32
-	userCtx    context.Context
+	// jobs are the jobs sent so far, by ID: scheduler events name the
+	// job they belong to.
+	jobs    map[uint32]*jobState
+	userCtx context.Context
 	// jobWait overrides jobTimeout (tests).
 	jobWait time.Duration
 
@@ -354,6 +357,9 @@ func (s *session) run(ctx context.Context) (err error) {
 				return ctx.Err()
 			}
 			res.Scenarios = append(res.Scenarios, *sr)
+			if js := s.jobs[s.nextID]; js != nil && js.sr == sr {
+				js.index = len(res.Scenarios) - 1
+			}
 			if !sr.Passed && res.Failure == nil {
 				res.Failure = sr.Failure
 				if res.Failure == nil {
