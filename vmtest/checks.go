@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scxvm/scxvm/ktext"
 	"github.com/scxvm/scxvm/spec"
 )
 
@@ -135,7 +136,7 @@ func evaluate(in checkInput) []CheckFailure {
 	}
 	if !c.Skips(spec.CheckKernelClean) {
 		for _, l := range in.kernelLog {
-			if kind := KernelIncident(l); kind != "" {
+			if kind, ok := ktext.Detect(l); ok {
 				add(spec.CheckKernelClean, "", -1, "kernel %s: %s", kind, strings.TrimSpace(l))
 				break
 			}
@@ -296,29 +297,4 @@ func coefVar(samples []uint64) float64 {
 		sq += d * d
 	}
 	return math.Sqrt(sq/float64(len(samples))) / mean
-}
-
-// kernelIncidentMarkers maps console and kernel log markers to the
-// incident they reveal, most severe first.
-var kernelIncidentMarkers = []struct{ marker, kind string }{
-	{"Kernel panic - not syncing", "panic"},
-	{"Oops:", "oops"},
-	{"BUG:", "BUG"},
-	{"kernel BUG at", "BUG"},
-	{"WARNING:", "WARNING"},
-	{"rcu_sched self-detected stall", "RCU stall"},
-	{"rcu: INFO: rcu_preempt detected stalls", "RCU stall"},
-	{"detected stalls on CPUs/tasks", "RCU stall"},
-	{"blocked for more than", "hung task"},
-}
-
-// KernelIncident returns the kind of kernel incident a log line reports
-// ("panic", "oops", "BUG", "WARNING", "RCU stall", "hung task"), or "".
-func KernelIncident(line string) string {
-	for _, m := range kernelIncidentMarkers {
-		if strings.Contains(line, m.marker) {
-			return m.kind
-		}
-	}
-	return ""
 }

@@ -135,35 +135,3 @@ func TestEvaluate(t *testing.T) {
 		})
 	}
 }
-
-func TestKernelIncident(t *testing.T) {
-	for line, want := range map[string]string{
-		"[    1.0] Kernel panic - not syncing: sysrq triggered crash": "panic",
-		"BUG: kernel NULL pointer dereference, address: 0":            "BUG",
-		"Oops: general protection fault":                              "oops",
-		"INFO: task foo:12 blocked for more than 120 seconds.":        "hung task",
-		"rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:":       "RCU stall",
-		"sched_ext: BPF scheduler \"fifo\" enabled":                   "",
-	} {
-		if got := KernelIncident(line); got != want {
-			t.Errorf("KernelIncident(%q) = %q, want %q", line, got, want)
-		}
-	}
-}
-
-func TestEjectionFromLog(t *testing.T) {
-	log := []string{
-		`sched_ext: BPF scheduler "scxvm_fifo" disabled (unregistered from user space)`,
-		"random line",
-		`sched_ext: BPF scheduler "scxvm_stall" disabled (runnable task stall)`,
-		"sched_ext: scxvm_stall: init[107] failed to run for 2.908s",
-		"   scx_vexit+0x6d/0xa0",
-	}
-	reason, lines := ejectionFromLog(log)
-	if reason != "runnable task stall" || len(lines) != 2 || !strings.Contains(lines[1], "failed to run for 2.908s") {
-		t.Errorf("got %q %q", reason, lines)
-	}
-	if r, _ := ejectionFromLog(log[:2]); r != "" {
-		t.Errorf("a planned unregistration was taken for an ejection: %q", r)
-	}
-}

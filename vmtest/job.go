@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scxvm/scxvm/ktext"
 	"github.com/scxvm/scxvm/protocol"
 	"github.com/scxvm/scxvm/spec"
 )
@@ -257,7 +258,7 @@ func (s *session) finishJob(js *jobState, lost *Failure) {
 	if ev := js.schedBad(); ev != nil && ev.Kind == string(protocol.SchedEjected) && !strings.Contains(ev.Message, "disabled (") {
 		// The agent saw the state change before the kernel's lines: take
 		// the reason and the stall or error message from the kernel log.
-		if reason, lines := ejectionFromLog(sr.KernelLog); reason != "" {
+		if reason, lines := ktext.Ejection(sr.KernelLog); reason != "" {
 			ev.Reason, ev.Message = reason, strings.Join(lines, "\n")
 		}
 	}
@@ -357,10 +358,10 @@ func (s *session) jobFailure(js *jobState, lost *Failure) *Failure {
 				Message: fmt.Sprintf("worker %d of cgroup %s (%s) %s", w.Report.Index, w.Cgroup, w.Kind, describeExit(w.Report.Exit))}
 		}
 	}
-	for _, c := range js.sr.Failures {
-		if c.Check == spec.CheckKernelClean {
-			if k := KernelIncident(c.Message); k == "panic" || k == "oops" || k == "BUG" {
-				return &Failure{Kind: FailPanic, Scenario: js.sc.Name, Message: c.Message}
+	if !js.sc.Checks.Skips(spec.CheckKernelClean) {
+		for _, l := range js.sr.KernelLog {
+			if k, ok := ktext.Detect(l); ok && k.Fatal() {
+				return &Failure{Kind: FailPanic, Scenario: js.sc.Name, Message: fmt.Sprintf("kernel %s: %s", k, strings.TrimSpace(l))}
 			}
 		}
 	}
@@ -372,28 +373,6 @@ func (s *session) jobFailure(js *jobState, lost *Failure) *Failure {
 
 // disabledRe matches the kernel's line when a BPF scheduler is disabled.
 var disabledRe = regexp.MustCompile(`sched_ext: BPF scheduler "([^"]*)" disabled \((.+)\)`)
-
-// ejectionFromLog finds the kernel's "disabled (REASON)" line in log and
-// returns the reason with that line and the "sched_ext: NAME: ..." lines
-// after it (the stall or error message).
-func ejectionFromLog(log []string) (reason string, lines []string) {
-	for i, l := range log {
-		m := disabledRe.FindStringSubmatch(l)
-		if m == nil || m[2] == "unregistered from user space" {
-			continue
-		}
-		reason, lines = m[2], []string{strings.TrimSpace(l)}
-		prefix := "sched_ext: " + m[1] + ":"
-		for _, next := range log[i+1:] {
-			if !strings.Contains(next, prefix) {
-				break
-			}
-			lines = append(lines, strings.TrimSpace(next))
-		}
-		return reason, lines
-	}
-	return "", nil
-}
 
 func orName(a, b string) string {
 	if a != "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/scxvm/scxvm/initramfs"
 	"github.com/scxvm/scxvm/internal/suggest"
 	"github.com/scxvm/scxvm/kernel"
+	"github.com/scxvm/scxvm/ktext"
 	"github.com/scxvm/scxvm/protocol"
 	"github.com/scxvm/scxvm/spec"
 )
@@ -480,14 +481,12 @@ func (s *session) attribute(waitCtx context.Context, scenario string, cause erro
 // excerpt runs from a few lines before it to the end of the tail).
 func firstPanic(incidents []Incident, tail []string) *Incident {
 	for _, inc := range incidents {
-		switch KernelIncident(inc.Line) {
-		case "panic", "oops", "BUG":
+		if inc.Kind.Fatal() {
 			return &inc
 		}
 	}
 	for i, l := range tail {
-		switch k := KernelIncident(l); k {
-		case "panic", "oops", "BUG":
+		if k, ok := ktext.Detect(l); ok && k.Fatal() {
 			return &Incident{Kind: k, Line: strings.TrimSpace(l), Excerpt: tail[max(0, i-5):]}
 		}
 	}

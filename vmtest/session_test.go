@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scxvm/scxvm/ktext"
 	"github.com/scxvm/scxvm/protocol"
 	"github.com/scxvm/scxvm/spec"
 )
@@ -53,7 +54,7 @@ func (v *fakeVM) Panics() <-chan Incident { return v.panics }
 // panicHang shows a panic on the console but keeps the guest running, as
 // a kernel does while it waits for its other cpus to stop.
 func (v *fakeVM) panicHang() {
-	inc := Incident{Kind: "panic", Line: "Kernel panic - not syncing: sysrq triggered crash", Excerpt: []string{"sysrq: Trigger a crash", "Kernel panic - not syncing: sysrq triggered crash"}}
+	inc := Incident{Kind: ktext.Panic, Line: "Kernel panic - not syncing: sysrq triggered crash", Excerpt: []string{"sysrq: Trigger a crash", "Kernel panic - not syncing: sysrq triggered crash"}}
 	v.mu.Lock()
 	v.console = append(v.console, inc.Excerpt...)
 	v.incidents = append(v.incidents, inc)
@@ -66,7 +67,7 @@ func (v *fakeVM) panicHang() {
 func (v *fakeVM) panicNow() {
 	v.mu.Lock()
 	v.console = append(v.console, "sysrq: Trigger a crash", "Kernel panic - not syncing: sysrq triggered crash", "CPU: 1 PID: 1 Comm: init")
-	v.incidents = append(v.incidents, Incident{Kind: "panic", Line: "Kernel panic - not syncing: sysrq triggered crash", Excerpt: v.console})
+	v.incidents = append(v.incidents, Incident{Kind: ktext.Panic, Line: "Kernel panic - not syncing: sysrq triggered crash", Excerpt: v.console})
 	v.mu.Unlock()
 	v.exit()
 }

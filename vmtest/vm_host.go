@@ -8,12 +8,13 @@ import (
 
 	"github.com/scxvm/scxvm/host"
 	"github.com/scxvm/scxvm/host/console"
+	"github.com/scxvm/scxvm/ktext"
 )
 
 // Incident is a kernel failure report (panic, oops, BUG, warning, RCU
 // stall, hung task) the host found on the serial console.
 type Incident struct {
-	Kind string `json:"kind"`
+	Kind ktext.IncidentKind `json:"kind"`
 	// Line is the matching console line; Excerpt the lines around it.
 	Line    string   `json:"line"`
 	Excerpt []string `json:"excerpt,omitempty"`
@@ -33,7 +34,7 @@ type hostVM struct {
 func (v hostVM) forwardPanics() {
 	defer close(v.panics)
 	for e := range v.VM.Events() {
-		if e.Kind == console.Panic {
+		if e.Kind == ktext.Panic {
 			select {
 			case v.panics <- v.incident(e):
 			default:
@@ -46,7 +47,7 @@ func (v hostVM) Panics() <-chan Incident { return v.panics }
 
 func (v hostVM) incident(e console.Event) Incident {
 	ex := append(append(append([]string{}, e.Before...), e.Line), e.After...)
-	return Incident{Kind: e.Kind.String(), Line: e.Line, Excerpt: ex, At: e.Time.Sub(v.Started())}
+	return Incident{Kind: e.Kind, Line: e.Line, Excerpt: ex, At: e.Time.Sub(v.Started())}
 }
 
 func (v hostVM) Since() time.Duration { return time.Since(v.Started()) }

@@ -11,7 +11,7 @@
 //	for {
 //		rec, err := r.Next()
 //		if err != nil { break }
-//		if l, ok := kmsg.ParseSchedExt(rec.Text); ok && l.Kind == kmsg.Disabled {
+//		if l, ok := ktext.ParseSchedExt(rec.Text); ok && l.Kind == ktext.Disabled {
 //			fmt.Println("ejected:", l.Reason)
 //		}
 //	}

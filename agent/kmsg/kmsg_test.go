@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/scxvm/scxvm/ktext"
 )
 
 func TestParseRecord(t *testing.T) {
@@ -133,7 +135,7 @@ func FuzzReader(f *testing.F) {
 			if err != nil {
 				return
 			}
-			ParseSchedExt(rec.Text)
+			ktext.ParseSchedExt(rec.Text)
 		}
 	})
 }

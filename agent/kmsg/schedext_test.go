@@ -4,62 +4,16 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/scxvm/scxvm/ktext"
 )
 
-func TestParseSchedExt(t *testing.T) {
-	tests := []struct {
-		text string
-		want SchedLine
-		ok   bool
-	}{
-		{`sched_ext: BPF scheduler "simple" enabled`, SchedLine{Kind: Enabled, Scheduler: "simple"}, true},
-		{`sched_ext: BPF scheduler "simple" enabled (partial)`, SchedLine{Kind: Enabled, Scheduler: "simple", Partial: true}, true},
-		{`sched_ext: BPF scheduler "scxvm_stall" disabled (runnable task stall)`,
-			SchedLine{Kind: Disabled, Scheduler: "scxvm_stall", Reason: ReasonStall}, true},
-		{`sched_ext: BPF scheduler "simple" disabled (unregistered from user space)`,
-			SchedLine{Kind: Disabled, Scheduler: "simple", Reason: ReasonUnregUser}, true},
-		{`sched_ext: scxvm_stall: kworker/0:1[23] failed to run for 3.012s`,
-			SchedLine{Kind: Stall, Scheduler: "scxvm_stall", Task: "kworker/0:1", PID: 23,
-				Stalled: 3012 * time.Millisecond, Message: "kworker/0:1[23] failed to run for 3.012s"}, true},
-		{`sched_ext: qmap: [weird] task[7][42] failed to run for 30.000s`,
-			SchedLine{Kind: Stall, Scheduler: "qmap", Task: "[weird] task[7]", PID: 42,
-				Stalled: 30 * time.Second, Message: "[weird] task[7][42] failed to run for 30.000s"}, true},
-		{`sched_ext: qmap: qmap_enqueue: dsq 0x1234 doesn't exist`,
-			SchedLine{Kind: Message, Scheduler: "qmap", Message: "qmap_enqueue: dsq 0x1234 doesn't exist"}, true},
-		{`sched_ext: qmap: x[y] failed to run for soon`,
-			SchedLine{Kind: Message, Scheduler: "qmap", Message: "x[y] failed to run for soon"}, true},
-		{`sched_ext: BPF scheduler "x" exploded`, SchedLine{}, false},
-		{`sched_ext: BPF scheduler "x`, SchedLine{}, false},
-		{`sched_ext: some words here`, SchedLine{}, false},
-		{`random: crng init done`, SchedLine{}, false},
-	}
-	for _, tt := range tests {
-		got, ok := ParseSchedExt(tt.text)
-		if ok != tt.ok || got != tt.want {
-			t.Errorf("ParseSchedExt(%q) = %+v, %v; want %+v, %v", tt.text, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
-func TestAbnormal(t *testing.T) {
-	for reason, want := range map[string]bool{
-		ReasonUnregUser: false, ReasonStall: true, ReasonBPFError: true, ReasonSysRq: true, ReasonRuntimeErr: true,
-	} {
-		if got := (SchedLine{Kind: Disabled, Reason: reason}).Abnormal(); got != want {
-			t.Errorf("Abnormal(%q) = %v, want %v", reason, got, want)
-		}
-	}
-}
-
-// TestTestdataSchedLines checks that every sample yields the expected
-// sequence of sched_ext line kinds.
 func TestTestdataSchedLines(t *testing.T) {
-	want := map[string][]SchedKind{
-		"stall.kmsg":  {Enabled, Disabled, Stall},
-		"error.kmsg":  {Enabled, Disabled, Message},
-		"sysrq.kmsg":  {Disabled},
-		"normal.kmsg": {Enabled, Disabled},
+	want := map[string][]ktext.SchedKind{
+		"stall.kmsg":  {ktext.Enabled, ktext.Disabled, ktext.Stall},
+		"error.kmsg":  {ktext.Enabled, ktext.Disabled, ktext.Message},
+		"sysrq.kmsg":  {ktext.Disabled},
+		"normal.kmsg": {ktext.Enabled, ktext.Disabled},
 	}
 	for name, kinds := range want {
 		b, err := os.ReadFile("testdata/" + name)
@@ -67,9 +21,9 @@ func TestTestdataSchedLines(t *testing.T) {
 			t.Fatal(err)
 		}
 		recs, _ := readAll(t, strings.NewReader(string(b)))
-		var got []SchedKind
+		var got []ktext.SchedKind
 		for _, r := range recs {
-			if l, ok := ParseSchedExt(r.Text); ok {
+			if l, ok := ktext.ParseSchedExt(r.Text); ok {
 				got = append(got, l.Kind)
 			}
 		}

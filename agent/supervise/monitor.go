@@ -8,6 +8,7 @@ import (
 
 	"github.com/scxvm/scxvm/agent/kmsg"
 	"github.com/scxvm/scxvm/agent/scxfs"
+	"github.com/scxvm/scxvm/ktext"
 )
 
 // maxTrailing bounds the kernel lines kept after a disable line.
@@ -17,7 +18,7 @@ const maxTrailing = 64
 type watch struct {
 	sawEnabled  bool         // this scheduler's "enabled" line went by
 	disabled    *kmsg.Record // the scheduler's "disabled (REASON)" record
-	line        kmsg.SchedLine
+	line        ktext.SchedLine
 	trailing    []string
 	stateLeft   bool
 	lastState   scxfs.Status
@@ -130,15 +131,15 @@ func (s *Supervisor) monitor() {
 
 // takeKernel records a kernel line; it reports whether the line matters.
 func (s *Supervisor) takeKernel(w *watch, rec kmsg.Record) bool {
-	l, ok := kmsg.ParseSchedExt(rec.Text)
+	l, ok := ktext.ParseSchedExt(rec.Text)
 	if w.disabled == nil {
-		if ok && l.Kind == kmsg.Enabled && l.Scheduler == s.ops {
+		if ok && l.Kind == ktext.Enabled && l.Scheduler == s.ops {
 			w.sawEnabled = true
 		}
 		// A disable line before our enable line is a previous scheduler's
 		// (the feed may start early), unless the state already says we
 		// are gone and the enable line was lost.
-		if ok && l.Kind == kmsg.Disabled && l.Scheduler == s.ops && (w.sawEnabled || w.stateLeft) {
+		if ok && l.Kind == ktext.Disabled && l.Scheduler == s.ops && (w.sawEnabled || w.stateLeft) {
 			w.disabled, w.line = &rec, l
 			return true
 		}
@@ -148,7 +149,7 @@ func (s *Supervisor) takeKernel(w *watch, rec kmsg.Record) bool {
 		return false
 	}
 	// The exit message, stall lines and the stack trace that follow.
-	if (ok && l.Scheduler == s.ops && l.Kind != kmsg.Enabled) || strings.HasPrefix(rec.Text, " ") || rec.Cont {
+	if (ok && l.Scheduler == s.ops && l.Kind != ktext.Enabled) || strings.HasPrefix(rec.Text, " ") || rec.Cont {
 		w.trailing = append(w.trailing, rec.Text)
 		return true
 	}

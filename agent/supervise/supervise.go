@@ -16,6 +16,7 @@ import (
 	"github.com/scxvm/scxvm/agent/internal/logbuf"
 	"github.com/scxvm/scxvm/agent/kmsg"
 	"github.com/scxvm/scxvm/agent/scxfs"
+	"github.com/scxvm/scxvm/ktext"
 )
 
 // EventKind names a scheduler event. The values are the wire names of
@@ -398,15 +399,15 @@ func (s *Supervisor) kernelEvidence(e *Event) {
 	for {
 		select {
 		case rec := <-s.kernel:
-			l, ok := kmsg.ParseSchedExt(rec.Text)
-			if ok && l.Kind == kmsg.Disabled && (s.spec.Ops == "" || l.Scheduler == s.spec.Ops) {
+			l, ok := ktext.ParseSchedExt(rec.Text)
+			if ok && l.Kind == ktext.Disabled && (s.spec.Ops == "" || l.Scheduler == s.spec.Ops) {
 				// The last one counts: earlier ones may be a previous
 				// scheduler's.
 				w = watch{disabled: &rec, line: l}
 				continue
 			}
 			if w.disabled != nil && len(w.trailing) < maxTrailing &&
-				((ok && l.Scheduler == w.line.Scheduler && l.Kind != kmsg.Enabled) || strings.HasPrefix(rec.Text, " ") || rec.Cont) {
+				((ok && l.Scheduler == w.line.Scheduler && l.Kind != ktext.Enabled) || strings.HasPrefix(rec.Text, " ") || rec.Cont) {
 				w.trailing = append(w.trailing, rec.Text)
 			}
 		case <-timer.C:

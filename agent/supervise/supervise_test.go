@@ -15,6 +15,7 @@ import (
 	"github.com/scxvm/scxvm/agent/builtin"
 	"github.com/scxvm/scxvm/agent/kmsg"
 	"github.com/scxvm/scxvm/agent/scxfs"
+	"github.com/scxvm/scxvm/ktext"
 )
 
 // recorder collects events.
@@ -203,7 +204,7 @@ exit 0`
 	kernelLine(s, 6, `random: crng init done`)
 	waitDone(t, s)
 	e := rec.last()
-	if e.Kind != Ejected || e.Reason != kmsg.ReasonStall || e.Scheduler != "fake" {
+	if e.Kind != Ejected || e.Reason != ktext.ReasonStall || e.Scheduler != "fake" {
 		t.Fatalf("event = %+v", e)
 	}
 	if e.KernelLine != `sched_ext: BPF scheduler "fake" disabled (runnable task stall)` {
@@ -391,7 +392,7 @@ func TestBuiltinEjectedAndKilled(t *testing.T) {
 	kernelLine(s, 2, `sched_ext: BPF scheduler "scxvm_stall" disabled (runnable task stall)`)
 	kernelLine(s, 3, `sched_ext: scxvm_stall: kworker/0:1[23] failed to run for 3.012s`)
 	waitDone(t, s)
-	if e := rec.last(); e.Kind != Ejected || e.Reason != kmsg.ReasonStall || len(e.KernelLines) != 1 {
+	if e := rec.last(); e.Kind != Ejected || e.Reason != ktext.ReasonStall || len(e.KernelLines) != 1 {
 		t.Fatalf("event = %+v", e)
 	}
 	s.Stop(context.Background())
@@ -451,7 +452,7 @@ func TestLateDisableLine(t *testing.T) {
 	time.Sleep(3 * cfg.TrailingWait)
 	kernelLine(s, 2, `sched_ext: BPF scheduler "scxvm_fifo" disabled (disabled by sysrq-S)`)
 	waitDone(t, s)
-	if e := rec.last(); e.Kind != Ejected || e.Reason != kmsg.ReasonSysRq {
+	if e := rec.last(); e.Kind != Ejected || e.Reason != ktext.ReasonSysRq {
 		t.Fatalf("event = %+v", e)
 	}
 	s.Stop(context.Background())
@@ -479,7 +480,7 @@ func TestEjectedWhileAttaching(t *testing.T) {
 	if k := rec.kinds(); fmt.Sprint(k) != "[attached ejected]" {
 		t.Fatalf("events = %v, want [attached ejected]", k)
 	}
-	if e := rec.last(); e.Reason != kmsg.ReasonStall || e.Scheduler != "scxvm_stall" || len(e.KernelLines) != 1 {
+	if e := rec.last(); e.Reason != ktext.ReasonStall || e.Scheduler != "scxvm_stall" || len(e.KernelLines) != 1 {
 		t.Errorf("ejected = %+v", e)
 	}
 	s.Stop(context.Background())

@@ -7,54 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scxvm/scxvm/ktext"
 )
-
-func TestDetect(t *testing.T) {
-	tests := []struct {
-		line string
-		kind Kind // 0: no detection
-	}{
-		{"[    3.511309] Kernel panic - not syncing: sysrq triggered crash", Panic},
-		{"Kernel panic - not syncing: VFS: Unable to mount root fs", Panic},
-		{"[    4.202410] Oops: 0000 [#1] PREEMPT SMP NOPTI", Oops},
-		{"[    4.202410] Oops: general protection fault, probably for non-canonical address", Oops},
-		{"[    4.201518] BUG: kernel NULL pointer dereference, address: 0000000000000008", BUG},
-		{"[   52.000000] watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [spin:90]", BUG},
-		{"[    1.000000] kernel BUG at mm/slub.c:123!", BUG},
-		{"[    5.100400] WARNING: CPU: 1 PID: 70 at kernel/sched/ext.c:1234 scx_ops_enable+0x55/0x900", Warning},
-		{"<4>[    5.100400] WARNING: possible circular locking dependency detected", Warning},
-		{"[   47.310000] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:", RCUStall},
-		{"[   47.310000] rcu: INFO: rcu_sched detected stalls on CPUs/tasks:", RCUStall},
-		{"[   47.310000] rcu: INFO: rcu_sched self-detected stall on CPU", RCUStall},
-		{"[  123.000000] INFO: task kworker/0:1:15 blocked for more than 120 seconds.", HungTask},
-		{"[  123.000000] [     T15] INFO: task scxvm:1 blocked for more than 10 seconds.", HungTask},
-		{"[    0.120000] BUGS: none of these lines is a report", 0},
-		{"[    0.130000] Warning: this is not the kernel's WARNING format", 0},
-		{"[    0.140000] rcu: Hierarchical RCU implementation.", 0},
-		{"scxvm: the scheduler printed BUG: in the middle of a line", 0},
-		{"", 0},
-	}
-	for _, tt := range tests {
-		k, ok := Detect(tt.line)
-		if ok != (tt.kind != 0) || k != tt.kind {
-			t.Errorf("Detect(%q) = %v, %v; want %v", tt.line, k, ok, tt.kind)
-		}
-	}
-}
-
-func TestMessage(t *testing.T) {
-	for in, want := range map[string]string{
-		"[    3.511309] Kernel panic":   "Kernel panic",
-		"<0>[ 3.5] Kernel panic":        "Kernel panic",
-		"[12345.000001] [    T1] x\r\n": "x",
-		"no timestamp":                  "no timestamp",
-		"[not a timestamp] x":           "[not a timestamp] x",
-	} {
-		if got := Message(in); got != want {
-			t.Errorf("Message(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
 
 // feed writes a file to m in small irregular chunks, as a serial line would.
 func feed(t *testing.T, m *Monitor, name string) {
@@ -74,7 +29,7 @@ func feed(t *testing.T, m *Monitor, name string) {
 
 func TestMonitorTestdata(t *testing.T) {
 	type want struct {
-		kind   Kind
+		kind   ktext.IncidentKind
 		line   string // substring of the matched line
 		before int
 		after  string // substring of the last After line
@@ -84,17 +39,17 @@ func TestMonitorTestdata(t *testing.T) {
 		want []want
 	}{
 		{"oops-panic.log", []want{
-			{Panic, "sysrq triggered crash", 2, "end Kernel panic"},
+			{ktext.Panic, "sysrq triggered crash", 2, "end Kernel panic"},
 		}},
 		{"null-deref.log", []want{
-			{BUG, "NULL pointer dereference", 1, "end trace"},
-			{Oops, "Oops: 0000 [#1]", 5, "end trace"},
-			{Panic, "Fatal exception", 10, "end Kernel panic"},
+			{ktext.BUG, "NULL pointer dereference", 1, "end trace"},
+			{ktext.Oops, "Oops: 0000 [#1]", 5, "end trace"},
+			{ktext.Panic, "Fatal exception", 10, "end Kernel panic"},
 		}},
-		{"warning.log", []want{{Warning, "kernel/sched/ext.c:1234", 2, "end trace"}}},
-		{"rcu-stall.log", []want{{RCUStall, "rcu_preempt detected stalls", 1, "kthread timer wakeup"}}},
-		{"hung-task.log", []want{{HungTask, "kworker/0:1:15", 0, "task:kworker/0:1"}}},
-		{"soft-lockup.log", []want{{BUG, "soft lockup", 0, "100% system"}}},
+		{"warning.log", []want{{ktext.Warning, "kernel/sched/ext.c:1234", 2, "end trace"}}},
+		{"rcu-stall.log", []want{{ktext.RCUStall, "rcu_preempt detected stalls", 1, "kthread timer wakeup"}}},
+		{"hung-task.log", []want{{ktext.HungTask, "kworker/0:1:15", 0, "task:kworker/0:1"}}},
+		{"soft-lockup.log", []want{{ktext.BUG, "soft lockup", 0, "100% system"}}},
 		{"clean.log", nil},
 	}
 	for _, tt := range tests {
@@ -149,7 +104,7 @@ func TestMonitorAfterWait(t *testing.T) {
 	m.Write([]byte("[ 1.0] BUG: unable to handle page fault\n[ 1.1] #PF: supervisor\n"))
 	select {
 	case ev := <-m.Events():
-		if ev.Kind != BUG || len(ev.After) != 1 {
+		if ev.Kind != ktext.BUG || len(ev.After) != 1 {
 			t.Errorf("got %v with After %q", ev, ev.After)
 		}
 	case <-time.After(5 * time.Second):

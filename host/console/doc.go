@@ -1,7 +1,7 @@
 // Package console watches a Linux guest's serial console: it splits the
 // byte stream into lines, keeps the most recent lines in a ring buffer for
 // excerpts, copies everything to a log, and detects the kernel's failure
-// reports (panic, oops, BUG, WARNING, RCU stall, hung task), attributing
+// reports (panic, oops, ktext.BUG, WARNING, RCU stall, hung task), attributing
 // each one with its line and the lines around it.
 //
 // Usage:
@@ -13,7 +13,7 @@
 //	tail := m.Tail(20)
 //
 // Note that with the kernel argument "quiet" the console only shows
-// messages of level KERN_ERR and above: oops, BUG, panic, RCU stalls and
+// messages of level KERN_ERR and above: oops, ktext.BUG, panic, RCU stalls and
 // hung tasks, but not WARNING (KERN_WARNING). A guest-side reader of
 // /dev/kmsg sees everything.
 //

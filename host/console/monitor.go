@@ -7,21 +7,23 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/scxvm/scxvm/ktext"
 )
 
 // Event is one kernel failure report found on the console.
 type Event struct {
-	Kind   Kind      `json:"kind"`
-	Line   string    `json:"line"`    // the line that matched, as printed
-	LineNo int       `json:"line_no"` // 1-based line number in the console stream
-	Time   time.Time `json:"time"`    // when the host read the line
-	Before []string  `json:"before"`  // lines just before Line, oldest first
-	After  []string  `json:"after"`   // lines just after Line (the trace)
+	Kind   ktext.IncidentKind `json:"kind"`
+	Line   string             `json:"line"`    // the line that matched, as printed
+	LineNo int                `json:"line_no"` // 1-based line number in the console stream
+	Time   time.Time          `json:"time"`    // when the host read the line
+	Before []string           `json:"before"`  // lines just before Line, oldest first
+	After  []string           `json:"after"`   // lines just after Line (the trace)
 }
 
 // String returns the kind and the matched line.
 func (e Event) String() string {
-	return fmt.Sprintf("%s: %s", e.Kind, Message(e.Line))
+	return fmt.Sprintf("%s: %s", e.Kind, ktext.StripTimestamp(e.Line))
 }
 
 // Excerpt returns the matched line with its context, one line per line,
@@ -150,7 +152,7 @@ func (m *Monitor) line(l string) {
 	}
 	m.pending = keep
 
-	if k, ok := Detect(l); ok && !m.closed {
+	if k, ok := ktext.Detect(l); ok && !m.closed {
 		p := &pendingEvent{ev: Event{
 			Kind:   k,
 			Line:   l,

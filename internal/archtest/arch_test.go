@@ -26,18 +26,20 @@ var rules = []struct {
 	// internal helpers without OS calls.
 	{"spec", []string{"internal/suggest"}},
 	{"scenariofile", []string{"spec", "internal/suggest"}},
+	// The kernel's words, parsed the same way on both sides.
+	{"ktext", nil},
 	// The wire protocol knows the definitions and nothing else.
 	{"protocol", []string{"spec"}},
 	// The worker runtime knows no VM, protocol or host.
 	{"workload", []string{"spec", "workload"}},
 	{"kernel", []string{"kernel"}},
 	{"initramfs", []string{"initramfs"}},
-	{"host", []string{"spec", "host"}},
+	{"host", []string{"spec", "ktext", "host"}},
 	// The guest side: agent may use the runtime and the protocol, never
 	// the host side.
-	{"agent", []string{"agent", "spec", "protocol", "workload"}},
+	{"agent", []string{"agent", "spec", "ktext", "protocol", "workload"}},
 	// The host side's API and its subpackages never link the guest agent.
-	{"vmtest", []string{"vmtest", "spec", "scenariofile", "protocol", "host", "initramfs", "kernel", "internal/suggest"}},
+	{"vmtest", []string{"vmtest", "spec", "scenariofile", "ktext", "protocol", "host", "initramfs", "kernel", "internal/suggest"}},
 	{"cmd/scxvm-agent", []string{"agent", "workload"}},
 	{"cmd/scxvm", []string{"vmtest", "spec", "scenariofile", "kernel", "protocol", "initramfs", "host"}},
 	{"internal", []string{"internal"}},

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/kernel"
+	"github.com/scxvm/scxvm/ktext"
 	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
 )
@@ -425,20 +426,16 @@ func explain(f *vmtest.Failure, sr *vmtest.ScenarioResult) (string, []string) {
 // the message line after it (`sched_ext: flatcg: init[82] failed to run
 // for 30.472s`), both without the "sched_ext: " prefix.
 func kernelReason(lines []string) (disabled, msg string) {
-	for i, l := range lines {
-		l = strings.TrimSpace(l)
-		if !strings.HasPrefix(l, "sched_ext: BPF scheduler ") || !strings.Contains(l, " disabled") {
-			continue
-		}
-		disabled = strings.TrimPrefix(l, "sched_ext: ")
-		if i+1 < len(lines) {
-			if next := strings.TrimSpace(lines[i+1]); strings.HasPrefix(next, "sched_ext: ") {
-				msg = strings.TrimPrefix(next, "sched_ext: ")
-			}
-		}
-		return disabled, msg
+	_, report := ktext.Ejection(lines)
+	if len(report) == 0 {
+		return "", ""
 	}
-	return "", ""
+	trim := func(l string) string { return strings.TrimPrefix(ktext.StripTimestamp(l), "sched_ext: ") }
+	disabled = trim(report[0])
+	if len(report) > 1 {
+		msg = trim(report[1])
+	}
+	return disabled, msg
 }
 
 // verifierReason finds a rejected BPF program in a loader's output

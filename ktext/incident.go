@@ -1,24 +1,25 @@
-package console
+package ktext
 
 import (
 	"regexp"
 	"strings"
 )
 
-// Kind classifies a kernel failure report found on the console.
-type Kind int
+// IncidentKind classifies a kernel failure report (console or kernel log
+// line).
+type IncidentKind int
 
 // The kinds of report the detector knows, from most to least severe.
 const (
-	Panic    Kind = iota + 1 // "Kernel panic - not syncing: ..."
-	Oops                     // "Oops: ..."
-	BUG                      // "BUG: ...", "kernel BUG at ..."
-	Warning                  // "WARNING: ..."
-	RCUStall                 // "rcu: INFO: rcu_sched detected stalls ..."
-	HungTask                 // "INFO: task NAME:PID blocked for more than N seconds."
+	Panic    IncidentKind = iota + 1 // "Kernel panic - not syncing: ..."
+	Oops                             // "Oops: ..."
+	BUG                              // "BUG: ...", "kernel BUG at ..."
+	Warning                          // "WARNING: ..."
+	RCUStall                         // "rcu: INFO: rcu_sched detected stalls ..."
+	HungTask                         // "INFO: task NAME:PID blocked for more than N seconds."
 )
 
-var kindNames = map[Kind]string{
+var kindNames = map[IncidentKind]string{
 	Panic:    "panic",
 	Oops:     "oops",
 	BUG:      "BUG",
@@ -28,21 +29,38 @@ var kindNames = map[Kind]string{
 }
 
 // String returns a short lowercase name for k ("panic", "oops", ...).
-func (k Kind) String() string {
+func (k IncidentKind) String() string {
 	if s, ok := kindNames[k]; ok {
 		return s
 	}
 	return "unknown"
 }
 
+// Fatal reports whether k means the kernel is going down or lost a task
+// to a fault: panic, oops or BUG.
+func (k IncidentKind) Fatal() bool { return k == Panic || k == Oops || k == BUG }
+
 // MarshalText implements encoding.TextMarshaler so that JSON results show
 // the kind by name.
-func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+func (k IncidentKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText reads a kind by the name String gives it, so that results
+// written as JSON read back.
+func (k *IncidentKind) UnmarshalText(b []byte) error {
+	for kind, name := range kindNames {
+		if name == string(b) {
+			*k = kind
+			return nil
+		}
+	}
+	*k = 0
+	return nil
+}
 
 // detectors are tried in order against the message part of a line (after
 // the "[ seconds]" timestamp).
 var detectors = []struct {
-	kind Kind
+	kind IncidentKind
 	re   *regexp.Regexp
 }{
 	{Panic, regexp.MustCompile(`^Kernel panic - not syncing`)},
@@ -57,9 +75,9 @@ var detectors = []struct {
 // syslog level such as "<4>".
 var timestamp = regexp.MustCompile(`^(?:<\d>)?\[\s*\d+\.\d+\]\s?`)
 
-// Message strips the printk timestamp (and a leading "<N>" level) from a
+// StripTimestamp strips the printk timestamp (and a leading "<N>" level) from a
 // console line, returning the message text.
-func Message(line string) string {
+func StripTimestamp(line string) string {
 	line = strings.TrimRight(line, "\r\n")
 	if loc := timestamp.FindStringIndex(line); loc != nil {
 		line = line[loc[1]:]
@@ -88,8 +106,8 @@ func isCaller(s string) bool {
 
 // Detect reports whether line is the first line of a kernel failure
 // report, and which kind.
-func Detect(line string) (Kind, bool) {
-	msg := Message(line)
+func Detect(line string) (IncidentKind, bool) {
+	msg := StripTimestamp(line)
 	for _, d := range detectors {
 		if d.re.MatchString(msg) {
 			return d.kind, true

@@ -1,4 +1,4 @@
-package kmsg
+package ktext
 
 import (
 	"strconv"
@@ -129,4 +129,28 @@ func parseStall(msg string) (task string, pid int, d time.Duration, ok bool) {
 		return "", 0, 0, false
 	}
 	return head[:i], pid, time.Duration(f * float64(time.Second)), true
+}
+
+// Ejection finds the first ejection in lines (kernel log texts, or console
+// lines with their timestamps): the scheduler's Disabled line with an
+// abnormal reason and the Stall and Message lines of that scheduler right
+// after it. It returns the reason ("runnable task stall") and those lines,
+// trimmed, or "" and nil when lines report no ejection.
+func Ejection(lines []string) (reason string, report []string) {
+	for i, l := range lines {
+		d, ok := ParseSchedExt(StripTimestamp(strings.TrimSpace(l)))
+		if !ok || !d.Abnormal() {
+			continue
+		}
+		report = []string{strings.TrimSpace(l)}
+		for _, next := range lines[i+1:] {
+			m, ok := ParseSchedExt(StripTimestamp(strings.TrimSpace(next)))
+			if !ok || m.Scheduler != d.Scheduler || (m.Kind != Stall && m.Kind != Message) {
+				break
+			}
+			report = append(report, strings.TrimSpace(next))
+		}
+		return d.Reason, report
+	}
+	return "", nil
 }
