@@ -209,7 +209,7 @@ func (s *session) job(ctx context.Context, job *protocol.Job) {
 		return
 	}
 	if st, err := scxfs.Read(s.cfg.SchedExtDir); err == nil {
-		res.EnableSeqStart = st.EnableSeq
+		res.EnableSeqStart, res.SchedStateStart = st.EnableSeq, st.State
 	}
 	schedSetup := time.Since(arrived)
 

@@ -398,6 +398,9 @@ type JobResult struct {
 	Timings Timings `msgpack:"timings" json:"timings"`
 	// Payloads are the scenario's payload commands, in scenario order.
 	Payloads []PayloadResult `msgpack:"payloads,omitempty" json:"payloads,omitempty"`
+	// SchedStateStart is /sys/kernel/sched_ext/state once the job's
+	// scheduler is in place, before any worker starts.
+	SchedStateStart string `msgpack:"sched_state_start,omitempty" json:"sched_state_start,omitempty"`
 	// SchedStateEnd is /sys/kernel/sched_ext/state at the end of the run;
 	// EnableSeqStart and EnableSeqEnd bracket the run (they differ when the
 	// scheduler was ejected and reloaded).

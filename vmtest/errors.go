@@ -69,6 +69,7 @@ const (
 	FailGuestExited   FailureKind = "guest_exited"    // QEMU exited before the agent's Bye
 	FailProtocol      FailureKind = "protocol_error"  // an unexpected frame or a version mismatch
 	FailScenario      FailureKind = "scenario_failed" // the agent could not run a scenario
+	FailNoEvidence    FailureKind = "no_evidence"     // the job ended without the data a pass needs
 )
 
 // Failure says why a run did not pass. Run returns it as its error

@@ -262,6 +262,7 @@ func (s *session) finishJob(js *jobState, lost *Failure) {
 			ev.Reason, ev.Message = reason, strings.Join(lines, "\n")
 		}
 	}
+	var missing []string
 	in := checkInput{
 		scenario:       js.sc,
 		workers:        sr.Workers,
@@ -287,12 +288,20 @@ func (s *session) finishJob(js *jobState, lost *Failure) {
 		if in.sched && r.SchedStateEnd != "" && r.SchedStateEnd != "enabled" && in.schedFailure == "" {
 			in.schedFailure = fmt.Sprintf("sched_ext state is %q at the end of the run", r.SchedStateEnd)
 		}
+		if r.Status == protocol.StatusOK {
+			missing = s.missingEvidence(js, in.sched)
+		}
 	} else {
 		in.incomplete = "no job result (the guest was lost)"
 	}
 	sr.Failures = evaluate(in)
+
 	sr.Passed = len(sr.Failures) == 0 && lost == nil
 	sr.Failure = s.jobFailure(js, lost)
+	if len(missing) > 0 && sr.Failure == nil {
+		sr.Failure = &Failure{Kind: FailNoEvidence, Scenario: sr.Name,
+			Message: "no evidence for a verdict: " + strings.Join(missing, "; "), Detail: missing}
+	}
 	if sr.Failure != nil {
 		sr.Passed = false
 	}
@@ -451,4 +460,34 @@ func workerResults(sc spec.Scenario, reports []protocol.CgroupReport) []WorkerRe
 		out = append(out, w)
 	}
 	return out
+}
+
+// missingEvidence lists what a passing job must have shown and js did
+// not: a report from every configured worker (spawn steps included),
+// progress samples during the run, and, with a scheduler under test, that
+// scheduler enabled before the workers started and still at the end.
+func (s *session) missingEvidence(js *jobState, sched bool) []string {
+	var out []string
+	if want, got := js.sc.Workers(), len(js.reports); got < want {
+		out = append(out, fmt.Sprintf("%d of %d configured workers reported", got, want))
+	}
+	if js.sc.Workers() > 0 && len(js.sr.Progress) == 0 {
+		out = append(out, "no progress sample arrived during the run")
+	}
+	if r := js.result; sched && r != nil {
+		if r.SchedStateStart != "enabled" {
+			out = append(out, fmt.Sprintf("sched_ext state %q when the workers started, want \"enabled\"", orUnknown(r.SchedStateStart)))
+		}
+		if r.SchedStateEnd != "enabled" {
+			out = append(out, fmt.Sprintf("sched_ext state %q at the end of the run, want \"enabled\"", orUnknown(r.SchedStateEnd)))
+		}
+	}
+	return out
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }

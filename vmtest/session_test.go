@@ -145,7 +145,7 @@ func serveJobs(tweak func(job *protocol.Job, c *protocol.Conn) bool) func(*proto
 					Workers: []protocol.WorkerInfo{{Cgroup: "steady", Index: 0}, {Cgroup: "steady", Index: 1}}, SchedState: "enabled"})
 				c.Send(&protocol.Progress{JobID: m.ID, At: 200 * time.Millisecond, Iterations: []uint64{20, 30}, SchedState: "enabled"})
 				c.Send(healthyReports(m))
-				c.Send(&protocol.JobResult{JobID: m.ID, Status: protocol.StatusOK, SchedStateEnd: "enabled", EnableSeqStart: 1, EnableSeqEnd: 1})
+				c.Send(&protocol.JobResult{JobID: m.ID, Status: protocol.StatusOK, SchedStateStart: "enabled", SchedStateEnd: "enabled", EnableSeqStart: 1, EnableSeqEnd: 1})
 			}
 		}
 	}
@@ -249,6 +249,75 @@ func TestSessionStaleAgent(t *testing.T) {
 				t.Errorf("%d jobs sent to a stale agent", jobs)
 			}
 		})
+	}
+}
+
+// TestSessionNoEvidence: a job that ends "ok" without the data a verdict
+// needs fails with FailNoEvidence naming what is missing.
+func TestSessionNoEvidence(t *testing.T) {
+	progress := func(c *protocol.Conn, job *protocol.Job) {
+		c.Send(&protocol.Progress{JobID: job.ID, At: 100 * time.Millisecond, Iterations: []uint64{10, 10, 10, 10},
+			Workers: []protocol.WorkerInfo{{Cgroup: "steady", Index: 0}, {Cgroup: "steady", Index: 1}, {Cgroup: "steady", Index: 2}, {Cgroup: "steady", Index: 3}}, SchedState: "enabled"})
+	}
+	ok := func(job *protocol.Job) *protocol.JobResult {
+		return &protocol.JobResult{JobID: job.ID, Status: protocol.StatusOK, SchedStateStart: "enabled", SchedStateEnd: "enabled", EnableSeqStart: 1, EnableSeqEnd: 1}
+	}
+	for _, tc := range []struct {
+		name  string
+		sched spec.Scheduler
+		serve func(job *protocol.Job, c *protocol.Conn)
+		want  []string
+	}{
+		{"ok and nothing else", spec.Scheduler{}, func(job *protocol.Job, c *protocol.Conn) {
+			c.Send(&protocol.JobResult{JobID: job.ID, Status: protocol.StatusOK})
+		}, []string{"0 of 4 configured workers reported", "no progress sample", `state "unknown" when the workers started`, `state "unknown" at the end`}},
+		{"one report dropped", spec.Scheduler{}, func(job *protocol.Job, c *protocol.Conn) {
+			progress(c, job)
+			r := healthyReports(job)
+			r.Workers = r.Workers[1:]
+			c.Send(r)
+			c.Send(ok(job))
+		}, []string{"3 of 4 configured workers reported"}},
+		{"no progress", spec.Scheduler{}, func(job *protocol.Job, c *protocol.Conn) {
+			c.Send(healthyReports(job))
+			c.Send(ok(job))
+		}, []string{"no progress sample"}},
+		{"scheduler not attached at the start", spec.Scheduler{}, func(job *protocol.Job, c *protocol.Conn) {
+			progress(c, job)
+			c.Send(healthyReports(job))
+			r := ok(job)
+			r.SchedStateStart = "disabled"
+			c.Send(r)
+		}, []string{`state "disabled" when the workers started`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := runSession(t, Config{Scheduler: tc.sched}, serveJobs(func(job *protocol.Job, c *protocol.Conn) bool {
+				tc.serve(job, c)
+				return false
+			}))
+			var f *Failure
+			if !errors.As(err, &f) || f.Kind != FailNoEvidence {
+				t.Fatalf("run: %v, want a %s failure", err, FailNoEvidence)
+			}
+			if res.Passed || res.Scenarios[0].Passed {
+				t.Error("passed without evidence")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(f.Message, w) {
+					t.Errorf("failure %q lacks %q", f.Message, w)
+				}
+			}
+		})
+	}
+	// With scheduler none, the scheduler's state is no evidence needed.
+	res, err := runSession(t, Config{Scheduler: spec.Scheduler{Name: spec.SchedulerNone}}, serveJobs(func(job *protocol.Job, c *protocol.Conn) bool {
+		progress(c, job)
+		c.Send(healthyReports(job))
+		c.Send(&protocol.JobResult{JobID: job.ID, Status: protocol.StatusOK})
+		return false
+	}))
+	if err != nil || !res.Passed {
+		t.Errorf("scheduler none with reports and progress: %v", err)
 	}
 }
 
