@@ -144,10 +144,7 @@ func (s *session) ensureScheduler(ctx context.Context, p protocol.SchedulerSpec,
 	owner.set(id, arrived)
 	cfg := s.cfg.Supervise
 	cfg.OnEvent = func(e supervise.Event) { s.onSchedEvent(owner, e) }
-	cfg.AttachTimeout = p.AttachTimeout
-	if cfg.AttachTimeout <= 0 {
-		cfg.AttachTimeout = protocol.DefaultAttachTimeout
-	}
+	cfg.AttachTimeout = p.AttachTimeout // zero: supervise's default
 	sup := supervise.New(want, cfg)
 	// Registered before Start so that the kernel log reaches it from the
 	// scheduler's "enabled" line on.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/scxvm/scxvm/protocol"
 )
 
 // BaseCmdline is the kernel command line every guest gets, before
@@ -25,21 +27,21 @@ var BaseCmdline = []string{
 // numbers QEMU inherits.
 type Plan struct {
 	Accel     string // AccelKVM or AccelTCG
-	Transport string // TransportVsock or TransportVirtioSerial
+	Transport string // protocol.TransportVsock or protocol.TransportVirtioSerial
 	ConsoleFD int    // QEMU's fd of the connected serial console socket
 	SerialFD  int    // QEMU's fd of the connected virtio-serial socket (virtio-serial)
 	GuestCID  uint32 // guest vsock CID (vsock)
 	VhostFD   int    // QEMU's fd of an opened /dev/vhost-vsock holding GuestCID; 0: QEMU opens it
-	VsockPort uint32 // host port the guest dials; 0 means VsockPort
+	VsockPort uint32 // host port the guest dials; 0 means protocol.VsockPort
 }
 
 // KernelCmdline returns the guest kernel command line for cfg and plan,
 // or an error if it exceeds MaxCmdline.
 func KernelCmdline(cfg Config, plan Plan) (string, error) {
 	args := append([]string(nil), BaseCmdline...)
-	if plan.Transport == TransportVsock {
+	if plan.Transport == protocol.TransportVsock {
 		args = append(args, "scxvm.transport=vsock")
-		if plan.VsockPort != 0 && plan.VsockPort != VsockPort {
+		if plan.VsockPort != 0 && plan.VsockPort != protocol.VsockPort {
 			args = append(args, "scxvm.vsock_port="+strconv.FormatUint(uint64(plan.VsockPort), 10))
 		}
 	}
@@ -105,7 +107,7 @@ func Args(cfg Config, plan Plan) []string {
 		"-serial", "chardev:con")
 
 	switch plan.Transport {
-	case TransportVsock:
+	case protocol.TransportVsock:
 		dev := fmt.Sprintf("vhost-vsock-pci,guest-cid=%d", plan.GuestCID)
 		if plan.VhostFD > 0 {
 			dev += fmt.Sprintf(",vhostfd=%d", plan.VhostFD)
@@ -115,7 +117,7 @@ func Args(cfg Config, plan Plan) []string {
 		a = append(a,
 			"-device", "virtio-serial-pci,id=vser",
 			"-chardev", fmt.Sprintf("socket,id=agent,fd=%d", plan.SerialFD),
-			"-device", "virtserialport,bus=vser.0,chardev=agent,name="+PortName)
+			"-device", "virtserialport,bus=vser.0,chardev=agent,name="+protocol.VirtioPortName)
 	}
 	return a
 }

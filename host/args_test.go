@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scxvm/scxvm/protocol"
 	"github.com/scxvm/scxvm/spec"
 )
 
@@ -21,7 +22,7 @@ func flagValues(args []string, flag string) []string {
 
 func TestArgs(t *testing.T) {
 	base := Config{Kernel: "/k/bzImage", Initramfs: "/k/initrd.cpio"}
-	serial := Plan{Accel: AccelTCG, Transport: TransportVirtioSerial, ConsoleFD: 3, SerialFD: 4}
+	serial := Plan{Accel: AccelTCG, Transport: protocol.TransportVirtioSerial, ConsoleFD: 3, SerialFD: 4}
 	tests := []struct {
 		name string
 		cfg  func(*Config)
@@ -50,7 +51,7 @@ func TestArgs(t *testing.T) {
 		},
 		{
 			name: "kvm",
-			plan: Plan{Accel: AccelKVM, Transport: TransportVirtioSerial, ConsoleFD: 3, SerialFD: 4},
+			plan: Plan{Accel: AccelKVM, Transport: protocol.TransportVirtioSerial, ConsoleFD: 3, SerialFD: 4},
 			want: map[string][]string{"-accel": {"kvm"}, "-cpu": {"host"}},
 		},
 		{
@@ -85,7 +86,7 @@ func TestArgs(t *testing.T) {
 		},
 		{
 			name: "vsock default port",
-			plan: Plan{Accel: AccelTCG, Transport: TransportVsock, ConsoleFD: 3, GuestCID: 42, VhostFD: 4, VsockPort: VsockPort},
+			plan: Plan{Accel: AccelTCG, Transport: protocol.TransportVsock, ConsoleFD: 3, GuestCID: 42, VhostFD: 4, VsockPort: protocol.VsockPort},
 			want: map[string][]string{
 				"-device":  {"vhost-vsock-pci,guest-cid=42,vhostfd=4"},
 				"-chardev": {"socket,id=con,fd=3"},
@@ -94,7 +95,7 @@ func TestArgs(t *testing.T) {
 		},
 		{
 			name: "vsock other port, qemu opens vhost",
-			plan: Plan{Accel: AccelTCG, Transport: TransportVsock, ConsoleFD: 3, GuestCID: 7, VsockPort: 5555},
+			plan: Plan{Accel: AccelTCG, Transport: protocol.TransportVsock, ConsoleFD: 3, GuestCID: 7, VsockPort: 5555},
 			want: map[string][]string{
 				"-device": {"vhost-vsock-pci,guest-cid=7"},
 				"-append": {"console=ttyS0 panic=-1 nokaslr mitigations=off transparent_hugepage=madvise sysctl.kernel.sched_schedstats=1 quiet scxvm.transport=vsock scxvm.vsock_port=5555"},
@@ -140,7 +141,7 @@ func TestArgs(t *testing.T) {
 }
 
 func TestKernelCmdlineLimit(t *testing.T) {
-	plan := Plan{Transport: TransportVirtioSerial}
+	plan := Plan{Transport: protocol.TransportVirtioSerial}
 	cfg := Config{Kernel: "k", Cmdline: []string{strings.Repeat("x", 1900)}}
 	s, err := KernelCmdline(cfg, plan)
 	if err != nil || len(s) >= MaxCmdline {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/scxvm/scxvm/protocol"
 	"github.com/scxvm/scxvm/spec"
 )
 
@@ -19,9 +20,10 @@ const (
 	TCGSingle = "single"
 	TCGMulti  = "multi"
 
-	TransportAuto         = "auto"
-	TransportVsock        = "vsock"
-	TransportVirtioSerial = "virtio-serial"
+	// TransportAuto picks vsock when the host has vhost-vsock, else
+	// virtio-serial; the transports themselves are protocol's
+	// (protocol.TransportVsock, protocol.TransportVirtioSerial).
+	TransportAuto = "auto"
 
 	MachineQ35 = "q35"
 	MachinePC  = "pc"
@@ -33,13 +35,6 @@ const (
 	DefaultMemoryMB = 1024
 	DefaultMachine  = MachineQ35
 )
-
-// PortName is the name of the virtio-serial port the guest agent opens.
-const PortName = "org.scxvm.0"
-
-// VsockPort is the host vsock port the guest agent dials (CID 2) unless
-// the kernel command line says scxvm.vsock_port=N.
-const VsockPort = 1024
 
 // MaxCmdline is the x86 kernel command line limit, including the
 // terminating NUL.
@@ -157,7 +152,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: unknown tcg threading %q (want single or multi)", c.TCGThread)
 	}
 	switch c.Transport {
-	case TransportAuto, TransportVsock, TransportVirtioSerial:
+	case TransportAuto, protocol.TransportVsock, protocol.TransportVirtioSerial:
 	default:
 		return fmt.Errorf("config: unknown transport %q (want auto, vsock or virtio-serial)", c.Transport)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/internal/proctest"
+	"github.com/scxvm/scxvm/protocol"
 )
 
 // fakeQEMU writes a shell script that stands in for QEMU: it records its
@@ -42,7 +43,7 @@ func fakeConfig(t *testing.T, qemu string) Config {
 		QEMU:       qemu,
 		Kernel:     kernel,
 		Accel:      AccelTCG,
-		Transport:  TransportVirtioSerial,
+		Transport:  protocol.TransportVirtioSerial,
 		ConsoleLog: filepath.Join(t.TempDir(), "console.log"),
 	}
 }
@@ -245,7 +246,7 @@ exit 0`)
 			t.Errorf("args lack %q:\n%s", want, args)
 		}
 	}
-	if vm.Accel() != AccelTCG || vm.Transport() != TransportVirtioSerial || vm.AccelReason() == "" {
+	if vm.Accel() != AccelTCG || vm.Transport() != protocol.TransportVirtioSerial || vm.AccelReason() == "" {
 		t.Errorf("accel %q (%q), transport %q", vm.Accel(), vm.AccelReason(), vm.Transport())
 	}
 }
@@ -281,7 +282,7 @@ func TestStartErrors(t *testing.T) {
 	}
 	if err := ProbeVsock(); err != nil {
 		cfg := good
-		cfg.Transport = TransportVsock
+		cfg.Transport = protocol.TransportVsock
 		if _, err := Start(context.Background(), cfg); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "vsock requested but") {
 			t.Errorf("forced vsock without vhost-vsock: %v", err)
 		}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/scxvm/scxvm/protocol"
 )
 
 // ErrUnavailable is wrapped by probe errors: the accelerator or transport
@@ -169,18 +171,18 @@ func resolveAccel(cfg Config) (accel, reason string, err error) {
 // and a reason.
 func resolveTransport(cfg Config) (transport, reason string, err error) {
 	switch cfg.Transport {
-	case TransportVirtioSerial:
-		return TransportVirtioSerial, "virtio-serial requested", nil
-	case TransportVsock:
+	case protocol.TransportVirtioSerial:
+		return protocol.TransportVirtioSerial, "virtio-serial requested", nil
+	case protocol.TransportVsock:
 		if err := ProbeVsock(); err != nil {
 			return "", "", fmt.Errorf("vsock requested but %w", err)
 		}
-		return TransportVsock, "vsock requested and usable", nil
+		return protocol.TransportVsock, "vsock requested and usable", nil
 	}
 	if err := ProbeVsock(); err != nil {
-		return TransportVirtioSerial, fmt.Sprintf("vsock not usable, using virtio-serial: %v", err), nil
+		return protocol.TransportVirtioSerial, fmt.Sprintf("vsock not usable, using virtio-serial: %v", err), nil
 	}
-	return TransportVsock, "vsock usable", nil
+	return protocol.TransportVsock, "vsock usable", nil
 }
 
 // lastLines returns the last n non-empty lines of s joined by " | ".

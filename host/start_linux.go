@@ -16,6 +16,7 @@ import (
 
 	"github.com/mdlayher/vsock"
 	"github.com/scxvm/scxvm/host/console"
+	"github.com/scxvm/scxvm/protocol"
 	"golang.org/x/sys/unix"
 )
 
@@ -87,7 +88,7 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 	vm.plan.ConsoleFD = inherit(conGuest)
 
 	switch vm.plan.Transport {
-	case TransportVirtioSerial:
+	case protocol.TransportVirtioSerial:
 		agentHost, agentGuest, err := socketPair("agent")
 		if err != nil {
 			return nil, fmt.Errorf("start vm: %w", err)
@@ -98,7 +99,7 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 			return nil, fmt.Errorf("start vm: agent socket: %w", err)
 		}
 		closers = append(closers, func() { vm.agent.Close() })
-	case TransportVsock:
+	case protocol.TransportVsock:
 		vhost, cid, err := reserveCID()
 		if err != nil {
 			return nil, fmt.Errorf("start vm: %w", err)
@@ -106,7 +107,7 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 		closers = append(closers, func() { vhost.Close() })
 		vm.plan.GuestCID = cid
 		vm.plan.VhostFD = inherit(vhost)
-		l, err := vsock.ListenContextID(unix.VMADDR_CID_ANY, VsockPort, nil)
+		l, err := vsock.ListenContextID(unix.VMADDR_CID_ANY, protocol.VsockPort, nil)
 		if errors.Is(err, unix.EADDRINUSE) {
 			// Another VM of ours listens on the default port: take any
 			// port and tell the guest with scxvm.vsock_port.

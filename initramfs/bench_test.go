@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/scxvm/scxvm/internal/cacheroot"
 )
 
 // benchInputs returns an agent of realistic size (the test binary itself
@@ -25,10 +27,8 @@ func benchInputs(b *testing.B) (agent, sched string) {
 	if err := os.WriteFile(agent, append(data, pad...), 0o755); err != nil {
 		b.Fatal(err)
 	}
-	if root, err := defaultCacheDir(); err == nil {
-		if m, _ := filepath.Glob(filepath.Join(root, "schedulers", "*", "scx_simple")); len(m) > 0 {
-			return agent, m[0]
-		}
+	if m, _ := filepath.Glob(filepath.Join(cacheroot.Dir(), "schedulers", "*", "scx_simple")); len(m) > 0 {
+		return agent, m[0]
 	}
 	return agent, dynamicBin(b)
 }

@@ -117,19 +117,3 @@ func writeAtomic(path string, b []byte) error {
 	}
 	return nil
 }
-
-// defaultCacheDir follows the project convention: $SCXVM_CACHE_DIR, else
-// $XDG_CACHE_HOME/scxvm, else ~/.cache/scxvm.
-func defaultCacheDir() (string, error) {
-	if d := os.Getenv("SCXVM_CACHE_DIR"); d != "" {
-		return d, nil
-	}
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "scxvm"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("find cache dir: set SCXVM_CACHE_DIR: %w", err)
-	}
-	return filepath.Join(home, ".cache", "scxvm"), nil
-}

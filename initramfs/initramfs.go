@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scxvm/scxvm/internal/cacheroot"
 	"github.com/u-root/u-root/pkg/cpio"
 )
 
@@ -77,11 +78,7 @@ type entry struct {
 func Build(ctx context.Context, cfg Config) (string, error) {
 	dir := cfg.CacheDir
 	if dir == "" {
-		root, err := defaultCacheDir()
-		if err != nil {
-			return "", fmt.Errorf("build initramfs: %w", err)
-		}
-		dir = filepath.Join(root, "initramfs")
+		dir = filepath.Join(cacheroot.Dir(), "initramfs")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("build initramfs: %w", err)

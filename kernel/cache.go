@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/scxvm/scxvm/internal/cacheroot"
 )
 
 // Names of the kernels the Makefile puts in the cache.
@@ -32,18 +34,7 @@ var makeTargets = map[string]string{
 
 // DefaultCacheDir returns $SCXVM_CACHE_DIR, else $XDG_CACHE_HOME/scxvm, else
 // ~/.cache/scxvm (the same rule as the scripts in kernel/).
-func DefaultCacheDir() string {
-	if d := os.Getenv("SCXVM_CACHE_DIR"); d != "" {
-		return d
-	}
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "scxvm")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".cache", "scxvm")
-	}
-	return filepath.Join(os.TempDir(), "scxvm-cache")
-}
+func DefaultCacheDir() string { return cacheroot.Dir() }
 
 // Kernel is a test kernel ready to boot.
 type Kernel struct {

@@ -214,7 +214,6 @@ type Job struct {
 // Defaults for the zero values of Job and SchedulerSpec fields.
 const (
 	DefaultProgressInterval = time.Second
-	DefaultAttachTimeout    = 3 * time.Second
 )
 
 // SchedulerKind says where a job's scheduler comes from.
@@ -242,7 +241,7 @@ type SchedulerSpec struct {
 	Path string   `msgpack:"path,omitempty" json:"path,omitempty"`
 	Args []string `msgpack:"args,omitempty" json:"args,omitempty"`
 	// AttachTimeout bounds the wait for state "enabled" after the start;
-	// zero means DefaultAttachTimeout.
+	// zero means spec.DefaultAttachTimeout.
 	AttachTimeout time.Duration `msgpack:"attach_timeout,omitempty" json:"attach_timeout,omitempty"`
 	// Restart makes the agent stop the scheduler after this job and load it
 	// afresh for the next; otherwise an identical spec keeps running.

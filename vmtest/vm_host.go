@@ -9,6 +9,7 @@ import (
 	"github.com/scxvm/scxvm/host"
 	"github.com/scxvm/scxvm/host/console"
 	"github.com/scxvm/scxvm/ktext"
+	"github.com/scxvm/scxvm/protocol"
 )
 
 // Incident is a kernel failure report (panic, oops, BUG, warning, RCU
@@ -67,13 +68,13 @@ func (v hostVM) Accept(ctx context.Context) (io.ReadWriteCloser, error) { return
 // answer before building the image (vsock may need kernel modules).
 func resolveTransport(want string) string {
 	switch want {
-	case host.TransportVsock, host.TransportVirtioSerial:
+	case protocol.TransportVsock, protocol.TransportVirtioSerial:
 		return want
 	}
 	if host.ProbeVsock() == nil {
-		return host.TransportVsock
+		return protocol.TransportVsock
 	}
-	return host.TransportVirtioSerial
+	return protocol.TransportVirtioSerial
 }
 
 // startVM starts QEMU through package host.

@@ -17,6 +17,7 @@ import (
 	"github.com/scxvm/scxvm/agent/kmsg"
 	"github.com/scxvm/scxvm/agent/scxfs"
 	"github.com/scxvm/scxvm/ktext"
+	"github.com/scxvm/scxvm/spec"
 )
 
 // EventKind names a scheduler event. The values are the wire names of
@@ -109,7 +110,7 @@ type Builtin interface {
 type Config struct {
 	// SchedExtDir is the sched_ext sysfs directory; default scxfs.Dir.
 	SchedExtDir string
-	// AttachTimeout bounds the wait for attachment; default 5 s.
+	// AttachTimeout bounds the wait for attachment; zero means spec.DefaultAttachTimeout.
 	AttachTimeout time.Duration
 	// PollInterval is the sysfs and liveness poll period; default 150 ms.
 	PollInterval time.Duration
@@ -139,7 +140,7 @@ func (c Config) withDefaults() Config {
 		c.SchedExtDir = scxfs.Dir
 	}
 	if c.AttachTimeout <= 0 {
-		c.AttachTimeout = 5 * time.Second
+		c.AttachTimeout = spec.DefaultAttachTimeout
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = 150 * time.Millisecond

@@ -32,9 +32,9 @@ var rules = []struct {
 	{"protocol", []string{"spec"}},
 	// The worker runtime knows no VM, protocol or host.
 	{"workload", []string{"spec", "workload"}},
-	{"kernel", []string{"kernel"}},
-	{"initramfs", []string{"initramfs"}},
-	{"host", []string{"spec", "ktext", "host"}},
+	{"kernel", []string{"kernel", "internal/cacheroot"}},
+	{"initramfs", []string{"initramfs", "internal/cacheroot"}},
+	{"host", []string{"spec", "ktext", "protocol", "host"}},
 	// The guest side: agent may use the runtime and the protocol, never
 	// the host side.
 	{"agent", []string{"agent", "spec", "ktext", "protocol", "workload"}},
