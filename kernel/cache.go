@@ -59,6 +59,8 @@ type Kernel struct {
 // ""), "6.12", "stock-6.12", another directory name under
 // cacheDir/kernels, or the path of a kernel image. A missing cache entry
 // gives an error wrapping fs.ErrNotExist that names the make target to run.
+// A path whose file is plainly no kernel (empty, a script, an ELF program)
+// gives a *BadImageError; Inspect reads the whole image and finds the rest.
 func Lookup(cacheDir, name string) (*Kernel, error) {
 	if name == "" {
 		name = Debian
@@ -113,6 +115,9 @@ func lookupPath(path string) (*Kernel, error) {
 		return nil, fmt.Errorf("kernel %s: %w", path, fs.ErrNotExist)
 	}
 	release, _, err := readImageHeader(abs)
+	if errors.Is(err, ErrBadImage) {
+		return nil, err // it names the file
+	}
 	if err != nil {
 		return nil, fmt.Errorf("kernel %s: %w", path, err)
 	}

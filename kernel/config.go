@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -64,6 +65,10 @@ var (
 	ikcfgEnd   = []byte("IKCFG_ED")
 )
 
+// errBadIKConfig is wrapped by ikconfig when the embedded config is there
+// but cannot be read.
+var errBadIKConfig = errors.New("embedded config")
+
 // ikconfig extracts the configuration embedded with CONFIG_IKCONFIG from a
 // decompressed kernel, or returns nil when there is none.
 func ikconfig(vmlinux []byte) (Config, error) {
@@ -77,12 +82,12 @@ func ikconfig(vmlinux []byte) (Config, error) {
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("embedded config: %w", err)
+		return nil, fmt.Errorf("%w: %w", errBadIKConfig, err)
 	}
 	zr.Multistream(false)
 	c, err := ParseConfig(zr)
 	if err != nil {
-		return nil, fmt.Errorf("embedded config: %w", err)
+		return nil, fmt.Errorf("%w: %w", errBadIKConfig, err)
 	}
 	return c, nil
 }

@@ -6,9 +6,16 @@
 // configuration (a config file next to the image, else the one embedded
 // with CONFIG_IKCONFIG, else /boot/config-RELEASE) and which required
 // options are missing; without any config it deduces sched_ext support from
-// the image's BTF. Check prints that report for `scxvm kernel check PATH`:
+// the image's BTF. Before any of that it reads the file as a kernel: a file
+// that is no x86-64 Linux kernel, or a truncated or corrupt one, gives a
+// *BadImageError (errors.Is(err, ErrBadImage)) naming the file and what is
+// wrong. Check prints the report for `scxvm kernel check PATH`:
 //
-//	if err := kernel.Check(os.Stdout, "/boot/vmlinuz-6.12.117+deb12-amd64"); errors.Is(err, kernel.ErrNotSupported) {
+//	err := kernel.Check(os.Stdout, "/boot/vmlinuz-6.12.117+deb12-amd64")
+//	switch {
+//	case errors.Is(err, kernel.ErrBadImage):
+//		// exit 132: not a usable kernel file, no verdict on the kernel
+//	case errors.Is(err, kernel.ErrNotSupported):
 //		// exit 125: this kernel cannot be tested
 //	}
 //

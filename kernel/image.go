@@ -22,6 +22,7 @@ import (
 // (Documentation/arch/x86/boot.rst).
 const (
 	offSetupSects    = 0x1f1
+	offSysSize       = 0x1f4
 	offHeaderMagic   = 0x202
 	offVersion       = 0x206
 	offKernelVersion = 0x20e
@@ -46,7 +47,9 @@ type image struct {
 
 // readImage reads a bzImage or an ELF vmlinux and its release when the
 // setup header (or, for an ELF, the banner) has it. The payload of a bzImage
-// is decompressed only on demand, by decompress.
+// is decompressed only on demand, by decompress. A file that is no x86-64
+// kernel, or whose sizes contradict its boot header or ELF headers, gives a
+// *BadImageError.
 func readImage(path string) (*image, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -63,15 +66,21 @@ func readImage(path string) (*image, error) {
 	img := &image{raw: raw}
 	switch {
 	case bytes.HasPrefix(raw, []byte(elf.ELFMAG)):
+		if reason, err := checkELFKernel(raw); reason != "" {
+			return nil, &BadImageError{Path: path, Reason: reason, Err: err}
+		}
 		img.format = "elf"
 		img.vmlinux = raw
 		img.release = bannerRelease(raw)
 	case isBzImage(raw):
+		if reason := checkBzImage(raw); reason != "" {
+			return nil, &BadImageError{Path: path, Reason: reason}
+		}
 		img.format = "bzImage"
 		img.release = headerRelease(raw)
 		img.compression, _, _ = payload(raw)
 	default:
-		return nil, fmt.Errorf("%s: not a kernel image (neither a bzImage nor an ELF vmlinux)", path)
+		return nil, &BadImageError{Path: path, Reason: describeOther(raw)}
 	}
 	return img, nil
 }
@@ -186,16 +195,31 @@ func bzPayload(raw []byte) (compression string, vmlinux []byte, err error) {
 	return compression, vmlinux, err
 }
 
-// decompress inflates a kernel payload. Trailing data after the stream (the
-// kernel appends the uncompressed size) is tolerated: the result only has to
-// be a complete ELF file.
+// errUnsupportedCompression is wrapped by decompress for a payload format
+// the kernel knows and this package cannot decompress (lzo).
+var errUnsupportedCompression = errors.New("payload compression not supported")
+
+// decompress inflates a kernel payload and checks the result: no decoder
+// error, an ELF file, and the size the kernel's build recorded. Every
+// compressor but gzip is followed by that size (scripts/Makefile.lib
+// size_append, a little-endian uint32), which is cut off before decoding;
+// gzip's own trailer carries it and the decoder checks it.
 func decompress(kind string, payload []byte) ([]byte, error) {
+	if kind == "none" {
+		return payload, nil
+	}
+	stream := payload
+	want := -1
+	if len(payload) >= 4 {
+		want = int(binary.LittleEndian.Uint32(payload[len(payload)-4:]))
+		if kind != "gzip" {
+			stream = payload[:len(payload)-4]
+		}
+	}
 	var r io.Reader
 	var err error
-	in := bytes.NewReader(payload)
+	in := bytes.NewReader(stream)
 	switch kind {
-	case "none":
-		return payload, nil
 	case "gzip":
 		var zr *gzip.Reader
 		zr, err = gzip.NewReader(in)
@@ -224,24 +248,25 @@ func decompress(kind string, payload []byte) ([]byte, error) {
 	case "lzma":
 		r, err = lzma.NewReader(in)
 	default:
-		return nil, fmt.Errorf("%s payloads are not supported (extract it with scripts/extract-vmlinux and pass the ELF vmlinux)", kind)
+		return nil, fmt.Errorf("%s: %w (extract it with scripts/extract-vmlinux and pass the ELF vmlinux)", kind, errUnsupportedCompression)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s payload: %w", kind, err)
 	}
-	out, readErr := io.ReadAll(io.LimitReader(r, maxImageSize))
-	if !bytes.HasPrefix(out, []byte(elf.ELFMAG)) {
-		if readErr == nil {
-			readErr = errors.New("result is not an ELF file")
-		}
-		return nil, fmt.Errorf("%s payload: %w", kind, readErr)
+	var out bytes.Buffer
+	if want > 0 && want <= maxImageSize {
+		out.Grow(want)
 	}
-	if readErr != nil {
-		// A stream that ends in garbage still yields the full vmlinux when the
-		// ELF it holds is complete.
-		if _, err := elf.NewFile(bytes.NewReader(out)); err != nil {
-			return nil, fmt.Errorf("%s payload: %w", kind, readErr)
-		}
+	n, err := io.Copy(&out, io.LimitReader(r, maxImageSize+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%s payload: %w", kind, err)
+	case n > maxImageSize:
+		return nil, fmt.Errorf("%s payload: decompresses to more than %d bytes", kind, maxImageSize)
+	case !bytes.HasPrefix(out.Bytes(), []byte(elf.ELFMAG)):
+		return nil, fmt.Errorf("%s payload: result is not an ELF file", kind)
+	case want >= 0 && uint32(n) != uint32(want):
+		return nil, fmt.Errorf("%s payload: decompressed to %d bytes, the image records %d", kind, n, want)
 	}
-	return out, nil
+	return out.Bytes(), nil
 }

@@ -121,13 +121,22 @@ func (i *Info) SupportError() error {
 // needs no decompression; from the image itself (CONFIG_IKCONFIG); from
 // /boot/config-RELEASE. Without any, sched_ext support is deduced from the
 // image's BTF (struct sched_ext_ops).
+//
+// The file is read as a kernel first: one that is no x86-64 Linux kernel,
+// or is truncated or corrupt (sizes that contradict its boot or ELF
+// headers, a payload that does not decompress to the recorded size), gives
+// a *BadImageError, which matches ErrBadImage. A bzImage is therefore
+// always decompressed (a fraction of a second).
 func Inspect(path string) (*Info, error) {
 	img, err := readImage(path)
+	if errors.Is(err, ErrBadImage) {
+		return nil, err // it names the file
+	}
 	if err != nil {
 		return nil, fmt.Errorf("inspect kernel: %w", err)
 	}
-	if img.release == "" {
-		img.decompress() // for the banner; a failure is noted below
+	if err := img.decompress(); err != nil && !errors.Is(err, errUnsupportedCompression) {
+		return nil, &BadImageError{Path: path, Reason: "corrupt compressed kernel", Err: err}
 	}
 	info := &Info{Path: path, Format: img.format, Release: img.release}
 	note := func() {
@@ -138,6 +147,9 @@ func Inspect(path string) (*Info, error) {
 	}
 
 	cfg, source, err := findConfig(path, img)
+	if errors.Is(err, errBadIKConfig) {
+		return nil, &BadImageError{Path: path, Reason: "corrupt", Err: err}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("inspect kernel: %w", err)
 	}
@@ -160,7 +172,7 @@ func Inspect(path string) (*Info, error) {
 		info.Missing = []string{"CONFIG_DEBUG_INFO_BTF"}
 		info.Notes = append(info.Notes, "no config found and the image has no BTF")
 	case err != nil:
-		return nil, fmt.Errorf("inspect kernel: %s: %w", path, err)
+		return nil, &BadImageError{Path: path, Reason: "corrupt", Err: err}
 	default:
 		info.ConfigSource = SourceBTF
 		info.SchedExt = has
@@ -322,7 +334,8 @@ func Format(w io.Writer, info *Info) error {
 
 // Check inspects the kernel image at path, prints the report to w, and
 // returns an error wrapping ErrNotSupported when the kernel cannot run
-// sched_ext schedulers. It backs `scxvm kernel check PATH`.
+// sched_ext schedulers, or a *BadImageError, with no report, when the file
+// is no usable kernel image. It backs `scxvm kernel check PATH`.
 func Check(w io.Writer, path string) error {
 	info, err := Inspect(path)
 	if err != nil {

@@ -156,8 +156,31 @@ func elfWithBTF(t *testing.T, types ...btf.Type) []byte {
 	return elfWithSection(t, ".BTF", types...)
 }
 
-// elfWithSection is elfWithBTF with the section named secName (4 bytes).
+// elfWithSection is elfWithBTF with the section named secName.
 func elfWithSection(t *testing.T, secName string, types ...btf.Type) []byte {
+	t.Helper()
+	return buildELF(t, elfSpec{typ: elf.ET_EXEC, machine: elf.EM_X86_64, btfSection: secName}, types...)
+}
+
+// vmlinuxWithBTF is elfWithBTF plus what a bootable vmlinux has: empty
+// kernel sections and a PVH entry note.
+func vmlinuxWithBTF(t *testing.T, types ...btf.Type) []byte {
+	t.Helper()
+	return buildELF(t, elfSpec{typ: elf.ET_EXEC, machine: elf.EM_X86_64, btfSection: ".BTF", empty: []string{".init.text", "__ex_table"}, pvh: true}, types...)
+}
+
+// elfSpec describes an ELF file for buildELF.
+type elfSpec struct {
+	typ        elf.Type
+	machine    elf.Machine
+	btfSection string   // name of the section holding the BTF
+	empty      []string // names of empty sections to add
+	pvh        bool     // add a PT_NOTE segment with the Xen PVH entry note
+}
+
+// buildELF builds a little-endian 64-bit ELF file as spec says, with BTF
+// for types.
+func buildELF(t *testing.T, spec elfSpec, types ...btf.Type) []byte {
 	t.Helper()
 	b, err := btf.NewBuilder(types, nil)
 	if err != nil {
@@ -167,32 +190,58 @@ func elfWithSection(t *testing.T, secName string, types ...btf.Type) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(secName) != 4 {
-		t.Fatalf("section name %q must have 4 bytes", secName)
+	names := append([]string{spec.btfSection, ".shstrtab"}, spec.empty...)
+	shstrtab := []byte{0}
+	nameOff := make([]uint32, len(names))
+	for i, n := range names {
+		nameOff[i] = uint32(len(shstrtab))
+		shstrtab = append(append(shstrtab, n...), 0)
 	}
-	shstrtab := []byte("\x00" + secName + "\x00.shstrtab\x00")
-	const ehsize, shentsize = 64, 64
-	btfOff := uint64(ehsize)
-	strOff := btfOff + uint64(len(raw))
+	var note []byte
+	if spec.pvh {
+		// namesz, descsz, type XEN_ELFNOTE_PHYS32_ENTRY, "Xen", entry.
+		note = binary.LittleEndian.AppendUint32(note, 4)
+		note = binary.LittleEndian.AppendUint32(note, 4)
+		note = binary.LittleEndian.AppendUint32(note, 18)
+		note = append(note, "Xen\x00\x00\x00\x10\x00"...)
+	}
+	const ehsize, phentsize, shentsize = 64, 56, 64
+	phnum := 0
+	if spec.pvh {
+		phnum = 1
+	}
+	btfOff := uint64(ehsize + phnum*phentsize)
+	noteOff := btfOff + uint64(len(raw))
+	strOff := noteOff + uint64(len(note))
 	shOff := (strOff + uint64(len(shstrtab)) + 7) &^ 7
 
 	var out bytes.Buffer
 	hdr := elf.Header64{
-		Type: uint16(elf.ET_EXEC), Machine: uint16(elf.EM_X86_64), Version: uint32(elf.EV_CURRENT),
-		Shoff: shOff, Ehsize: ehsize, Shentsize: shentsize, Shnum: 3, Shstrndx: 2,
+		Type: uint16(spec.typ), Machine: uint16(spec.machine), Version: uint32(elf.EV_CURRENT),
+		Shoff: shOff, Ehsize: ehsize, Shentsize: shentsize, Shnum: uint16(1 + len(names)), Shstrndx: 2,
+	}
+	if spec.pvh {
+		hdr.Phoff, hdr.Phentsize, hdr.Phnum = ehsize, phentsize, uint16(phnum)
 	}
 	copy(hdr.Ident[:], elf.ELFMAG)
 	hdr.Ident[elf.EI_CLASS] = byte(elf.ELFCLASS64)
 	hdr.Ident[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
 	hdr.Ident[elf.EI_VERSION] = byte(elf.EV_CURRENT)
 	binary.Write(&out, binary.LittleEndian, hdr)
+	if spec.pvh {
+		binary.Write(&out, binary.LittleEndian, elf.Prog64{Type: uint32(elf.PT_NOTE), Off: noteOff, Filesz: uint64(len(note)), Align: 4})
+	}
 	out.Write(raw)
+	out.Write(note)
 	out.Write(shstrtab)
 	out.Write(make([]byte, int(shOff)-out.Len()))
 	sections := []elf.Section64{
 		{},
-		{Name: 1, Type: uint32(elf.SHT_PROGBITS), Off: btfOff, Size: uint64(len(raw)), Addralign: 4},
-		{Name: 6, Type: uint32(elf.SHT_STRTAB), Off: strOff, Size: uint64(len(shstrtab)), Addralign: 1},
+		{Name: nameOff[0], Type: uint32(elf.SHT_PROGBITS), Off: btfOff, Size: uint64(len(raw)), Addralign: 4},
+		{Name: nameOff[1], Type: uint32(elf.SHT_STRTAB), Off: strOff, Size: uint64(len(shstrtab)), Addralign: 1},
+	}
+	for i := range spec.empty {
+		sections = append(sections, elf.Section64{Name: nameOff[2+i], Type: uint32(elf.SHT_PROGBITS), Off: strOff, Addralign: 1})
 	}
 	for _, s := range sections {
 		binary.Write(&out, binary.LittleEndian, s)
@@ -329,7 +378,7 @@ func TestInspect(t *testing.T) {
 		},
 		{
 			name:      "ELF vmlinux with BTF",
-			image:     func(t *testing.T) []byte { return elfWithBTF(t, schedExtOps) },
+			image:     func(t *testing.T) []byte { return vmlinuxWithBTF(t, schedExtOps) },
 			imageName: "vmlinux",
 			source:    SourceBTF,
 			schedExt:  true,
@@ -403,27 +452,158 @@ func TestInspect(t *testing.T) {
 
 func TestInspectErrors(t *testing.T) {
 	dir := t.TempDir()
-	tests := map[string][]byte{
-		"not a kernel":     []byte("hello, world\n"),
-		"empty":            nil,
-		"truncated header": fakeBzImage(t, "6.99", nil)[:0x210],
-		"payload too large": func() []byte {
+	if _, err := Inspect(filepath.Join(dir, "does-not-exist")); !errors.Is(err, os.ErrNotExist) || errors.Is(err, ErrBadImage) {
+		t.Errorf("Inspect(missing) = %v, want ErrNotExist and not ErrBadImage", err)
+	}
+}
+
+// TestInspectBadImage feeds Inspect files that are no kernel, or a broken
+// one: each must give a *BadImageError naming the file and what is wrong,
+// never a verdict on sched_ext.
+func TestInspectBadImage(t *testing.T) {
+	other := &btf.Struct{Name: "task_struct", Size: 8, Members: []btf.Member{{Name: "pid", Type: &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed}}}}
+	good := func(t *testing.T, kind string) []byte {
+		return fakeBzImage(t, "6.99.0", compress(t, kind, fakeVmlinux(t, "6.99.0", fullConfig)))
+	}
+	// payloadAt returns the offset of the payload inside a fakeBzImage.
+	const payloadAt = 2 * 512
+	tests := []struct {
+		name   string
+		image  func(t *testing.T) []byte
+		config bool   // put a good config next to the image
+		reason string // substring of the error
+	}{
+		{name: "empty", image: func(*testing.T) []byte { return nil }, reason: "empty file"},
+		{name: "script", image: func(*testing.T) []byte { return []byte("#!/bin/sh\nexit 0\n") }, reason: `a script ("#!/bin/sh")`},
+		{name: "text", image: func(*testing.T) []byte { return []byte("hello, world\n") }, reason: "a text file"},
+		{name: "binary junk", image: func(*testing.T) []byte { return bytes.Repeat([]byte{0xde, 0xad, 0, 1}, 300) }, reason: "neither a bzImage"},
+		{name: "cpio", image: func(*testing.T) []byte { return []byte("070701000000000000") }, reason: "cpio archive"},
+		{name: "gzip data", image: func(t *testing.T) []byte { return compress(t, "gzip", []byte("x")) }, reason: "gzip data"},
+		{name: "boot sector only", image: func(t *testing.T) []byte {
+			b := make([]byte, 0x200)
+			b[0x1fe], b[0x1ff] = 0x55, 0xaa
+			return b
+		}, reason: "truncated: a boot sector"},
+		{name: "ELF program", image: func(t *testing.T) []byte {
+			return buildELF(t, elfSpec{typ: elf.ET_DYN, machine: elf.EM_X86_64, btfSection: ".text"})
+		}, reason: "an ELF shared object or PIE executable without a kernel's sections"},
+		{name: "BPF object", image: func(t *testing.T) []byte {
+			return buildELF(t, elfSpec{typ: elf.ET_REL, machine: elf.EM_BPF, btfSection: ".BTF"}, other)
+		}, reason: "an ELF BPF object"},
+		{name: "arm64 vmlinux", image: func(t *testing.T) []byte {
+			return buildELF(t, elfSpec{typ: elf.ET_EXEC, machine: elf.EM_AARCH64, btfSection: ".BTF", empty: []string{".init.text"}, pvh: true}, other)
+		}, reason: "a kernel for aarch64: scxvm boots x86-64 guests"},
+		{name: "vmlinux without PVH note", image: func(t *testing.T) []byte {
+			return buildELF(t, elfSpec{typ: elf.ET_EXEC, machine: elf.EM_X86_64, btfSection: ".BTF", empty: []string{".init.text", "__ex_table"}}, other)
+		}, reason: "an ELF vmlinux without a PVH entry note"},
+		{name: "truncated ELF vmlinux", image: func(t *testing.T) []byte {
+			b := vmlinuxWithBTF(t, other)
+			return b[:len(b)-10]
+		}, reason: "corrupt or truncated ELF file"},
+		{name: "truncated header", image: func(t *testing.T) []byte { return good(t, "gzip")[:0x210] }, reason: "not a Linux kernel"},
+		{name: "truncated bzImage", image: func(t *testing.T) []byte {
+			b := good(t, "zstd")
+			return b[:payloadAt+100]
+		}, config: true, reason: "truncated: the boot header puts the compressed kernel at bytes [1024, "},
+		{name: "syssize beyond the file", image: func(t *testing.T) []byte {
+			b := good(t, "gzip")
+			binary.LittleEndian.PutUint32(b[offSysSize:], uint32(len(b)))
+			return b
+		}, config: true, reason: "truncated: the boot header says"},
+		{name: "payload too large", image: func(t *testing.T) []byte {
 			b := fakeBzImage(t, "6.99", []byte{1, 2})
 			binary.LittleEndian.PutUint32(b[offPayloadLength:], 1<<30)
 			return b
-		}(),
+		}, reason: "truncated"},
+		{name: "unknown compression", image: func(t *testing.T) []byte {
+			return fakeBzImage(t, "6.99", bytes.Repeat([]byte{0x42}, 64))
+		}, config: true, reason: "no known compression format"},
+		{name: "corrupt gzip payload", image: func(t *testing.T) []byte {
+			b := good(t, "gzip")
+			b[payloadAt+40] ^= 0xff
+			return b
+		}, config: true, reason: "corrupt compressed kernel: gzip payload"},
+		{name: "corrupt zstd payload", image: func(t *testing.T) []byte {
+			b := good(t, "zstd")
+			for i := payloadAt + 20; i < payloadAt+60; i++ {
+				b[i] = 0
+			}
+			return b
+		}, config: true, reason: "corrupt compressed kernel: zstd payload"},
+		{name: "recorded size mismatch", image: func(t *testing.T) []byte {
+			p := compress(t, "xz", fakeVmlinux(t, "6.99.0", ""))
+			binary.LittleEndian.PutUint32(p[len(p)-4:], 12345)
+			return fakeBzImage(t, "6.99.0", p)
+		}, config: true, reason: "the image records 12345"},
+		{name: "payload not ELF", image: func(t *testing.T) []byte {
+			return fakeBzImage(t, "6.99.0", compress(t, "gzip", []byte("not an ELF file at all")))
+		}, config: true, reason: "result is not an ELF file"},
+		{name: "corrupt embedded config", image: func(t *testing.T) []byte {
+			v := fakeVmlinux(t, "6.99.0", "")
+			v = append(v, "IKCFG_STgarbageIKCFG_ED"...)
+			return fakeBzImage(t, "6.99.0", compress(t, "gzip", v))
+		}, reason: "corrupt: embedded config"},
 	}
-	for name, data := range tests {
-		t.Run(name, func(t *testing.T) {
-			path := writeFile(t, filepath.Join(dir, strings.ReplaceAll(name, " ", "_")), data)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := writeFile(t, filepath.Join(dir, "vmlinuz"), tt.image(t))
+			if tt.config {
+				// A good config must not hide a broken image.
+				writeFile(t, filepath.Join(dir, "config"), []byte(fullConfig))
+			}
 			info, err := Inspect(path)
-			if err == nil && info.SchedExt {
-				t.Fatalf("Inspect(%s) = supported, want an error or unsupported", name)
+			var bad *BadImageError
+			if !errors.Is(err, ErrBadImage) || !errors.As(err, &bad) {
+				t.Fatalf("Inspect = %+v, %v; want a *BadImageError", info, err)
+			}
+			if errors.Is(err, ErrNotSupported) {
+				t.Errorf("%v also matches ErrNotSupported", err)
+			}
+			if bad.Path != path || !strings.Contains(err.Error(), path) {
+				t.Errorf("error %q does not name %s", err, path)
+			}
+			t.Log(err)
+			if !strings.Contains(err.Error(), tt.reason) {
+				t.Errorf("error %q does not contain %q", err, tt.reason)
+			}
+			var out bytes.Buffer
+			if err := Check(&out, path); !errors.Is(err, ErrBadImage) {
+				t.Errorf("Check = %v, want ErrBadImage", err)
 			}
 		})
 	}
-	if _, err := Inspect(filepath.Join(dir, "does-not-exist")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Inspect(missing) = %v, want ErrNotExist", err)
+}
+
+// TestInspectSystemBinary is the case a user types by mistake: a program
+// of the host given as --kernel.
+func TestInspectSystemBinary(t *testing.T) {
+	exe, err := os.Executable() // this test binary: an ELF program
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Inspect(exe)
+	if !errors.Is(err, ErrBadImage) || !strings.Contains(err.Error(), "without a kernel's sections") {
+		t.Fatalf("Inspect(%s) = %v, want ErrBadImage: without a kernel's sections", exe, err)
+	}
+	if _, err := Lookup(t.TempDir(), exe); !errors.Is(err, ErrBadImage) {
+		t.Errorf("Lookup(%s) = %v, want ErrBadImage", exe, err)
+	}
+}
+
+// TestInspectUnsupportedCompression: a payload this package cannot
+// decompress (lzo) is not a broken image; the config next to it decides.
+func TestInspectUnsupportedCompression(t *testing.T) {
+	dir := t.TempDir()
+	payload := append([]byte{0x89, 'L', 'Z', 'O', 0x00}, make([]byte, 64)...)
+	path := writeFile(t, filepath.Join(dir, "vmlinuz"), fakeBzImage(t, "6.99.0", payload))
+	writeFile(t, filepath.Join(dir, "config"), []byte(fullConfig))
+	info, err := Inspect(path)
+	if err != nil {
+		t.Fatalf("Inspect: %v", err)
+	}
+	if !info.SchedExt || info.Compression != "lzo" || len(info.Notes) == 0 || !strings.Contains(info.Notes[0], "cannot decompress") {
+		t.Errorf("Inspect = SchedExt %v, compression %q, notes %q; want supported, lzo, a note", info.SchedExt, info.Compression, info.Notes)
 	}
 }
 

@@ -20,7 +20,7 @@ func resolveAgent(path string) (string, error) {
 		path = os.Getenv("SCXVM_AGENT")
 	}
 	if path == "" {
-		return "", &InfraError{Op: "find agent", Err: errors.New("no agent binary: set Config.Agent or $SCXVM_AGENT to a static scxvm-agent (CGO_ENABLED=0 go build ./cmd/scxvm-agent) or scxvm binary, or call vmtest.BuildAgent")}
+		return "", &InfraError{Op: "find agent", Err: errors.New("no guest agent: install scxvm-agent beside scxvm or on $PATH (go install github.com/scxvm/scxvm/cmd/...@VERSION, or make build), or set $SCXVM_AGENT or Config.Agent (Go tests: vmtest.BuildAgent)")}
 	}
 	if err := checkStatic(path); err != nil {
 		return "", &InfraError{Op: "check agent", Err: err}

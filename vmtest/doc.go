@@ -58,9 +58,10 @@
 // panicked (with a console excerpt), the guest hung or vanished before
 // its Bye, or a check failed.
 //
-// Errors map to exit codes in the CLI: *ConfigError and *spec.ValidationError
-// (usage, 2), ErrNotSupported (125), *InfraError (QEMU, kernel cache,
-// image build: 129), *Failure (1).
+// Errors map to exit codes in the CLI: *Failure (1), ErrNotSupported
+// (125), *InfraError (QEMU, kernel cache, image build: 129),
+// *ConfigError and *spec.ValidationError (usage, 131), ErrBadKernel (a file
+// that is no usable kernel image, 132).
 //
 // # Scenarios
 //

@@ -12,6 +12,13 @@ import (
 // package's sentinel, so errors.Is works with either name.
 var ErrNotSupported = kernel.ErrNotSupported
 
+// ErrBadKernel is wrapped by Run's error when the kernel file is not a
+// usable kernel image: no Linux kernel at all, or a truncated or corrupt
+// one (a *kernel.BadImageError says what is wrong). It comes inside an
+// *InfraError: it says nothing about the kernel under test (git bisect:
+// stop). It is the kernel package's ErrBadImage.
+var ErrBadKernel = kernel.ErrBadImage
+
 // ConfigError is an invalid Config: a bad field value, an unknown
 // scenario or scheduler, an invalid scenario file.
 type ConfigError struct {

@@ -152,7 +152,7 @@ func TestFaultMatrix(t *testing.T) {
 			code int
 			subs []string
 		}{
-			{"malformed-scenario", []string{"run", bad}, 2, []string{bad + ":8", "work_type.kind", "did you mean CpuSpin"}},
+			{"malformed-scenario", []string{"run", bad}, 131, []string{bad + ":8", "work_type.kind", "did you mean CpuSpin"}},
 			{"kernel-path-missing", []string{"run", "--kernel", "/nonexistent/bzImage"}, 129, []string{"/nonexistent/bzImage", "infrastructure"}},
 			{"no-sched-ext", []string{"run", "--kernel", kernel.Stock612}, 125, []string{"CONFIG_SCHED_CLASS_EXT", "cannot be tested"}},
 		} {

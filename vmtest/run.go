@@ -28,7 +28,9 @@ import (
 //   - an error wrapping ErrNotSupported when the kernel lacks sched_ext
 //     (unless the scheduler is "none");
 //   - an *InfraError when the test infrastructure failed (no QEMU, no
-//     kernel in the cache, image build failure);
+//     kernel in the cache, image build failure), or when the kernel file
+//     is not a usable kernel image (then it wraps ErrBadKernel); nothing
+//     boots then;
 //   - a *Failure when the scheduler, the kernel or a check failed; it is
 //     also Result.Failure.
 func Run(ctx context.Context, cfg Config) (*Result, error) {

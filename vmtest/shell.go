@@ -2,6 +2,7 @@ package vmtest
 
 import (
 	"context"
+	"errors"
 	"io"
 
 	"github.com/scxvm/scxvm/initramfs"
@@ -34,6 +35,9 @@ func Shell(ctx context.Context, cfg Config, stdin io.Reader, stdout io.Writer) e
 	k, err := kernel.Lookup(cacheDir, cfg.kernelName())
 	if err != nil {
 		return &InfraError{Op: "find kernel", Err: err}
+	}
+	if _, err := kernel.Inspect(k.Image); errors.Is(err, ErrBadKernel) {
+		return &InfraError{Op: "inspect kernel", Err: err}
 	}
 	agent, err := resolveAgent(cfg.Agent)
 	if err != nil {

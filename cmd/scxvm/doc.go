@@ -8,9 +8,11 @@
 // The guest's init is scxvm-agent (cmd/scxvm-agent), found next to this
 // executable or on $PATH. main calls run(ctx, args, stdout, stderr) and maps its error to an exit code for
 // `git bisect run` and CI: 0 pass, 1 a check failed or the scheduler or
-// kernel misbehaved, 2 usage, 125 the kernel has no sched_ext, 128
+// kernel misbehaved, 125 the kernel has no sched_ext, and from 128 up the
+// outcomes that are no verdict on the commit (they stop a bisect): 128
 // internal error, 129 infrastructure error (QEMU, kernel cache, image
-// build), 130 interrupted. Everything else lives in package vmtest.
+// build), 130 interrupted, 131 usage, 132 the kernel file is not a usable
+// kernel image (exitcode.go). Everything else lives in package vmtest.
 //
 // Environment: SCXVM_CACHE_DIR (cache root), SCXVM_AGENT (agent binary to
 // boot instead of scxvm-agent), and those of packages vmtest, kernel,

@@ -10,17 +10,22 @@ import (
 	"github.com/scxvm/scxvm/vmtest"
 )
 
-// Exit codes, chosen for `git bisect run` and CI: 0 good, 1 bad, 125 skip
-// (the kernel cannot be tested), 2 usage, and >= 128 for everything that
-// must abort a bisect instead of blaming the commit.
+// Exit codes, chosen for `git bisect run` and CI. `git bisect run` reads
+// 0 as good, 125 as skip, any other code from 1 to 127 as bad, and stops on
+// anything else. So only verdicts on the commit under test use 0, 1 and
+// 125; every outcome that would be the same on every commit (a usage
+// mistake, a file that is no kernel, broken infrastructure, an interrupt)
+// has a code of its own from 128 up, which stops a bisect instead of
+// blaming the commit.
 const (
 	exitPass        = 0
 	exitFail        = 1   // a check failed or the scheduler/kernel misbehaved
-	exitUsage       = 2   // bad flags, unknown scenario, invalid scenario file
 	exitUnsupported = 125 // the kernel lacks sched_ext
 	exitInternal    = 128 // an unexpected error in scxvm itself
-	exitInfra       = 129 // QEMU missing, image build failed, transport setup failed
+	exitInfra       = 129 // QEMU missing, kernel not in the cache, image build failed, transport setup failed
 	exitInterrupted = 130 // Ctrl-C or SIGTERM
+	exitUsage       = 131 // bad flags, unknown scenario or scheduler, invalid scenario file
+	exitBadKernel   = 132 // the kernel file is no kernel, or a truncated or corrupt one
 )
 
 // usageError is a command-line mistake; the message says what to fix.
@@ -48,6 +53,8 @@ func exitCode(err error) int {
 		return exitUnsupported
 	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &ve):
 		return exitUsage
+	case errors.Is(err, vmtest.ErrBadKernel):
+		return exitBadKernel
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
 	case errors.As(err, &ie):
@@ -65,7 +72,9 @@ func exitReason(code int) string {
 	case exitFail:
 		return "FAIL"
 	case exitUsage:
-		return "usage error"
+		return "usage error (not the kernel's fault)"
+	case exitBadKernel:
+		return "not a usable kernel image (no verdict on the kernel)"
 	case exitUnsupported:
 		return "kernel cannot be tested (skip)"
 	case exitInfra:

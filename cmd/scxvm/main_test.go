@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,36 +11,8 @@ import (
 
 	"github.com/scxvm/scxvm/kernel"
 	"github.com/scxvm/scxvm/scenariofile"
-	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
 )
-
-func TestExitCode(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		want int
-	}{
-		{nil, 0},
-		{flag.ErrHelp, 0},
-		{&vmtest.Failure{Kind: vmtest.FailEjected}, 1},
-		{fmt.Errorf("run: %w", &vmtest.Failure{Kind: vmtest.FailPanic}), 1},
-		{usagef("bad flag"), 2},
-		{&vmtest.ConfigError{Field: "scenario"}, 2},
-		{&spec.ValidationError{File: "x.yaml"}, 2},
-		{fmt.Errorf("kernel x: %w", kernel.ErrNotSupported), 125},
-		{&kernel.UnsupportedError{Missing: []string{"CONFIG_SCHED_CLASS_EXT"}}, 125},
-		{&vmtest.InfraError{Op: "start qemu", Err: errors.New("no qemu")}, 129},
-		{context.Canceled, 130},
-		{errors.New("surprise"), 128},
-	} {
-		if got := exitCode(tc.err); got != tc.want {
-			t.Errorf("exitCode(%v) = %d, want %d", tc.err, got, tc.want)
-		}
-		if tc.want >= 128 && tc.want < 125 {
-			t.Errorf("bad table")
-		}
-	}
-}
 
 func TestRunUsage(t *testing.T) {
 	for _, tc := range []struct {
@@ -50,25 +20,25 @@ func TestRunUsage(t *testing.T) {
 		code int
 		out  string // substring of stdout+stderr
 	}{
-		{nil, 2, "Usage:"},
-		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{nil, exitUsage, "Usage:"},
+		{[]string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
 		{[]string{"help"}, 0, "Exit codes"},
 		{[]string{"--help"}, 0, "git bisect run"},
 		{[]string{"run", "-h"}, 0, "-scheduler"},
-		{[]string{"run", "--bogus"}, 2, "flag provided but not defined: -bogus"},
-		{[]string{"run", "--topology", "3x"}, 2, "--topology"},
-		{[]string{"run", "stedy"}, 2, `did you mean "steady"`},
-		{[]string{"run", "--compare", "eevdf"}, 2, `compare: unknown value "eevdf"`},
-		{[]string{"run", "--accel", "hvf"}, 2, `accel: unknown value "hvf"`},
-		{[]string{"run", "--file", "nohost"}, 2, "want GUEST=HOST"},
-		{[]string{"run", "testdata/missing.yaml"}, 2, "missing.yaml"},
-		{[]string{"run", "--kernel", "/nonexistent/bzImage"}, 129, ""},
+		{[]string{"run", "--bogus"}, exitUsage, "flag provided but not defined: -bogus"},
+		{[]string{"run", "--topology", "3x"}, exitUsage, "--topology"},
+		{[]string{"run", "stedy"}, exitUsage, `did you mean "steady"`},
+		{[]string{"run", "--compare", "eevdf"}, exitUsage, `compare: unknown value "eevdf"`},
+		{[]string{"run", "--accel", "hvf"}, exitUsage, `accel: unknown value "hvf"`},
+		{[]string{"run", "--file", "nohost"}, exitUsage, "want GUEST=HOST"},
+		{[]string{"run", "testdata/missing.yaml"}, exitUsage, "missing.yaml"},
+		{[]string{"run", "--kernel", "/nonexistent/bzImage"}, exitInfra, ""},
 		{[]string{"scenarios"}, 0, "cpuset-resize"},
 		{[]string{"scenarios", "pingpong"}, 0, "kind: PipeIo"},
-		{[]string{"scenarios", "nope"}, 2, "unknown scenario"},
-		{[]string{"kernel"}, 2, "usage: scxvm kernel check"},
-		{[]string{"kernel", "check", "/nonexistent"}, 129, ""},
-		{[]string{"shell", "extra"}, 2, "takes no arguments"},
+		{[]string{"scenarios", "nope"}, exitUsage, "unknown scenario"},
+		{[]string{"kernel"}, exitUsage, "usage: scxvm kernel check"},
+		{[]string{"kernel", "check", "/nonexistent"}, exitInfra, ""},
+		{[]string{"shell", "extra"}, exitUsage, "takes no arguments"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out bytes.Buffer

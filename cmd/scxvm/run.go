@@ -49,14 +49,23 @@ Scenarios: names from ` + "`scxvm scenarios`" + ` or YAML/JSON files with the sa
 fields (` + "`scxvm scenarios steady`" + ` prints one as a template). Several scenarios
 run in one boot.
 
-Exit codes (for git bisect run and CI):
-  0    every scenario passed
-  1    a check failed, or the scheduler or kernel misbehaved (load failure,
-       ejection, worker crash, panic, guest hang)
-  2    usage error (bad flag, unknown scenario, invalid scenario file)
-  125  the kernel cannot be tested (no sched_ext): bisect skips it
-  128  internal error in scxvm; 129 infrastructure error (QEMU missing,
-       image build failed); 130 interrupted. Bisect aborts on these.
+Exit codes (for git bisect run and CI): 0, 1 and 125 are verdicts on the
+kernel and scheduler under test; every other outcome exits with 128 or
+more, which stops a bisect instead of blaming the commit.
+  0    every scenario passed                                   (bisect: good)
+  1    a check failed, or the scheduler or kernel misbehaved   (bisect: bad)
+       (load failure, ejection, worker crash, panic, guest hang)
+  125  the kernel cannot be tested: its config or BTF shows    (bisect: skip)
+       no sched_ext
+  From 128 up, bisect stops:
+  128  internal error in scxvm
+  129  infrastructure error (QEMU missing, kernel not in the cache,
+       image build failed)
+  130  interrupted (Ctrl-C, SIGTERM)
+  131  usage error (bad flag, unknown scenario or scheduler, invalid
+       scenario file)
+  132  the kernel file is not a usable kernel image (no Linux kernel, or
+       a truncated or corrupt one)
 
 Environment:
   SCXVM_CACHE_DIR  cache root (default $XDG_CACHE_HOME/scxvm or ~/.cache/scxvm)
@@ -173,7 +182,8 @@ const agentName = "scxvm-agent"
 // findAgent returns the binary to boot as the guest's /init:
 // $SCXVM_AGENT, else scxvm-agent in this executable's directory (make
 // build puts both in bin/, go install both in GOBIN), else scxvm-agent
-// on $PATH. The note says which one and why, for -v.
+// on $PATH; else "", and vmtest says how to get one. The note says which
+// one and why, for -v.
 func findAgent() (path, note string, err error) {
 	if a := os.Getenv("SCXVM_AGENT"); a != "" {
 		return a, "agent " + a + " ($SCXVM_AGENT)", nil
@@ -192,8 +202,9 @@ func findAgent() (path, note string, err error) {
 	if p, err := exec.LookPath(agentName); err == nil {
 		return p, "agent " + p + " (from $PATH)", nil
 	}
-	return "", "", &vmtest.InfraError{Op: "find the guest agent", Err: fmt.Errorf(
-		"no %s next to %s, nor on $PATH, nor in $SCXVM_AGENT: install it beside scxvm (go install github.com/scxvm/scxvm/cmd/...@VERSION, or make build)", agentName, exe)}
+	// vmtest.Run reports the missing agent, after it has checked the
+	// rest of the configuration: a usage error comes first.
+	return "", fmt.Sprintf("no %s next to %s nor on $PATH", agentName, exe), nil
 }
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
