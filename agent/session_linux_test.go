@@ -19,6 +19,7 @@ import (
 	"github.com/scxvm/scxvm/agent/builtin"
 	"github.com/scxvm/scxvm/agent/scxfs"
 	"github.com/scxvm/scxvm/agent/supervise"
+	"github.com/scxvm/scxvm/internal/leakcheck"
 	"github.com/scxvm/scxvm/protocol"
 	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/workload"
@@ -27,7 +28,7 @@ import (
 
 func TestMain(m *testing.M) {
 	workload.RunWorkerIfChild()
-	os.Exit(m.Run())
+	os.Exit(leakcheck.Main(m))
 }
 
 // socketPair returns two connected stream sockets, like a virtio-serial

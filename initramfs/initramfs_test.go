@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/scxvm/scxvm/internal/leakcheck"
 	"github.com/u-root/u-root/pkg/cpio"
 	"github.com/ulikunitz/xz"
 )
@@ -44,19 +45,18 @@ func TestMain(m *testing.M) {
 		fmt.Println(p)
 		os.Exit(0)
 	}
-	dir, err := os.MkdirTemp("", "initramfs-test-")
-	if err != nil {
-		panic(err)
-	}
-	agentBin, err = buildStatic(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(leakcheck.Main(leakcheck.Func(func() int {
+		dir, err := os.MkdirTemp("", "initramfs-test-")
+		if err != nil {
+			panic(err)
+		}
+		defer os.RemoveAll(dir)
+		if agentBin, err = buildStatic(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return m.Run()
+	})))
 }
 
 func buildStatic(dir string) (string, error) {

@@ -1,44 +1,21 @@
 package workload
 
 import (
-	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/scxvm/scxvm/internal/leakcheck"
 )
 
 func TestMain(m *testing.M) {
 	RunWorkerIfChild()
-	code := m.Run()
-	if kids := childPIDs(); len(kids) > 0 {
-		// Give reaping goroutines a moment, then fail on leaks.
-		time.Sleep(200 * time.Millisecond)
-		if kids = childPIDs(); len(kids) > 0 {
-			fmt.Fprintf(os.Stderr, "FAIL: leaked child processes: %v\n", kids)
-			code = 1
+	os.Exit(leakcheck.Main(m, leakcheck.Check(func() string {
+		if m := memfdMapped(); m != "" {
+			return "shared memory still mapped: " + m
 		}
-	}
-	if m := memfdMapped(); m != "" {
-		fmt.Fprintf(os.Stderr, "FAIL: shared memory still mapped: %s\n", m)
-		code = 1
-	}
-	os.Exit(code)
-}
-
-// childPIDs lists the children of this process (all its threads).
-func childPIDs() []string {
-	var out []string
-	files, _ := filepath.Glob("/proc/self/task/*/children")
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		out = append(out, strings.Fields(string(b))...)
-	}
-	return out
+		return ""
+	})))
 }
 
 // memfdMapped returns the /proc/self/maps line of a workload memfd, if any.

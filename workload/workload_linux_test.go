@@ -2,6 +2,7 @@ package workload
 
 import (
 	"errors"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scxvm/scxvm/internal/proctest"
 	"github.com/scxvm/scxvm/spec"
 	"golang.org/x/sys/unix"
 )
@@ -182,7 +184,7 @@ func TestCloseAfterPanic(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 			panic("boom")
 		}()
-		if kids := childPIDs(); len(kids) != 0 {
+		if kids := proctest.Children(os.Getpid()); len(kids) != 0 {
 			t.Errorf("%q: children left after Close: %v", mode, kids)
 		}
 		if m := memfdMapped(); m != "" {
@@ -203,7 +205,7 @@ func TestCloseBeforeStart(t *testing.T) {
 		if err := h.Close(); err != nil {
 			t.Errorf("%q: second Close: %v", mode, err)
 		}
-		if kids := childPIDs(); len(kids) != 0 {
+		if kids := proctest.Children(os.Getpid()); len(kids) != 0 {
 			t.Errorf("%q: children left: %v", mode, kids)
 		}
 		if got := h.SnapshotIterations(); len(got) != 2 {
@@ -427,7 +429,7 @@ func TestSpawnRejectsInvalidConfig(t *testing.T) {
 	if !errors.As(err, &ce) {
 		t.Fatalf("Spawn: %v, want a *spec.ValidationError", err)
 	}
-	if kids := childPIDs(); len(kids) != 0 {
+	if kids := proctest.Children(os.Getpid()); len(kids) != 0 {
 		t.Errorf("children after a failed Spawn: %v", kids)
 	}
 	_, err = Spawn(spec.WorkloadConfig{NumWorkers: 1, WorkType: spec.WorkType{Kind: spec.Custom, CustomName: "nope"}})
@@ -445,7 +447,7 @@ func TestSetupFailureFailsSpawn(t *testing.T) {
 			t.Fatalf("%q: Spawn with affinity cpu 1000 succeeded", mode)
 		}
 		t.Logf("%q: %v", mode, err)
-		if kids := childPIDs(); len(kids) != 0 {
+		if kids := proctest.Children(os.Getpid()); len(kids) != 0 {
 			t.Errorf("children after a failed Spawn: %v", kids)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scxvm/scxvm/internal/leakcheck"
 	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/workload"
 	"github.com/scxvm/scxvm/workload/cgroup"
@@ -18,7 +19,7 @@ import (
 
 func TestMain(m *testing.M) {
 	workload.RunWorkerIfChild()
-	os.Exit(m.Run())
+	os.Exit(leakcheck.Main(m))
 }
 
 // fakeConfig runs scenarios against a cgroup tree of plain files.
