@@ -78,6 +78,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "scenarios":
 		return scenariosCmd(rest, stdout, stderr)
 	case "kernel":
+		if len(rest) > 0 && rest[0] == "fetch" {
+			return kernelFetchCmd(ctx, rest[1:], stdout, stderr)
+		}
+		if len(rest) > 0 && rest[0] == "list" {
+			return kernelListCmd(rest[1:], stdout, stderr)
+		}
 		return kernelCmd(rest, stdout, stderr)
 	case "shell":
 		return shellCmd(ctx, rest, stdout, stderr)
