@@ -24,6 +24,8 @@ Usage:
   scxvm run [flags] [SCENARIO|FILE ...]   boot, run scenarios, print a verdict
   scxvm scenarios [NAME]                  list built-in scenarios, or print one as YAML
   scxvm kernel check PATH                 can this kernel image run sched_ext?
+  scxvm kernel fetch [NAME]               download Debian's kernel NAME (debian, stock-6.12)
+  scxvm kernel list                       the cached kernels and where they came from
   scxvm shell [flags]                     interactive shell in the guest (serial console)
   scxvm help                              this text
 

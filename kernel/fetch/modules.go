@@ -84,8 +84,8 @@ func (m *moduleCollector) visit(h *tar.Header, r io.Reader) (done bool, err erro
 			return false, err
 		}
 	} else {
-		data, err := io.ReadAll(r)
-		if err != nil {
+		data := make([]byte, h.Size)
+		if _, err := io.ReadFull(r, data); err != nil {
 			return false, err
 		}
 		m.seen[mod] = seenModule{file: path.Base(name), data: data}
