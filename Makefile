@@ -53,16 +53,16 @@ build:
 		echo 'make build: cmd/scxvm does not exist yet; nothing to build' >&2; \
 	fi
 
-kernel:
-	@kernel/deps kernel
-	@kernel/fetch-kernel $(FETCH_FLAGS)
+# kernel, kernel-stock: `scxvm kernel fetch` (Go: verified download and
+# unpacking of Debian's packages, no apt or dpkg needed).
+kernel: build
+	@bin/scxvm kernel fetch $(FETCH_FLAGS) debian >/dev/null
 
 kernel-build:
 	@kernel/build-kernel
 
-kernel-stock:
-	@kernel/deps kernel
-	@kernel/fetch-kernel --stock-6.12 $(FETCH_FLAGS)
+kernel-stock: build
+	@bin/scxvm kernel fetch $(FETCH_FLAGS) stock-6.12 >/dev/null
 
 schedulers: kernel kernel-build
 	@kernel/deps schedulers
@@ -109,7 +109,7 @@ lint: $(STATICCHECK)
 	@$(GO) vet ./...
 	@$(STATICCHECK) ./...
 	@kernel/deps lint
-	@shellcheck -x -e SC1091 kernel/deps kernel/fetch-kernel kernel/build-kernel kernel/build-schedulers kernel/lib.sh .ci/run
+	@shellcheck -x -e SC1091 kernel/deps kernel/build-kernel kernel/build-schedulers kernel/lib.sh .ci/run
 
 clean:
 	rm -rf bin/

@@ -15,21 +15,22 @@ import (
 
 // Names of the kernels the Makefile puts in the cache.
 const (
-	// Debian is Debian's sched_ext-capable 7.3 kernel (`make kernel`).
+	// Debian is Debian's sched_ext-capable 7.3 kernel (`scxvm kernel
+	// fetch`, or `make kernel`).
 	Debian = "debian"
 	// Build612 is the 6.12 kernel built from kernel/fragment.config
 	// (`make kernel-build`).
 	Build612 = "6.12"
 	// Stock612 is Debian 12's stock 6.12 kernel, which lacks sched_ext
-	// (kernel/fetch-kernel --stock-6.12); tests use it as a negative example.
+	// (`scxvm kernel fetch stock-6.12`); tests use it as a negative example.
 	Stock612 = "stock-6.12"
 )
 
 // makeTargets says which command fills the cache entry of each name.
 var makeTargets = map[string]string{
-	Debian:   "make kernel",
+	Debian:   "scxvm kernel fetch",
 	Build612: "make kernel-build",
-	Stock612: "kernel/fetch-kernel --stock-6.12",
+	Stock612: "scxvm kernel fetch stock-6.12",
 }
 
 // DefaultCacheDir returns $SCXVM_CACHE_DIR, else $XDG_CACHE_HOME/scxvm, else

@@ -27,7 +27,7 @@ func TestDefaultCacheDir(t *testing.T) {
 	}
 }
 
-// fakeCache lays out a cache the way kernel/fetch-kernel does.
+// fakeCache lays out a cache the way `scxvm kernel fetch` does.
 func fakeCache(t *testing.T) string {
 	t.Helper()
 	cache := t.TempDir()
@@ -100,9 +100,9 @@ func TestLookup(t *testing.T) {
 func TestLookupMissing(t *testing.T) {
 	cache := t.TempDir()
 	tests := []struct{ name, hint string }{
-		{Debian, "make kernel"},
+		{Debian, "scxvm kernel fetch"},
 		{Build612, "make kernel-build"},
-		{Stock612, "fetch-kernel --stock-6.12"},
+		{Stock612, "scxvm kernel fetch stock-6.12"},
 		{filepath.Join(cache, "nope", "bzImage"), ""},
 	}
 	for _, tt := range tests {

@@ -19,9 +19,10 @@
 //		// exit 125: this kernel cannot be tested
 //	}
 //
-// Second, where are the test kernels? The scripts in this directory
-// (fetch-kernel, build-kernel, build-schedulers, driven by the Makefile)
-// fill a cache; Lookup and Schedulers find their results:
+// Second, where are the test kernels? Package kernel/fetch (`scxvm kernel
+// fetch`, `make kernel`) and the scripts in this directory (build-kernel,
+// build-schedulers, driven by the Makefile) fill a cache; Lookup and
+// Schedulers find their results, List describes them all:
 //
 //	k, err := kernel.Lookup(kernel.DefaultCacheDir(), kernel.Debian)
 //	// k.Image, k.Config, k.Release, k.Modules (vsock .ko files in load order)
@@ -30,13 +31,14 @@
 //
 // Cache layout (under DefaultCacheDir):
 //
-//	kernels/debian-<pkgversion>/{vmlinuz,config,release,vmlinux,modules/}
+//	kernels/debian-<pkgversion>/{vmlinuz,config,release,package,origin,vmlinux,modules/}
 //	kernels/<srcversion>-scxvm-<fragmenthash>/{bzImage,config,release,vmlinux}
-//	kernels/stock-<pkgversion>/{vmlinuz,config,release}
+//	kernels/stock-<pkgversion>/{vmlinuz,config,release,package,origin}
 //	kernels/{debian,6.12,stock-6.12} -> the directories above
 //	schedulers/<kernel dir name>/{scx_*,build.log,status}
 //	src/linux-source-<version>/   unpacked source trees
-//	apt/<suite>/                  private apt roots
+//	apt/<suite>/                  private apt roots (source packages)
+//	debian/index/                 verified Packages indices (kernel/fetch)
 //
 // Environment variables read: SCXVM_CACHE_DIR (cache root), else
 // XDG_CACHE_HOME (cache root is $XDG_CACHE_HOME/scxvm), else HOME

@@ -6,6 +6,8 @@
 #   SCXVM_VERBOSE=1   show the output of apt, tar and make instead of hiding it
 #   SCXVM_LINUX_SOURCE_612  linux-source-6.12 version to install (default: the
 #                     version the prebuilt seed kernel was built from)
+#   SCXVM_DEBIAN_MIRROR  Debian mirror of the private apt root (default: the
+#                     system's, as `scxvm kernel fetch` does)
 
 export DEBIAN_FRONTEND=noninteractive
 
@@ -146,7 +148,7 @@ apt_root() {
 	if [[ -s "$root/etc/sources.list" ]]; then
 		return
 	fi
-	mirror=$(system_mirror /etc)
+	mirror=${SCXVM_DEBIAN_MIRROR:-$(system_mirror /etc)}
 	[[ -n "$mirror" ]] || die "cannot find a Debian mirror in the system's apt sources"
 	keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 	[[ -r "$keyring" ]] || die "$keyring missing (apt-get install debian-archive-keyring)"

@@ -250,8 +250,6 @@ func TestCacheHitsDoNoWork(t *testing.T) {
 		needs  []string // cache entries that must be present
 		scheds bool
 	}{
-		{script: "fetch-kernel", needs: []string{Debian}},
-		{script: "fetch-kernel", args: []string{"--stock-6.12"}, needs: []string{Stock612}},
 		{script: "build-kernel", needs: []string{Build612}},
 		{script: "build-schedulers", needs: []string{Debian, Build612}, scheds: true},
 		{script: "deps"},

@@ -21,7 +21,7 @@ import (
 
 // The end-to-end tests boot real guests (TCG here) and need: QEMU, the
 // kernels in the cache (`make kernel`, `make kernel-build`,
-// kernel/fetch-kernel --stock-6.12), the example schedulers (`make
+// `make kernel-stock`), the example schedulers (`make
 // schedulers`) and the Go toolchain (to build the agent). Without them they
 // skip loudly, and fail when $CI is set.
 

@@ -3,6 +3,8 @@
 //	scxvm run [flags] [SCENARIO|FILE ...]   boot, run scenarios, print a verdict
 //	scxvm scenarios [NAME]                  list built-in scenarios, or print one as YAML
 //	scxvm kernel check PATH|NAME            can this kernel run sched_ext?
+//	scxvm kernel fetch [NAME]               download Debian's kernel NAME into the cache
+//	scxvm kernel list                       the cached kernels and where they came from
 //	scxvm shell [flags]                     interactive shell in the guest
 //
 // The guest's init is scxvm-agent (cmd/scxvm-agent), found next to this

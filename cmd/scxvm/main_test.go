@@ -80,7 +80,7 @@ func TestScenarioTemplateRoundTrip(t *testing.T) {
 
 func TestRunUnsupportedKernelExit125(t *testing.T) {
 	if _, err := kernel.Lookup(kernel.DefaultCacheDir(), kernel.Stock612); err != nil {
-		msg := fmt.Sprintf("stock 6.12 kernel not in cache (run kernel/fetch-kernel --stock-6.12): %v", err)
+		msg := fmt.Sprintf("stock 6.12 kernel not in cache (run `make kernel-stock` or `scxvm kernel fetch stock-6.12`): %v", err)
 		if os.Getenv("CI") != "" {
 			t.Fatal(msg)
 		}

@@ -26,6 +26,8 @@ Usage:
   scxvm run [flags] [SCENARIO|FILE ...]   boot, run scenarios, print a verdict
   scxvm scenarios [NAME]                  list built-in scenarios, or print one as YAML
   scxvm kernel check PATH                 can this kernel image run sched_ext?
+  scxvm kernel fetch [NAME]               download Debian's kernel NAME (debian, stock-6.12)
+  scxvm kernel list                       the cached kernels and where they came from
   scxvm shell [flags]                     interactive shell in the guest (serial console)
   scxvm help                              this text
 
@@ -89,6 +91,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "scenarios":
 		return scenariosCmd(rest, stdout, stderr)
 	case "kernel":
+		if len(rest) > 0 && rest[0] == "fetch" {
+			return kernelFetchCmd(ctx, rest[1:], stdout, stderr)
+		}
+		if len(rest) > 0 && rest[0] == "list" {
+			return kernelListCmd(rest[1:], stdout, stderr)
+		}
 		return kernelCmd(rest, stdout, stderr)
 	case "shell":
 		return shellCmd(ctx, rest, stdout, stderr)
