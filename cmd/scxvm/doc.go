@@ -4,6 +4,7 @@
 //	scxvm scenarios [NAME]                  list built-in scenarios, or print one as YAML
 //	scxvm kernel check PATH|NAME            can this kernel run sched_ext?
 //	scxvm shell [flags]                     interactive shell in the guest
+//	scxvm report [flags] RESULT.json        HTML report and Perfetto trace of a result
 //
 // The guest's init is scxvm-agent (cmd/scxvm-agent), found next to this
 // executable. This binary can be the guest's init too: when it runs as
