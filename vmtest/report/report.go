@@ -220,7 +220,7 @@ func newPage(res *vmtest.Result, o Options) (*page, error) {
 		pg.Charts += len(figs)
 		pg.Groups = append(pg.Groups, gv)
 	}
-	pg.CSS = template.CSS(pageCSS()) //nolint:gosec // our own stylesheet and font
+	pg.CSS = template.CSS(pageCSS())
 	pg.Script = template.JS(checkJS)
 	sum := sha256.Sum256([]byte(checkJS))
 	pg.CSP = "default-src 'none'; style-src 'unsafe-inline'; font-src data:; img-src data:; script-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"

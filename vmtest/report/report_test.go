@@ -347,3 +347,19 @@ func TestTimelinePlacement(t *testing.T) {
 		t.Errorf("spans %+v do not follow boot and the first job", spans[:2])
 	}
 }
+
+// TestEscaping: names from scenario files reach the charts' text and the
+// tables escaped.
+func TestEscaping(t *testing.T) {
+	res := synthResult(4, 20, 10, 2, false)
+	for i := range res.Scenarios[0].Workers {
+		res.Scenarios[0].Workers[i].Cgroup = `x<b onmouseover="alert(1)">y`
+	}
+	page := string(render(t, res))
+	if strings.Contains(page, "<b onmouseover") {
+		t.Error("a cgroup name reached the page unescaped")
+	}
+	if !strings.Contains(page, "x&lt;b onmouseover=") {
+		t.Error("the escaped cgroup name is not on the page")
+	}
+}
