@@ -6,6 +6,7 @@
 //	scxvm kernel fetch [NAME]               download Debian's kernel NAME into the cache
 //	scxvm kernel list                       the cached kernels and where they came from
 //	scxvm shell [flags]                     interactive shell in the guest
+//	scxvm report [flags] RESULT.json        HTML report and Perfetto trace of a result
 //
 // The guest's init is scxvm-agent (cmd/scxvm-agent), found next to this
 // executable or on $PATH. main calls run(ctx, args, stdout, stderr) and maps its error to an exit code for

@@ -29,6 +29,7 @@ Usage:
   scxvm kernel fetch [NAME]               download Debian's kernel NAME (debian, stock-6.12)
   scxvm kernel list                       the cached kernels and where they came from
   scxvm shell [flags]                     interactive shell in the guest (serial console)
+  scxvm report [flags] RESULT.json        HTML report and Perfetto trace of a --json result
   scxvm help                              this text
 
 Examples:
@@ -36,6 +37,7 @@ Examples:
   scxvm run --kernel 6.12 --scheduler scx_simple steady pingpong
   scxvm run --kernel arch/x86/boot/bzImage --scheduler ./scx_mine --sched-arg=-v
   scxvm run --compare none --json out.json mixed  # also run under EEVDF, print ratios
+  scxvm run --html out.html --trace out.trace.json steady pingpong
   git bisect run scxvm run --kernel arch/x86/boot/bzImage --scheduler scx_simple
 
 Kernels (--kernel): "debian" (default, Debian's 7.3 from ` + "`make kernel`" + `), "6.12"
@@ -102,11 +104,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return shellCmd(ctx, rest, stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, rest, stdout, stderr) // bench.go
+	case "report":
+		return reportCmd(rest, stdout, stderr) // report.go
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, helpText)
 		return nil
 	default:
-		return usagef("unknown command %q (commands: run, scenarios, kernel check, shell, help)", cmd)
+		return usagef("unknown command %q (commands: run, scenarios, kernel check, shell, report, help)", cmd)
 	}
 }
 
@@ -224,6 +228,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		compare   string
 		restart   bool
 		jsonOut   string
+		out       outputFlags
 		verbose   bool
 	)
 	vf.register(fs)
@@ -231,6 +236,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&compare, "compare", "", `"none": rerun each scenario under EEVDF in the same boot and print ratios`)
 	fs.BoolVar(&restart, "restart-scheduler", false, "restart the scheduler before every scenario")
 	fs.StringVar(&jsonOut, "json", "", "write the full result as JSON to `FILE`")
+	fs.StringVar(&out.html, "html", "", "write a self-contained HTML report with charts to `FILE`")
+	fs.StringVar(&out.trace, "trace", "", "write the timeline as Chrome trace-event JSON (Perfetto UI, chrome://tracing) to `FILE`")
 	fs.BoolVar(&verbose, "v", false, "verbose: log accel/transport choices and the kernel log")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: scxvm run [flags] [SCENARIO|FILE ...]")
@@ -269,6 +276,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if res != nil && jsonOut != "" {
 		if werr := res.WriteJSON(jsonOut); werr != nil {
+			fmt.Fprintf(stderr, "scxvm: %v\n", werr)
+		}
+	}
+	if res != nil {
+		if werr := out.write(res, stdout); werr != nil {
 			fmt.Fprintf(stderr, "scxvm: %v\n", werr)
 		}
 	}
