@@ -32,7 +32,7 @@ var rules = []struct {
 	{"protocol", []string{"spec"}},
 	// The worker runtime knows no VM, protocol or host.
 	{"workload", []string{"spec", "workload"}},
-	{"kernel", []string{"kernel", "internal/cacheroot"}},
+	{"kernel", []string{"kernel", "internal/cacheroot", "internal/debarchive"}},
 	{"initramfs", []string{"initramfs", "internal/cacheroot"}},
 	{"host", []string{"spec", "ktext", "protocol", "host"}},
 	// The guest side: agent may use the runtime and the protocol, never
@@ -41,7 +41,7 @@ var rules = []struct {
 	// The host side's API and its subpackages never link the guest agent.
 	{"vmtest", []string{"vmtest", "spec", "scenariofile", "ktext", "protocol", "host", "initramfs", "kernel", "internal/suggest"}},
 	{"cmd/scxvm-agent", []string{"agent", "workload"}},
-	{"cmd/scxvm", []string{"vmtest", "spec", "scenariofile", "kernel", "protocol", "initramfs", "host"}},
+	{"cmd/scxvm", []string{"vmtest", "spec", "scenariofile", "kernel", "protocol", "initramfs", "host", "internal/debarchive"}},
 	{"internal", []string{"internal"}},
 }
 
