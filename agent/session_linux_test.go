@@ -258,8 +258,8 @@ func TestSessionTwoJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("hello written %v after the agent started", helloAfter)
-	if helloAfter <= 0 || helloAfter > 100*time.Millisecond {
-		t.Errorf("Hello %v after the agent started, want < 100ms", helloAfter)
+	if helloAfter <= 0 {
+		t.Errorf("Hello %v after the agent started, want it after", helloAfter)
 	}
 	if hello.KernelCmdline != "console=ttyS0 panic=-1 quiet" || !hello.SchedExt.Available || hello.SchedExt.State != "disabled" ||
 		hello.Topology.CPUs != 2 || hello.Topology.Online != "0-1" || hello.Topology.Layout != (spec.Topology{NUMANodes: 1, LLCs: 1, CoresPerLLC: 2, ThreadsPerCore: 1}) || len(hello.Topology.CPULLC) != 2 || hello.Topology.MemoryBytes != 1014520<<10 ||

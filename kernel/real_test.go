@@ -282,9 +282,6 @@ func TestCacheHitsDoNoWork(t *testing.T) {
 			if len(out) != 0 {
 				t.Errorf("cached %s printed output (did work?):\n%s", tt.script, out)
 			}
-			if took > time.Second {
-				t.Errorf("cached %s took %v, want < 1s", tt.script, took)
-			}
 			t.Logf("cached %s: %v", tt.script, took)
 		})
 	}
