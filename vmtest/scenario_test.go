@@ -36,7 +36,7 @@ func TestLookupScenario(t *testing.T) {
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), `did you mean "steady"`) {
 		t.Errorf("got %v, want a ConfigError suggesting steady", err)
 	}
-	ss, err := ResolveScenarios([]string{"pingpong", "testdata/scenarios/good.json"})
+	ss, err := ResolveScenarios([]string{"pingpong", "../scenariofile/testdata/scenarios/good.json"})
 	if err != nil || len(ss) != 3 {
 		t.Errorf("ResolveScenarios: %d scenarios, %v", len(ss), err)
 	}
