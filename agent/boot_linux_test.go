@@ -16,13 +16,10 @@ import (
 
 	"github.com/scxvm/scxvm/initramfs"
 	"github.com/scxvm/scxvm/internal/testenv"
+	"github.com/scxvm/scxvm/internal/testkernel"
 	"github.com/scxvm/scxvm/protocol"
 	"github.com/scxvm/scxvm/spec"
 )
-
-// bootKernel is the prebuilt sched_ext kernel the boot test uses; the
-// environment variable SCXVM_TEST_KERNEL overrides it.
-const bootKernel = "/work/shared/kernels/6.12.117-scxvm/bzImage"
 
 // syncBuffer is a goroutine-safe console log.
 type syncBuffer struct {
@@ -48,17 +45,12 @@ func TestBootAgent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a VM; skipped with -short")
 	}
-	kernel := os.Getenv("SCXVM_TEST_KERNEL")
-	if kernel == "" {
-		kernel = bootKernel
-	}
 	qemu, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil || runtime.GOARCH != "amd64" {
 		testenv.Prereq(t, "qemu-system-x86_64 not found (apt-get install qemu-system-x86)")
 	}
-	if _, err := os.Stat(kernel); err != nil {
-		testenv.Prereq(t, "test kernel %s: %v (make kernel, or set SCXVM_TEST_KERNEL)", kernel, err)
-	}
+	// The 6.12 sched_ext kernel ($SCXVM_TEST_KERNEL, else the cache's).
+	kernel := testkernel.Build612(t).Image
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scxvm/scxvm/internal/testenv"
+	"github.com/scxvm/scxvm/internal/testkernel"
 	"github.com/scxvm/scxvm/spec"
 	"github.com/u-root/u-root/pkg/cpio"
 )
@@ -24,28 +26,13 @@ import (
 // failing under CI) when QEMU or the kernel is missing.
 func bootKernel(tb testing.TB) string {
 	tb.Helper()
-	missing := func(format string, args ...any) {
-		tb.Helper()
-		msg := fmt.Sprintf(format, args...)
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("CI is set and a boot prerequisite is missing: %s", msg)
-		}
-		tb.Skipf("SKIPPING BOOT TEST: %s", msg)
-	}
 	if testing.Short() {
 		tb.Skip("SKIPPING BOOT TEST in -short mode")
 	}
 	if _, err := exec.LookPath(DefaultQEMU); err != nil {
-		missing("%v (fix: apt-get install qemu-system-x86)", err)
+		testenv.Prereq(tb, "%v (fix: apt-get install qemu-system-x86)", err)
 	}
-	k := os.Getenv("SCXVM_TEST_KERNEL")
-	if k == "" {
-		k = defaultTestKernel
-	}
-	if _, err := os.Stat(k); err != nil {
-		missing("kernel: %v (fix: set SCXVM_TEST_KERNEL to a bzImage, or run make kernel)", err)
-	}
-	return k
+	return testkernel.Build612(tb).Image
 }
 
 var (

@@ -9,10 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-)
 
-// defaultTestKernel is the 6.12 seed kernel shipped with the project.
-const defaultTestKernel = "/work/shared/kernels/6.12.117-scxvm/bzImage"
+	"github.com/scxvm/scxvm/internal/testkernel"
+)
 
 var (
 	vmlinuxOnce sync.Once
@@ -81,13 +80,15 @@ func TestKernelFormat(t *testing.T) {
 			t.Errorf("KernelFormat(%s) = %q, %v; want %q, %q", tt.path, got, err, tt.want, tt.err)
 		}
 	}
-	if _, err := os.Stat(defaultTestKernel); err != nil {
-		t.Skipf("SKIPPING the bzImage/PVH cases: %v", err)
-	}
-	if got, err := KernelFormat(defaultTestKernel); got != FormatBzImage || err != nil {
+	k := testkernel.Build612(t)
+	if got, err := KernelFormat(k.Image); got != FormatBzImage || err != nil {
 		t.Errorf("KernelFormat(bzImage) = %q, %v", got, err)
 	}
-	if got, err := KernelFormat(extractVmlinux(t, defaultTestKernel)); got != FormatPVH || err != nil {
+	vmlinux := k.VMLinux
+	if vmlinux == "" {
+		vmlinux = extractVmlinux(t, k.Image)
+	}
+	if got, err := KernelFormat(vmlinux); got != FormatPVH || err != nil {
 		t.Errorf("KernelFormat(vmlinux) = %q, %v", got, err)
 	}
 }

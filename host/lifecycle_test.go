@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/internal/proctest"
+	"github.com/scxvm/scxvm/internal/testenv"
 	"github.com/scxvm/scxvm/protocol"
 )
 
@@ -325,7 +326,7 @@ func TestMakeRawNotATerminal(t *testing.T) {
 
 func TestReserveCID(t *testing.T) {
 	if err := ProbeVsock(); err != nil {
-		t.Skipf("SKIPPING: %v", err)
+		testenv.Hardware(t, testenv.VhostVsock, "%v", err)
 	}
 	f1, cid1, err := reserveCID()
 	if err != nil {

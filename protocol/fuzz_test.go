@@ -68,8 +68,11 @@ func FuzzReadFrame(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := NewReader(bytes.NewReader(data), WithMaxFrameSize(1<<20))
+		furthest := stoppedAtFrame // how far the input's frames got
+		defer func() { readFrameStats.add(furthest) }()
 		for range 16 {
 			m, err := r.ReadMessage()
+			furthest = max(furthest, stageOf(err))
 			if err == io.EOF {
 				return
 			}

@@ -421,12 +421,15 @@ type Timings struct {
 // PayloadResult is how one payload command ended.
 type PayloadResult struct {
 	Name string `msgpack:"name" json:"name"`
-	// ExitCode and Signal are as in ExitStatus; TimedOut means the agent
-	// killed it at the end of the scenario or the job timeout.
-	ExitCode int  `msgpack:"exit_code" json:"exit_code"`
+	// ExitCode is the status of a command that exited, nil for one that
+	// never started, was killed by a signal (Signal) or was not reaped.
+	// TimedOut means the agent killed it at the end of the scenario or
+	// the job timeout.
+	ExitCode *int `msgpack:"exit_code,omitempty" json:"exit_code,omitempty"`
 	Signal   int  `msgpack:"signal,omitempty" json:"signal,omitempty"`
 	TimedOut bool `msgpack:"timed_out,omitempty" json:"timed_out,omitempty"`
-	// Error is set when the command could not be started.
+	// Error says why the command could not be started (ExitCode is then
+	// nil and Duration zero), or that it was not reaped after SIGKILL.
 	Error string `msgpack:"error,omitempty" json:"error,omitempty"`
 	// OutputTail is the end of its combined stdout and stderr.
 	OutputTail string        `msgpack:"output_tail,omitempty" json:"output_tail,omitempty"`

@@ -102,8 +102,10 @@ func sampleMessages() []Message {
 		&JobResult{
 			JobID: 7, Status: StatusTimedOut, Error: "job timeout 1m0s expired",
 			Timings: Timings{Setup: time.Millisecond, Run: 5 * time.Second, Collect: 20 * time.Millisecond, Total: 5100 * time.Millisecond},
-			Payloads: []PayloadResult{{Name: "stress", ExitCode: -1, Signal: 9, TimedOut: true,
-				OutputTail: "stress-ng: info: dispatching hogs", Duration: 5 * time.Second, Error: ""}},
+			Payloads: []PayloadResult{{Name: "stress", Signal: 9, TimedOut: true,
+				OutputTail: "stress-ng: info: dispatching hogs", Duration: 5 * time.Second, Error: ""},
+				{Name: "perf", ExitCode: new(0), Duration: time.Second},
+				{Name: "missing", Error: "start missing: fork/exec /usr/bin/missing: no such file or directory"}},
 			SchedStateEnd: "disabled", EnableSeqStart: 4, EnableSeqEnd: 5,
 		},
 		&Error{Op: "decode job", Message: "bad scenario", JobID: 7, Fatal: true},

@@ -54,6 +54,10 @@ func Parse(name string, data []byte) ([]spec.Scenario, error) {
 		items = []*yaml.Node{root}
 	case yaml.SequenceNode:
 		items = root.Content
+		if len(items) == 0 {
+			// Zero scenarios would run nothing and pass.
+			return nil, &spec.ValidationError{File: name, Line: root.Line, Msg: "empty list: a scenario file holds at least one scenario"}
+		}
 	default:
 		return nil, &spec.ValidationError{File: name, Line: root.Line, Msg: "a scenario file holds a mapping (one scenario) or a list of scenarios"}
 	}

@@ -79,3 +79,14 @@ func TestLoadBad(t *testing.T) {
 		})
 	}
 }
+
+// An empty list would run nothing, and pass.
+func TestParseEmptyList(t *testing.T) {
+	for _, data := range []string{"[]\n", "# nothing yet\n[]\n", `[]`} {
+		ss, err := Parse("empty.yaml", []byte(data))
+		var ve *spec.ValidationError
+		if !errors.As(err, &ve) || ve.File != "empty.yaml" || !strings.Contains(err.Error(), "empty list") || ss != nil {
+			t.Errorf("Parse(%q) = %v, %v; want a ValidationError about the empty list", data, ss, err)
+		}
+	}
+}

@@ -96,12 +96,8 @@ func ParseStressNGMetrics(output string) []StressNGMetric {
 // payloadResult converts the agent's payload result, parsing stress-ng's
 // metrics when the payload printed them.
 func payloadResult(p protocol.PayloadResult) PayloadResult {
-	out := p.OutputTail
-	if p.Error != "" {
-		out = p.Error + "\n" + out
-	}
 	return PayloadResult{
-		Name: p.Name, ExitCode: p.ExitCode, Signal: p.Signal, Output: out,
+		Name: p.Name, ExitCode: p.ExitCode, Signal: p.Signal, Error: p.Error, Output: p.OutputTail,
 		TimedOut: p.TimedOut, Duration: p.Duration,
 		StressNG: ParseStressNGMetrics(p.OutputTail),
 	}

@@ -28,9 +28,9 @@ func TestE2EStressNGPayload(t *testing.T) {
 		t.Fatalf("want one payload result, got %+v", sr)
 	}
 	p := sr.Payloads[0]
-	t.Logf("stress-ng: exit %d in %v, metrics %+v", p.ExitCode, p.Duration, p.StressNG)
-	if p.ExitCode != 0 || p.Signal != 0 || p.TimedOut {
-		t.Fatalf("stress-ng exit %d signal %d timed out %v; output:\n%s", p.ExitCode, p.Signal, p.TimedOut, p.Output)
+	t.Logf("stress-ng: exit %v in %v, metrics %+v", p.ExitCode, p.Duration, p.StressNG)
+	if p.ExitCode == nil || *p.ExitCode != 0 || p.Signal != 0 || p.TimedOut || p.Error != "" {
+		t.Fatalf("stress-ng exit %v signal %d timed out %v error %q; output:\n%s", p.ExitCode, p.Signal, p.TimedOut, p.Error, p.Output)
 	}
 	if len(p.StressNG) != 1 || p.StressNG[0].Stressor != "cpu" || p.StressNG[0].BogoOps == 0 {
 		t.Fatalf("want a cpu metrics row with bogo ops > 0, got %+v; output:\n%s", p.StressNG, p.Output)

@@ -68,8 +68,8 @@ func TestPayloadResultParsesMetrics(t *testing.T) {
 	if len(got.StressNG) != 1 || got.StressNG[0].BogoOps != 922 || got.Duration != time.Second || got.Output != stressNGBrief {
 		t.Errorf("got %+v", got)
 	}
-	got = payloadResult(protocol.PayloadResult{Name: "x", ExitCode: -1, Error: "start x: no such file"})
-	if got.Output != "start x: no such file\n" || got.StressNG != nil {
+	got = payloadResult(protocol.PayloadResult{Name: "x", Error: "start x: no such file"})
+	if got.Error != "start x: no such file" || got.ExitCode != nil || got.Output != "" || got.StressNG != nil {
 		t.Errorf("got %+v", got)
 	}
 }

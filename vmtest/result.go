@@ -61,9 +61,13 @@ type ProgressSample struct {
 
 // PayloadResult is how a payload command ended.
 type PayloadResult struct {
-	Name     string `json:"name"`
-	ExitCode int    `json:"exit_code"`
+	Name string `json:"name"`
+	// ExitCode is the status of a command that exited; nil when it could
+	// not start (Error says why), was killed by a signal, or was not
+	// reaped.
+	ExitCode *int   `json:"exit_code,omitempty"`
 	Signal   int    `json:"signal,omitempty"`
+	Error    string `json:"error,omitempty"`
 	Output   string `json:"output,omitempty"`
 	// TimedOut means the agent killed it (end of the scenario or job
 	// timeout); Duration is how long it ran.

@@ -30,7 +30,7 @@ func TestGuest(t *testing.T) {
 	}
 	kernels := testKernels(t)
 	if len(kernels) == 0 {
-		testenv.Prereq(t, "no test kernel found: set SCXVM_TEST_KERNELS=/path/to/bzImage, or put one in ../shared/kernels/*/bzImage or $SCXVM_CACHE_DIR/kernels/*/ (make kernel-build)")
+		testenv.Prereq(t, "no test kernel found: set SCXVM_TEST_KERNELS=/path/to/bzImage, or put one in $SCXVM_KERNEL_SEED/*/bzImage or $SCXVM_CACHE_DIR/kernels/*/ (make kernel-build)")
 	}
 	qemu, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
@@ -74,21 +74,20 @@ func TestGuest(t *testing.T) {
 var resultRE = regexp.MustCompile(`GUESTCHECK RESULT (\S+) (.*)`)
 
 // testKernels lists the kernels to boot: $SCXVM_TEST_KERNELS, else the
-// shared prebuilt kernels beside the repository and the Debian kernels in
-// the scxvm cache.
+// prebuilt kernels in $SCXVM_KERNEL_SEED and the kernels in the scxvm
+// cache.
 func testKernels(t *testing.T) []string {
 	if env := os.Getenv("SCXVM_TEST_KERNELS"); env != "" {
 		return filepath.SplitList(env)
 	}
 	var patterns []string
-	if root, err := moduleRoot(); err == nil {
-		patterns = append(patterns, filepath.Join(root, "..", "shared", "kernels", "*", "bzImage"))
+	if seed := os.Getenv("SCXVM_KERNEL_SEED"); seed != "" {
+		patterns = append(patterns, filepath.Join(seed, "*", "bzImage"))
 	}
-	if cache, err := cacheDir(); err == nil {
-		patterns = append(patterns,
-			filepath.Join(cache, "kernels", "*", "bzImage"),
-			filepath.Join(cache, "kernels", "*", "vmlinuz*"))
-	}
+	cache := kernel.DefaultCacheDir()
+	patterns = append(patterns,
+		filepath.Join(cache, "kernels", "*", "bzImage"),
+		filepath.Join(cache, "kernels", "*", "vmlinuz*"))
 	var kernels []string
 	seen := map[string]bool{}
 	for _, p := range patterns {
@@ -110,34 +109,6 @@ func testKernels(t *testing.T) []string {
 	}
 	t.Logf("test kernels: %v", kernels)
 	return kernels
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", os.ErrNotExist
-		}
-		dir = parent
-	}
-}
-
-func cacheDir() (string, error) {
-	if d := os.Getenv("SCXVM_CACHE_DIR"); d != "" {
-		return d, nil
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(d, "scxvm"), nil
 }
 
 // buildInitrd builds internal/guestcheck statically and packs it as /init.

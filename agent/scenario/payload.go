@@ -153,9 +153,9 @@ func (p *payload) result() protocol.PayloadResult {
 	ps := p.cmd.ProcessState
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		r.Signal = int(ws.Signal())
-		r.ExitCode = -1
 	} else {
-		r.ExitCode = ps.ExitCode()
+		code := ps.ExitCode()
+		r.ExitCode = &code
 	}
 	r.TimedOut = p.kill
 	return r

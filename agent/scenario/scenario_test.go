@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/internal/leakcheck"
+	"github.com/scxvm/scxvm/protocol"
 	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/workload"
 	"github.com/scxvm/scxvm/workload/cgroup"
@@ -201,16 +202,23 @@ func TestPayloads(t *testing.T) {
 		t.Fatalf("payload results = %+v", res.Payloads)
 	}
 	p := res.Payloads
-	if p[0].Name != "fails" || p[0].ExitCode != 3 || p[0].TimedOut || !strings.Contains(p[0].OutputTail, "some output\nerr\n") {
+	exit := func(r protocol.PayloadResult) int {
+		if r.ExitCode == nil {
+			return -1000 // no exit status
+		}
+		return *r.ExitCode
+	}
+	if p[0].Name != "fails" || exit(p[0]) != 3 || p[0].TimedOut || !strings.Contains(p[0].OutputTail, "some output\nerr\n") {
 		t.Errorf("fails: %+v", p[0])
 	}
-	if p[1].Signal != int(syscall.SIGKILL) || !p[1].TimedOut || !strings.Contains(p[1].OutputTail, "started") {
+	if p[1].Signal != int(syscall.SIGKILL) || p[1].ExitCode != nil || !p[1].TimedOut || !strings.Contains(p[1].OutputTail, "started") {
 		t.Errorf("slow: %+v", p[1])
 	}
-	if p[2].ExitCode != 0 || p[2].TimedOut || p[2].OutputTail != "done\n" || p[2].Duration < 500*time.Millisecond {
+	if exit(p[2]) != 0 || p[2].TimedOut || p[2].OutputTail != "done\n" || p[2].Duration < 500*time.Millisecond {
 		t.Errorf("waited: %+v", p[2])
 	}
-	if p[3].Error == "" {
+	// A command that could not start has an error and no exit status.
+	if !strings.Contains(p[3].Error, "start stress-ng: ") || p[3].ExitCode != nil || p[3].Signal != 0 || p[3].Duration != 0 {
 		t.Errorf("missing: %+v", p[3])
 	}
 	if len(res.Reports) != 1 || !res.Reports[0].Report.Completed {

@@ -241,12 +241,16 @@ func printPayloads(w io.Writer, res *vmtest.Result) {
 func payloadEnd(p vmtest.PayloadResult) string {
 	var end string
 	switch {
+	case p.Error != "":
+		end = "error: " + p.Error
 	case p.TimedOut:
 		end = "stopped at the end of the scenario"
 	case p.Signal != 0:
 		end = fmt.Sprintf("killed by signal %d", p.Signal)
+	case p.ExitCode != nil:
+		end = fmt.Sprintf("exit %d", *p.ExitCode)
 	default:
-		end = fmt.Sprintf("exit %d", p.ExitCode)
+		end = "no exit status"
 	}
 	if p.Duration > 0 {
 		end += fmt.Sprintf(" after %.1fs", p.Duration.Seconds())

@@ -43,6 +43,8 @@ var rules = []struct {
 	{"cmd/scxvm-agent", []string{"agent", "workload"}},
 	{"cmd/scxvm", []string{"vmtest", "spec", "scenariofile", "kernel", "protocol", "initramfs", "host", "internal/debarchive"}},
 	{"internal", []string{"internal"}},
+	// Test helpers that find test kernels through the kernel cache.
+	{"internal/testkernel", []string{"internal", "kernel"}},
 }
 
 type pkg struct {

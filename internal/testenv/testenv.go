@@ -1,15 +1,23 @@
-// Package testenv holds the project's rule for tests whose prerequisites
-// (QEMU, cached kernels, built schedulers, Debian packages) are missing:
-// under CI, which runs `make test` and whose Makefile targets provide all
-// of them, such a test fails; elsewhere it skips, loudly, naming the fix.
+// Package testenv holds the project's rules for tests that cannot run
+// here. A missing prerequisite (QEMU, cached kernels, built schedulers,
+// Debian packages) is Prereq: under CI, which runs `make test` and whose
+// Makefile targets provide all of them, such a test fails; elsewhere it
+// skips, loudly, naming the fix. Missing hardware that no Makefile target
+// can provide (KVM, /dev/vhost-vsock) is Hardware: the test skips
+// everywhere, with a message that starts with SkipPrefix so that the
+// test summary (internal/cmd/testsummary) can tell it from every other
+// skip, which it does not allow under CI.
+//
+// Environment: CI (any non-empty value) marks a CI run.
 package testenv
 
 import (
 	"fmt"
 	"os"
+	"strings"
 )
 
-// TB is the part of testing.TB that Prereq needs.
+// TB is the part of testing.TB that Prereq and Hardware need.
 type TB interface {
 	Helper()
 	Fatalf(format string, args ...any)
@@ -34,4 +42,50 @@ func prereq(t TB, ci bool, msg string) {
 		return
 	}
 	t.Skipf("SKIPPING: prerequisite missing: %s", msg)
+}
+
+// Device is hardware a test may need that the CI machines lack.
+type Device string
+
+// The devices Hardware accepts: the only reasons a test may skip in CI.
+const (
+	// KVM is a usable /dev/kvm (hardware virtualisation).
+	KVM Device = "kvm"
+	// VhostVsock is /dev/vhost-vsock (the host side of virtio-vsock).
+	VhostVsock Device = "vhost-vsock"
+)
+
+// Devices lists every Device, in the order the test summary shows them.
+var Devices = []Device{KVM, VhostVsock}
+
+// SkipPrefix starts the message of every Hardware skip, followed by the
+// device and ": ".
+const SkipPrefix = "SKIPPING: needs hardware "
+
+// Hardware skips a test that needs a device this machine lacks, under CI
+// too. The message says what is missing and how to get it
+// (`modprobe vhost_vsock`).
+func Hardware(t TB, d Device, format string, args ...any) {
+	t.Helper()
+	t.Skipf("%s%s: %s", SkipPrefix, d, fmt.Sprintf(format, args...))
+}
+
+// HardwareSkip reports which device a skip message (a test's output,
+// possibly with the file:line prefix of testing's log) names when
+// Hardware wrote it.
+func HardwareSkip(msg string) (Device, bool) {
+	_, rest, ok := strings.Cut(msg, SkipPrefix)
+	if !ok {
+		return "", false
+	}
+	name, _, ok := strings.Cut(rest, ":")
+	if !ok {
+		return "", false
+	}
+	for _, d := range Devices {
+		if Device(name) == d {
+			return d, true
+		}
+	}
+	return "", false
 }

@@ -63,7 +63,12 @@ type Row struct {
 	// it, nil when there is no target or nothing was measured.
 	Target string `json:"target,omitempty"`
 	Met    *bool  `json:"met,omitempty"`
-	// Error is set when the row could not be measured.
+	// Samples is how many samples (boots, rounds, scenarios) the row
+	// was to be measured from and SamplesOK how many succeeded; Value
+	// comes from those. Both are zero for a row of one measurement.
+	Samples   int `json:"samples,omitempty"`
+	SamplesOK int `json:"samples_ok,omitempty"`
+	// Error is set when the row could not be measured; Met is then nil.
 	Error string `json:"error,omitempty"`
 	// Metrics holds the raw numbers behind the row.
 	Metrics map[string]float64 `json:"metrics,omitempty"`
@@ -120,6 +125,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		rep.Rows = append(rep.Rows, step(ctx)...)
 	}
+	for i := range rep.Rows {
+		if rep.Rows[i].Error != "" {
+			rep.Rows[i].Met = nil // what was not measured was not met
+		}
+	}
 	rep.Wall = time.Since(start)
 	return rep, nil
 }
@@ -139,6 +149,26 @@ func failed(name, target string, err error) Row {
 	return Row{Name: name, Target: target, Display: "-", Error: err.Error()}
 }
 
+// status is the MET column: "not measured: why", "yes", "NO" or "-"
+// (no target), with "n/N samples" when some samples failed. A row with
+// an error is never met, whatever its Met says.
+func (row Row) status() string {
+	if row.Error != "" {
+		return "not measured: " + row.Error
+	}
+	s := "-"
+	switch {
+	case row.Met != nil && *row.Met:
+		s = "yes"
+	case row.Met != nil:
+		s = "NO"
+	}
+	if row.SamplesOK < row.Samples {
+		s += fmt.Sprintf(" (%d/%d samples)", row.SamplesOK, row.Samples)
+	}
+	return s
+}
+
 // WriteTable prints the report as one aligned table.
 func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "scxvm bench: kernel %s (%s), accel %s, transport %s, %s, wall %v\n",
@@ -146,15 +176,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MEASUREMENT\tVALUE\tBASELINE (same run)\tTARGET\tMET")
 	for _, row := range r.Rows {
-		status := "-"
-		switch {
-		case row.Error != "":
-			status = "not measured: " + row.Error
-		case row.Met != nil && *row.Met:
-			status = "yes"
-		case row.Met != nil:
-			status = "NO"
-		}
+		status := row.status()
 		target := row.Target
 		if target == "" {
 			target = "(report only)"

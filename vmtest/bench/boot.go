@@ -74,11 +74,13 @@ func (b *bencher) bootAndReports(ctx context.Context) []Row {
 	default:
 		a := median(agentT)
 		row := Row{Name: bootName, Value: ms(a), Unit: "ms", Display: fmt.Sprintf("%.0f ms", ms(a)), Target: bootTarget,
+			Samples: b.cfg.Boots, SamplesOK: len(agentT),
 			Metrics: map[string]float64{"agent_ms": ms(a), "boots": float64(len(agentT))}}
 		if len(ratios) > 0 {
 			m, ratio := median(initT), median(ratios)
 			row.Baseline = fmt.Sprintf("minimal init %.0f ms (median ratio of %d boot pairs %.2fx)", ms(m), len(ratios), ratio)
 			row.Met = met(ratio <= 1.15)
+			row.SamplesOK = len(ratios) // boot pairs where both booted
 			row.Metrics["mininit_ms"], row.Metrics["ratio"] = ms(m), ratio
 		} else {
 			row.Error = "no minimal init baseline"
@@ -101,7 +103,7 @@ func (b *bencher) bootAndReports(ctx context.Context) []Row {
 	mb := float64(reportWorkers*reportSamples*8) / 1e6
 	rate := mb / r.transfer.Seconds()
 	rows = append(rows, Row{
-		Name: repName, Value: rate, Unit: "MB/s",
+		Name: repName, Value: rate, Unit: "MB/s", Samples: b.cfg.Rounds, SamplesOK: len(rounds),
 		Display:  fmt.Sprintf("%.1f MB/s, %.0f ms", rate, ms(r.transfer)),
 		Baseline: fmt.Sprintf("%.2f MB of samples in %d frames over %s; agent send %.0f ms", mb, r.frames, b.rep.Transport, ms(r.agentSend)),
 		Metrics: map[string]float64{"mb_per_s": rate, "transfer_ms": ms(r.transfer), "agent_send_ms": ms(r.agentSend),

@@ -3,6 +3,8 @@ package bench
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -133,6 +135,7 @@ func (b *bencher) inGuest(ctx context.Context) []Row {
 	} else {
 		o, lo, hi := median(overs), slices.Min(overs), slices.Max(overs)
 		rows = append(rows, Row{Name: ovName, Value: o, Unit: "ms", Display: fmt.Sprintf("%.0f ms", o), Target: ovTarget, Met: met(o < 150),
+			Samples: overheadRuns - 1, SamplesOK: len(overs),
 			Baseline: fmt.Sprintf("median of %d (%.0f-%.0f ms); agent setup %.0f ms + collect %.0f ms of it; 500 ms scenarios, 2 workers", len(overs), lo, hi, median(setups), median(collects)),
 			Metrics: map[string]float64{"overhead_ms": o, "overhead_min_ms": lo, "overhead_max_ms": hi,
 				"agent_setup_ms": median(setups), "agent_collect_ms": median(collects), "scenarios": float64(len(overs))}})
@@ -195,46 +198,60 @@ func perfResult(res *vmtest.Result, perf, scenario string) (float64, error) {
 	p := s.Payloads[0]
 	m := perfOpsRe.FindStringSubmatch(p.Output)
 	if m == nil {
-		return 0, fmt.Errorf("exit %d, no ops/sec in output: %s", p.ExitCode, firstLine(p.Output))
+		return 0, fmt.Errorf("%s, no ops/sec in output: %s", payloadEnd(p), firstLine(p.Output))
 	}
 	return strconv.ParseFloat(m[1], 64)
 }
 
 // pairRow reports a ping-pong kind's round trips per second over the
 // rounds, against perf bench sched pipe of the same rounds: the median of
-// the per-round ratios.
+// the per-round ratios. A round counts when both its pair and its perf
+// run measured; the row says n/N when some did not.
 func (b *bencher) pairRow(res *vmtest.Result, name, sc, target string) Row {
 	var rates, ratios []float64
-	var perfErr error
+	var pairErr, perfErr error
 	perfSum := 0.0
 	for r := range pairRounds {
 		round := "-" + strconv.Itoa(r)
 		rate, err := roundTrips(res.Scenario(sc + round))
 		if err != nil {
-			return failed(name, target, fmt.Errorf("round %d: %w", r, err))
+			pairErr = fmt.Errorf("round %d: %w", r, err)
+			continue
 		}
 		rates = append(rates, rate)
 		perf, err := perfResult(res, b.cfg.Perf, "perf"+round)
 		if err != nil {
-			perfErr = err
+			perfErr = fmt.Errorf("round %d: %w", r, err)
 			continue
 		}
 		perfSum += perf
 		ratios = append(ratios, rate/perf)
+	}
+	if len(rates) == 0 {
+		return failed(name, target, pairErr)
 	}
 	rate := 0.0
 	for _, r := range rates {
 		rate += r / float64(len(rates))
 	}
 	row := Row{Name: name, Value: rate, Unit: "round trips/s", Display: fmt.Sprintf("%.0f /s", rate), Target: target,
+		Samples: pairRounds, SamplesOK: len(ratios),
 		Metrics: map[string]float64{"round_trips_per_s": rate, "rounds": float64(len(rates))}}
-	if perfErr != nil {
+	if len(ratios) == 0 {
+		// The pair measured, its baseline did not: no ratio, no verdict.
 		row.Baseline = "perf: " + perfErr.Error()
+		row.SamplesOK = len(rates)
+		if target != "" {
+			row.Error = "no perf baseline: " + perfErr.Error()
+		}
 		return row
 	}
 	slices.Sort(ratios)
 	ratio, perf := ratios[len(ratios)/2], perfSum/float64(len(ratios))
 	row.Baseline = fmt.Sprintf("perf bench sched pipe %.0f /s (median ratio %.2fx of %d rounds, both on cpu %s)", perf, ratio, len(ratios), pairCPU)
+	if failures := errors.Join(pairErr, perfErr); failures != nil {
+		row.Baseline += "; failed: " + strings.ReplaceAll(failures.Error(), "\n", "; ")
+	}
 	row.Metrics["perf_ops_per_s"], row.Metrics["ratio"] = perf, ratio
 	if target != "" {
 		row.Met = met(ratio >= 0.9)
@@ -260,16 +277,16 @@ func roundTrips(s *vmtest.ScenarioResult) (float64, error) {
 // hostRSS runs `scxvm run steady` (the host driver) and reports its peak
 // resident set.
 func (b *bencher) hostRSS(ctx context.Context) []Row {
-	const name, target = "host driver peak RSS (scxvm run steady)", "< 60 MB"
 	if b.cfg.CLI == "" {
-		return []Row{failed(name, target, fmt.Errorf("no scxvm binary to run (Config.CLI)"))}
+		return []Row{failed(rssName, rssTarget, fmt.Errorf("no scxvm binary to run (Config.CLI)"))}
 	}
-	cmd := exec.CommandContext(ctx, b.cfg.CLI, "run", "--kernel", b.cfg.Kernel, "--boot-timeout", "3m", "--console", filepath.Join(b.tmp, "rss.log"), "steady")
+	resPath := filepath.Join(b.tmp, "rss.json")
+	cmd := exec.CommandContext(ctx, b.cfg.CLI, "run", "--kernel", b.cfg.Kernel, "--boot-timeout", "3m", "--console", filepath.Join(b.tmp, "rss.log"), "--json", resPath, "steady")
 	cmd.Env = append(os.Environ(), "SCXVM_AGENT="+b.cfg.Agent)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		return []Row{failed(name, target, err)}
+		return []Row{failed(rssName, rssTarget, err)}
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -284,16 +301,45 @@ poll:
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	if hwm == 0 {
-		return []Row{failed(name, target, fmt.Errorf("no VmHWM read (run: %v)", runErr))}
+	var res *vmtest.Result
+	if data, err := os.ReadFile(resPath); err == nil {
+		res = &vmtest.Result{}
+		if err := json.Unmarshal(data, res); err != nil {
+			res = nil
+		}
 	}
-	mb := float64(hwm) / 1024
-	row := Row{Name: name, Value: mb, Unit: "MB", Display: fmt.Sprintf("%.1f MB", mb), Target: target, Met: met(mb < 60),
-		Metrics: map[string]float64{"vmhwm_kb": float64(hwm)}}
+	return []Row{rssRow(hwm, res, runErr, stderr.String())}
+}
+
+const rssName, rssTarget = "host driver peak RSS (scxvm run steady)", "< 60 MB"
+
+// rssRow judges the RSS measurement: it counts only when the run did the
+// driver's whole job, booting the guest and getting the scenario's result
+// back (res, the run's --json output, says so; a failed check does not
+// matter). A run that failed before that says nothing about the peak.
+func rssRow(hwmKB int, res *vmtest.Result, runErr error, stderr string) Row {
+	ranScenario := res != nil && res.BootToHello > 0 && slices.ContainsFunc(res.Scenarios, func(s vmtest.ScenarioResult) bool {
+		return s.Name == "steady" && s.Timings != nil
+	})
+	switch {
+	case hwmKB == 0:
+		return failed(rssName, rssTarget, fmt.Errorf("no VmHWM read (run: %v)", runErr))
+	case !ranScenario:
+		why := "the run did not get the scenario's result"
+		if runErr != nil {
+			why += fmt.Sprintf(" (%v: %s)", runErr, errorLine(stderr))
+		}
+		row := failed(rssName, rssTarget, errors.New(why))
+		row.Metrics = map[string]float64{"vmhwm_kb": float64(hwmKB)}
+		return row
+	}
+	mb := float64(hwmKB) / 1024
+	row := Row{Name: rssName, Value: mb, Unit: "MB", Display: fmt.Sprintf("%.1f MB", mb), Target: rssTarget, Met: met(mb < 60),
+		Metrics: map[string]float64{"vmhwm_kb": float64(hwmKB)}}
 	if runErr != nil {
-		row.Baseline = fmt.Sprintf("run ended with %v: %s", runErr, errorLine(stderr.String()))
+		row.Baseline = fmt.Sprintf("run ended with %v: %s", runErr, errorLine(stderr))
 	}
-	return []Row{row}
+	return row
 }
 
 // vmHWM returns a process's peak resident set in KiB, or 0.
@@ -323,4 +369,18 @@ func errorLine(stderr string) string {
 		}
 	}
 	return lines[len(lines)-1]
+}
+
+// payloadEnd says how a payload ended: its start error, signal or exit
+// status.
+func payloadEnd(p vmtest.PayloadResult) string {
+	switch {
+	case p.Error != "":
+		return p.Error
+	case p.Signal != 0:
+		return fmt.Sprintf("killed by signal %d", p.Signal)
+	case p.ExitCode != nil:
+		return fmt.Sprintf("exit %d", *p.ExitCode)
+	}
+	return "no exit status"
 }

@@ -291,6 +291,22 @@ func (r *Report) add(cfg Config, crs ...CellResult) {
 	}
 }
 
+// FailedChecks returns the names of the cell's failed checks, sorted,
+// each once; nil when none failed or the cell did not run.
+func (c CellResult) FailedChecks() []string {
+	if c.Result == nil {
+		return nil
+	}
+	var out []string
+	for _, f := range c.Result.Failures {
+		if !slices.Contains(out, f.Check) {
+			out = append(out, f.Check)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 func notRun(cells []Cell, boot int, err error) []CellResult {
 	var out []CellResult
 	for _, c := range cells {

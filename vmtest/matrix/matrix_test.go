@@ -2,6 +2,7 @@ package matrix
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,14 +17,40 @@ import (
 	"github.com/scxvm/scxvm/vmtest"
 )
 
-// want is a cell's expected outcome: the kind and a substring of the
-// reason (empty for a pass).
+// want is one outcome a cell may have: the kind, every failed check
+// (the full set, sorted; none for a pass), and a substring of the reason
+// that the kind's evidence must contain (the verifier's message, the
+// kernel's reason line), empty when any reason will do.
 type want struct {
 	outcome Outcome
+	checks  []string
 	reason  string
 }
 
-var pass = []want{{OutcomePass, ""}}
+func (w want) String() string {
+	return fmt.Sprintf("{%s checks [%s] reason %q}", w.outcome, strings.Join(w.checks, " "), w.reason)
+}
+
+// matches reports whether c ended as w says.
+func (w want) matches(c CellResult) bool {
+	if c.Outcome != w.outcome || !slices.Equal(c.FailedChecks(), w.checks) {
+		return false
+	}
+	if w.outcome == OutcomePass {
+		return c.Reason == ""
+	}
+	return strings.Contains(c.Reason, w.reason)
+}
+
+var pass = []want{{OutcomePass, nil, ""}}
+
+// The failed checks of a scheduler that did not load (the job ended
+// without running: job_completed too), and of one the kernel ejected
+// while nothing else went wrong.
+var (
+	notLoaded = []string{spec.CheckJobCompleted, spec.CheckSchedulerAttached}
+	ejected   = []string{spec.CheckSchedulerAttached}
+)
 
 // expected records what the matrix does on the cached kernels (Debian's
 // 7.3.4 and the 6.12.117 build, TCG, 2 cpus), keyed by
@@ -38,7 +65,7 @@ var expected = map[string][]want{
 	// Once in four full runs scx_flatcg hit a runtime error while four
 	// spinners ran under it, and the guest logged an RCU stall on the way
 	// (kernel_clean); the kernel's own words are the reason.
-	"debian/scx_flatcg/steady":     {{OutcomePass, ""}, {Outcome(vmtest.FailChecks), `kernel_clean; kernel: BPF scheduler "flatcg" disabled (runtime error)`}},
+	"debian/scx_flatcg/steady":     {{OutcomePass, nil, ""}, {Outcome(vmtest.FailChecks), []string{spec.CheckKernelClean}, `kernel: BPF scheduler "flatcg" disabled (runtime error)`}},
 	"debian/scx_flatcg/pingpong":   pass,
 	"debian/scx_sdt/steady":        pass,
 	"debian/scx_sdt/pingpong":      pass,
@@ -50,22 +77,22 @@ var expected = map[string][]want{
 	// scx_pair pushes a cgroup on top_q at each of its 0 -> 1 queue
 	// transitions, duplicates included ("size it big enough": 16384):
 	// the ping-pong pairs' wake-ups overflowed it once in five runs.
-	"debian/scx_pair/pingpong": {{OutcomePass, ""}, {Outcome(vmtest.FailEjected), `the kernel ejected scheduler "pair" (scx_bpf_error): pair: scx_pair.bpf.c:298: top_q overflow`}},
+	"debian/scx_pair/pingpong": {{OutcomePass, nil, ""}, {Outcome(vmtest.FailEjected), ejected, `the kernel ejected scheduler "pair" (scx_bpf_error): pair: scx_pair.bpf.c:298: top_q overflow`}},
 	// The 7.3 verifier rejects scx_qmap's qmap_dequeue as built here
 	// (clang-19): taskc->q_prev = NULL through a scalar.
-	"debian/scx_qmap/steady":   {{Outcome(vmtest.FailLoad), "verifier rejected qmap_dequeue: R7 invalid mem access 'scalar' at qmap_dequeue @ scx_qmap.bpf.c:336"}},
-	"debian/scx_qmap/pingpong": {{Outcome(vmtest.FailLoad), "not run: scheduler scx_qmap failed to load"}},
+	"debian/scx_qmap/steady":   {{Outcome(vmtest.FailLoad), notLoaded, "verifier rejected qmap_dequeue: R7 invalid mem access 'scalar' at qmap_dequeue @ scx_qmap.bpf.c:336"}},
+	"debian/scx_qmap/pingpong": {{Outcome(vmtest.FailLoad), nil, "not run: scheduler scx_qmap failed to load"}},
 
 	// On 6.12 ops.init runs in the scx_ops_enable_helper kthread, on any
 	// cpu, while scx_central's init insists on the central cpu (its
 	// loader pins only itself): about half the loads fail, by design of
 	// that kernel.
-	"6.12/scx_central/steady":   {{OutcomePass, ""}, {Outcome(vmtest.FailLoad), "loader exited: scx_bpf_error (init from non-central CPU)"}},
-	"6.12/scx_central/pingpong": {{OutcomePass, ""}, {Outcome(vmtest.FailLoad), "loader exited: scx_bpf_error (init from non-central CPU)"}, {Outcome(vmtest.FailLoad), "not run: scheduler scx_central failed to load"}},
+	"6.12/scx_central/steady":   {{OutcomePass, nil, ""}, {Outcome(vmtest.FailLoad), notLoaded, "loader exited: scx_bpf_error (init from non-central CPU)"}},
+	"6.12/scx_central/pingpong": {{OutcomePass, nil, ""}, {Outcome(vmtest.FailLoad), notLoaded, "loader exited: scx_bpf_error (init from non-central CPU)"}, {Outcome(vmtest.FailLoad), nil, "not run: scheduler scx_central failed to load"}},
 	// Once (after scx_central's failed init) flatcg stalled the agent's
 	// thread while enabling; the kernel ejected it after 30 s and the
 	// job timed out waiting for the attach.
-	"6.12/scx_flatcg/steady":   {{OutcomePass, ""}, {Outcome(vmtest.FailTimeout), `kernel: BPF scheduler "flatcg" disabled (runnable task stall): flatcg: init`}},
+	"6.12/scx_flatcg/steady":   {{OutcomePass, nil, ""}, {Outcome(vmtest.FailTimeout), notLoaded, `kernel: BPF scheduler "flatcg" disabled (runnable task stall): flatcg: init`}},
 	"6.12/scx_flatcg/pingpong": pass,
 	"6.12/scx_qmap/steady":     pass,
 	"6.12/scx_qmap/pingpong":   pass,
@@ -73,7 +100,7 @@ var expected = map[string][]want{
 	"6.12/scx_simple/pingpong": pass,
 	// scx_qmap -e N calls scx_bpf_error() after N enqueues: the kernel
 	// ejects it and says why.
-	"6.12/scx_qmap -e 100/steady": {{Outcome(vmtest.FailEjected), `the kernel ejected scheduler "qmap" (scx_bpf_error): qmap: test triggering error`}},
+	"6.12/scx_qmap -e 100/steady": {{Outcome(vmtest.FailEjected), ejected, `the kernel ejected scheduler "qmap" (scx_bpf_error): qmap: test triggering error`}},
 }
 
 // faultCells are extra cells that must fail in a known way: they prove
@@ -161,21 +188,95 @@ func TestMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, problem := range judge(rep, expected, kernels) {
+		t.Error(problem)
+	}
+}
+
+// judge compares a matrix report with the expected outcomes of the cells
+// of kernels. The expected cells come from the matrix's definition (the
+// keys of expected), not from what ran: a scheduler that stops building,
+// or a cell that never ran, is a problem like a changed outcome. A cell
+// that ran without an expected outcome is one too.
+func judge(rep *Report, expected map[string][]want, kernels []string) []string {
+	var problems []string
+	ran := map[string]CellResult{}
 	for _, c := range rep.Cells {
 		key := c.Kernel + "/" + c.SchedulerName + "/" + c.Scenario
-		ws, ok := expected[key]
-		if !ok {
-			t.Errorf("%s: %s (%s): no expected outcome recorded", key, c.Outcome, c.Reason)
+		if _, dup := ran[key]; dup {
+			problems = append(problems, fmt.Sprintf("%s: ran twice", key))
+		}
+		ran[key] = c
+		if _, ok := expected[key]; !ok {
+			problems = append(problems, fmt.Sprintf("%s: %s [%s] (%s): no expected outcome recorded", key, c.Outcome, strings.Join(c.FailedChecks(), " "), c.Reason))
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(expected)) {
+		kname, rest, _ := strings.Cut(key, "/")
+		if !slices.Contains(kernels, kname) {
 			continue
 		}
-		matched := false
-		for _, w := range ws {
-			if c.Outcome == w.outcome && strings.Contains(c.Reason, w.reason) && (w.outcome != OutcomePass || c.Reason == "") {
-				matched = true
+		ws := expected[key]
+		c, ok := ran[key]
+		if !ok {
+			sched, _, _ := strings.Cut(rest, "/")
+			problems = append(problems, fmt.Sprintf("%s: expected cell did not run (is %s still built for %s? see schedulers/%s/status in the cache, `make schedulers`)", key, sched, kname, kname))
+			continue
+		}
+		if !slices.ContainsFunc(ws, func(w want) bool { return w.matches(c) }) {
+			problems = append(problems, fmt.Sprintf("%s: got %s checks [%s] reason %q, want one of %v", key, c.Outcome, strings.Join(c.FailedChecks(), " "), c.Reason, ws))
+		}
+	}
+	return problems
+}
+
+// TestJudge checks the judge itself on made-up reports.
+func TestJudge(t *testing.T) {
+	exp := map[string][]want{
+		"k/a/steady":     pass,
+		"k/b/steady":     {{OutcomePass, nil, ""}, {Outcome(vmtest.FailChecks), []string{spec.CheckKernelClean}, `disabled (runtime error)`}},
+		"k/c/steady":     {{Outcome(vmtest.FailLoad), []string{spec.CheckSchedulerAttached}, "verifier rejected"}},
+		"other/a/steady": pass,
+	}
+	cell := func(sched string, o Outcome, reason string, checks ...string) CellResult {
+		sr := &vmtest.ScenarioResult{}
+		for _, c := range checks {
+			sr.Failures = append(sr.Failures, vmtest.CheckFailure{Check: c, Worker: -1})
+		}
+		return CellResult{Cell: Cell{Kernel: "k", Scheduler: spec.Scheduler{Name: sched}, Scenario: "steady"}, SchedulerName: sched, Outcome: o, Reason: reason, Result: sr}
+	}
+	good := []CellResult{
+		cell("a", OutcomePass, ""),
+		cell("b", Outcome(vmtest.FailChecks), `1 check(s) failed: kernel_clean; kernel: BPF scheduler "b" disabled (runtime error)`, spec.CheckKernelClean),
+		cell("c", Outcome(vmtest.FailLoad), "verifier rejected c_enqueue: R1 invalid mem access", spec.CheckSchedulerAttached),
+	}
+	for _, tc := range []struct {
+		name  string
+		cells []CellResult
+		want  []string // a substring of each problem, in order
+	}{
+		{"all as expected", good, nil},
+		{"a cell missing", good[:2], []string{"k/c/steady: expected cell did not run (is c still built for k?"}},
+		{"an unexpected cell", append(slices.Clone(good), cell("d", OutcomePass, "")), []string{"k/d/steady: pass [] (): no expected outcome recorded"}},
+		{"another check failed too", []CellResult{good[0],
+			cell("b", Outcome(vmtest.FailChecks), `2 check(s) failed: kernel_clean, max_gap; kernel: BPF scheduler "b" disabled (runtime error)`, spec.CheckKernelClean, spec.CheckMaxGap),
+			good[2]}, []string{"k/b/steady: got checks_failed checks [kernel_clean max_gap]"}},
+		{"same checks, other kind", []CellResult{good[0], cell("b", Outcome(vmtest.FailPanic), `disabled (runtime error)`, spec.CheckKernelClean), good[2]},
+			[]string{"k/b/steady: got kernel_panic"}},
+		{"other reason", []CellResult{good[0], good[1], cell("c", Outcome(vmtest.FailLoad), "loader exited: EXIT", spec.CheckSchedulerAttached)},
+			[]string{"k/c/steady: got load_failed"}},
+		{"a pass with a reason", []CellResult{cell("a", OutcomePass, "odd"), good[1], good[2]}, []string{"k/a/steady: got pass"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := judge(&Report{Cells: tc.cells}, exp, []string{"k"})
+			if len(got) != len(tc.want) {
+				t.Fatalf("problems %q, want %d", got, len(tc.want))
 			}
-		}
-		if !matched {
-			t.Errorf("%s: got %s (%s), want one of %+v", key, c.Outcome, c.Reason, ws)
-		}
+			for i, w := range tc.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("problem %q lacks %q", got[i], w)
+				}
+			}
+		})
 	}
 }

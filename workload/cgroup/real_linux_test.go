@@ -1,8 +1,10 @@
 package cgroup
 
-// Tests against a real cgroup v2 hierarchy. These machines mount cgroup v1
-// on the host, so here they skip; they run inside the guest through vmtest,
-// or anywhere with SCXVM_CGROUP2_ROOT pointing at a cgroup2 mount.
+// Tests against a real cgroup v2 hierarchy: /sys/fs/cgroup when it is
+// cgroup2, else SCXVM_CGROUP2_ROOT, else another cgroup2 mount of the
+// host (systemd's hybrid layout has one in /sys/fs/cgroup/unified), else
+// one mounted for the test. A hierarchy beside cgroup v1 offers no
+// controllers; the cpuset checks then skip themselves.
 
 import (
 	"fmt"
@@ -27,11 +29,7 @@ func realRoot(t *testing.T) (string, []Option) {
 	}
 	hier := os.Getenv("SCXVM_CGROUP2_ROOT")
 	if hier == "" {
-		var st unix.Statfs_t
-		if unix.Statfs("/sys/fs/cgroup", &st) != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
-			t.Skip("skipping: host mounts cgroup v1; runs in the guest via vmtest (or set SCXVM_CGROUP2_ROOT to a cgroup2 mount point)")
-		}
-		hier = "/sys/fs/cgroup"
+		hier = cgroup2Mount(t)
 	}
 	b, err := os.ReadFile(filepath.Join(hier, "cgroup.controllers"))
 	if err != nil {
@@ -43,6 +41,35 @@ func realRoot(t *testing.T) (string, []Option) {
 		opts = append(opts, WithControllers())
 	}
 	return filepath.Join(hier, fmt.Sprintf("scxvm-test-%d-%s", os.Getpid(), t.Name())), opts
+}
+
+// cgroup2Mount returns /sys/fs/cgroup when it is a cgroup2 mount, else
+// another cgroup2 mount point from /proc/self/mounts, else a cgroup2
+// hierarchy it mounts in a temp dir for the test.
+func cgroup2Mount(t *testing.T) string {
+	t.Helper()
+	var st unix.Statfs_t
+	if unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return "/sys/fs/cgroup"
+	}
+	if b, err := os.ReadFile("/proc/self/mounts"); err == nil {
+		for l := range strings.Lines(string(b)) {
+			if f := strings.Fields(l); len(f) >= 3 && f[2] == "cgroup2" {
+				return f[1]
+			}
+		}
+	}
+	mnt := t.TempDir()
+	if err := unix.Mount("scxvm-test", mnt, "cgroup2", 0, ""); err != nil {
+		t.Fatalf("no cgroup2 hierarchy, and mounting one on %s: %v", mnt, err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+	})
+	t.Logf("no cgroup2 mount on the host: mounted one on %s", mnt)
+	return mnt
 }
 
 func hasCpuset(m *Manager) bool { return slices.Contains(m.Controllers(), "cpuset") }

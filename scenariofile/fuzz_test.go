@@ -1,0 +1,94 @@
+package scenariofile
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/scxvm/scxvm/spec"
+)
+
+var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz/FuzzParse from the seeds")
+
+const corpusDir = "testdata/fuzz/FuzzParse"
+
+// fuzzSeeds are FuzzParse's committed seeds: the test files, good and
+// bad, and a few shapes they do not cover.
+func fuzzSeeds(t testing.TB) map[string][]byte {
+	seeds := map[string][]byte{
+		"empty-list":      []byte("[]\n"),
+		"scalar":          []byte("steady\n"),
+		"anchors":         []byte("- &a {name: one, duration: 1s}\n- *a\n"),
+		"null-cgroup":     []byte("name: x\ncgroups: [~]\n"),
+		"huge-duration":   []byte("name: x\nduration: 9999999999h\n"),
+		"negative-timing": []byte("name: x\nsteps: [{at: -1s, action: sysrq}]\n"),
+		"json-numbers":    []byte(`{"name": "x", "cgroups": [{"name": "a", "workloads": [{"num_workers": 1e9}]}]}`),
+	}
+	files, err := filepath.Glob("testdata/scenarios/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seeds["file-"+filepath.Base(f)] = b
+	}
+	return seeds
+}
+
+// TestFuzzCorpus keeps the committed corpus in step with fuzzSeeds; run
+// with -update-corpus after changing a test file.
+func TestFuzzCorpus(t *testing.T) {
+	seeds := fuzzSeeds(t)
+	if *updateCorpus {
+		if err := os.MkdirAll(corpusDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, b := range seeds {
+			content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
+			if err := os.WriteFile(filepath.Join(corpusDir, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for name := range seeds {
+		if _, err := os.Stat(filepath.Join(corpusDir, name)); err != nil {
+			t.Errorf("seed %s missing from the committed corpus (run go test -run TestFuzzCorpus -update-corpus ./scenariofile/): %v", name, err)
+		}
+	}
+}
+
+// FuzzParse: whatever the bytes, Parse must not panic, and must return
+// either at least one scenario, each of which passes spec's validation,
+// or a *spec.ValidationError that names the file.
+func FuzzParse(f *testing.F) {
+	for _, b := range fuzzSeeds(f) {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ss, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			var ve *spec.ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("error %v (%T) is not a *spec.ValidationError", err, err)
+			}
+			if ve.File != "fuzz.yaml" || ss != nil {
+				t.Fatalf("error %v names file %q, returned %d scenarios", err, ve.File, len(ss))
+			}
+			return
+		}
+		if len(ss) == 0 {
+			t.Fatal("no scenario and no error")
+		}
+		for i, s := range ss {
+			if err := s.Validate(); err != nil {
+				t.Fatalf("scenario %d (%q) parsed but does not validate: %v", i, s.Name, err)
+			}
+		}
+	})
+}
