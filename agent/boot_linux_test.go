@@ -1,19 +1,16 @@
 package agent
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/scxvm/scxvm/host"
 	"github.com/scxvm/scxvm/initramfs"
 	"github.com/scxvm/scxvm/internal/testenv"
 	"github.com/scxvm/scxvm/internal/testkernel"
@@ -21,31 +18,13 @@ import (
 	"github.com/scxvm/scxvm/spec"
 )
 
-// syncBuffer is a goroutine-safe console log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestBootAgent boots the agent as /init in QEMU (TCG), talks to it over
 // virtio-serial, runs jobs and checks that the guest powers off on Bye.
 func TestBootAgent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a VM; skipped with -short")
 	}
-	qemu, err := exec.LookPath("qemu-system-x86_64")
+	_, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil || runtime.GOARCH != "amd64" {
 		testenv.Prereq(t, "qemu-system-x86_64 not found (apt-get install qemu-system-x86)")
 	}
@@ -82,54 +61,40 @@ func TestBootAgent(t *testing.T) {
 		t.Fatalf("build initramfs: %v", err)
 	}
 
-	sock := filepath.Join(dir, "port.sock")
-	var console syncBuffer
-	accel := []string{"-accel", "tcg,thread=single", "-cpu", "max"}
-	cmd := exec.CommandContext(ctx, qemu, append(accel,
-		"-smp", "2", "-m", "1024",
-		"-nodefaults", "-no-user-config", "-no-reboot", "-nographic", "-serial", "stdio",
-		"-kernel", kernel, "-initrd", image,
-		"-append", "console=ttyS0 panic=-1 nokaslr mitigations=off quiet",
-		"-device", "virtio-serial-pci",
-		"-chardev", "socket,id=ch0,path="+sock+",server=on,wait=off",
-		"-device", "virtserialport,chardev=ch0,name="+protocol.VirtioPortName)...)
-	cmd.Stdout, cmd.Stderr = &console, &console
-	qemuStart := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	// The guest starts the way every scxvm run starts it: host.Start's
+	// QEMU command line, TCG, the virtio-serial port.
+	vm, err := host.Start(ctx, host.Config{
+		Kernel:     kernel,
+		Initramfs:  image,
+		Cmdline:    []string{"quiet"},
+		Accel:      host.AccelTCG,
+		Transport:  protocol.TransportVirtioSerial,
+		Timeout:    3 * time.Minute,
+		ConsoleLog: filepath.Join(dir, "console.log"),
+		Logf:       t.Logf,
+	})
+	if err != nil {
+		t.Fatalf("start guest: %v", err)
 	}
-	exited := make(chan error, 1)
-	waited := make(chan struct{})
-	go func() {
-		exited <- cmd.Wait()
-		close(waited)
-	}()
+	qemuStart := vm.Started()
 	defer func() {
-		cmd.Process.Kill()
-		<-waited
+		vm.Kill()
+		vm.Close()
 		if t.Failed() {
-			t.Logf("console:\n%s", console.String())
+			t.Logf("console:\n%s", strings.Join(vm.ConsoleTail(200), "\n"))
 			return
 		}
-		for _, l := range strings.Split(console.String(), "\n") {
+		for _, l := range vm.ConsoleTail(200) {
 			if strings.Contains(l, "scxvm-agent:") {
 				t.Logf("console: %s", strings.TrimSpace(l))
 			}
 		}
 	}()
-
-	var c net.Conn
-	for c == nil {
-		c, err = net.Dial("unix", sock)
-		if err != nil {
-			select {
-			case <-waited:
-				t.Fatalf("QEMU exited before its socket took a connection: %v", err)
-			case <-ctx.Done():
-				t.Fatalf("connect to %s: %v", sock, err)
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
+	actx, acancel := context.WithTimeout(ctx, 90*time.Second)
+	c, err := vm.Accept(actx)
+	acancel()
+	if err != nil {
+		t.Fatalf("the agent did not connect: %v", err)
 	}
 	conn := protocol.NewConn(c)
 	defer conn.Close()
@@ -280,17 +245,20 @@ func TestBootAgent(t *testing.T) {
 			break
 		}
 	}
+	waited := make(chan error, 1)
+	go func() { waited <- vm.Wait() }()
 	select {
-	case err := <-exited:
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Errorf("qemu: %v", err)
+	case err := <-waited:
+		if err != nil {
+			t.Errorf("guest: %v", err)
 		}
 		t.Logf("guest powered off %v after QEMU start", time.Since(qemuStart).Round(time.Millisecond))
 	case <-time.After(30 * time.Second):
 		t.Error("guest did not power off within 30s of Bye")
 	}
-	if strings.Contains(console.String(), "Kernel panic") {
-		t.Errorf("kernel panic on the console")
+	for _, inc := range vm.Incidents() {
+		if inc.Kind.Fatal() {
+			t.Errorf("kernel %s on the console: %s", inc.Kind, inc.Line)
+		}
 	}
 }
