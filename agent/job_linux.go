@@ -274,18 +274,11 @@ func (s *session) hang(ctx context.Context) {
 
 // sendReports sends reports in messages of bounded size, in order.
 func (s *session) sendReports(id uint32, reps []protocol.CgroupReport) {
-	var batch []protocol.CgroupReport
-	size := 0
-	for _, r := range reps {
-		n := 1024 + 8*len(r.Report.ResumeLatenciesNs) + 16*len(r.Report.Migrations)
-		if len(batch) > 0 && size+n > maxReportsBytes {
-			s.send(&protocol.Reports{JobID: id, Workers: batch})
-			batch, size = nil, 0
-		}
-		batch = append(batch, r)
-		size += n
+	msgs := protocol.SplitReports(id, reps, maxReportsBytes)
+	if len(msgs) == 0 {
+		msgs = []*protocol.Reports{{JobID: id}} // "no workers" is a report too
 	}
-	if len(batch) > 0 || len(reps) == 0 {
-		s.send(&protocol.Reports{JobID: id, Workers: batch})
+	for _, m := range msgs {
+		s.send(m)
 	}
 }

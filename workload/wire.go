@@ -9,7 +9,10 @@ import (
 )
 
 // The spawner and its process workers talk through a compact hand-written
-// binary form (both sides are the same binary, so there is no versioning).
+// binary form. Process workers are re-executions of the spawner's own
+// executable, so both ends are always the same build and the form needs no
+// versioning. (Host and guest agent are two binaries; their handshake,
+// protocol.Build, is what keeps them in step.)
 // It replaced JSON for the spec and msgpack for the report: reflection-based
 // codecs build their type caches on first use, which cost every freshly
 // exec'd worker about 0.5 ms of CPU. wire_test.go fills every field by
