@@ -7,6 +7,7 @@ import (
 
 	"github.com/scxvm/scxvm/internal/testenv"
 	"github.com/scxvm/scxvm/spec"
+	"github.com/scxvm/scxvm/stressng"
 )
 
 // stress-ng runs beside the steady workers under fifo, the way the
@@ -19,9 +20,9 @@ func TestE2EStressNGPayload(t *testing.T) {
 	}
 	sc := scenarios(t, "steady")[0]
 	sc.Duration = 2 * time.Second
-	sc.Payloads = append(sc.Payloads, StressNGPayload(2, sc.Duration))
+	sc.Payloads = append(sc.Payloads, stressng.Payload(2, sc.Duration))
 	cfg.Scenarios = []spec.Scenario{sc}
-	cfg.ExtraFiles = map[string]string{StressNGPath: bin}
+	cfg.ExtraFiles = map[string]string{stressng.Path: bin}
 	res := RunT(t, cfg)
 	sr := res.Scenario("steady")
 	if sr == nil || len(sr.Payloads) != 1 {

@@ -1,7 +1,6 @@
 package vmtest
 
 import (
-	"slices"
 	"testing"
 	"time"
 
@@ -29,39 +28,6 @@ stress-ng: metrc: [3134] cpu            1234.56 Mops per second (geometric mean 
 const stressNGOld = `stress-ng: info:  [77] stressor       bogo ops real time  usr time  sys time   bogo ops/s   bogo ops/s
 stress-ng: info:  [77] cpu                  40      2.01      1.99      0.00        19.90        20.10
 `
-
-func TestParseStressNGMetrics(t *testing.T) {
-	tests := []struct {
-		name string
-		out  string
-		want []StressNGMetric
-	}{
-		{"brief", stressNGBrief, []StressNGMetric{{Stressor: "cpu", BogoOps: 922, RealTime: 1, UsrTime: 0.75, SysTime: 0.02, OpsPerSecReal: 922.11, OpsPerSecCPU: 1201.34}}},
-		{"full", stressNGFull, []StressNGMetric{
-			{Stressor: "cpu", BogoOps: 881, RealTime: 1, UsrTime: 0.7, SysTime: 0.01, OpsPerSecReal: 877.31, OpsPerSecCPU: 1248.29},
-			{Stressor: "vm", BogoOps: 12, RealTime: 1.01, UsrTime: 0.1, SysTime: 0.3, OpsPerSecReal: 11.88, OpsPerSecCPU: 30},
-		}},
-		{"old info lines", stressNGOld, []StressNGMetric{{Stressor: "cpu", BogoOps: 40, RealTime: 2.01, UsrTime: 1.99, OpsPerSecReal: 19.9, OpsPerSecCPU: 20.1}}},
-		{"no metrics", "stress-ng: error: [5] cpu: cannot run\n", nil},
-		{"not stress-ng", "cpu 1 2 3 4 5 6\n", nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := ParseStressNGMetrics(tt.out)
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("got %+v\nwant %+v", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestStressNGPayload(t *testing.T) {
-	p := StressNGPayload(2, 1500*time.Millisecond)
-	want := []string{"--cpu", "2", "--aggressive", "-t", "2s", "--metrics-brief"}
-	if p.Path != StressNGPath || !p.Wait || !slices.Equal(p.Args, want) {
-		t.Errorf("got %+v, want path %s, wait, args %q", p, StressNGPath, want)
-	}
-}
 
 func TestPayloadResultParsesMetrics(t *testing.T) {
 	got := payloadResult(protocol.PayloadResult{Name: "stress-ng", OutputTail: stressNGBrief, Duration: time.Second})

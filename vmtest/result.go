@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/spec"
+	"github.com/scxvm/scxvm/stressng"
 )
 
 // KernelInfo names the kernel a run booted.
@@ -75,7 +76,7 @@ type PayloadResult struct {
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	// StressNG holds stress-ng's metrics rows when the payload printed
 	// them (--metrics-brief; see StressNGPayload).
-	StressNG []StressNGMetric `json:"stress_ng,omitempty"`
+	StressNG []stressng.Metric `json:"stress_ng,omitempty"`
 }
 
 // ScenarioResult is the outcome of one scenario under one scheduler.

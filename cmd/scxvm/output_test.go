@@ -5,12 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scxvm/scxvm/stressng"
 	"github.com/scxvm/scxvm/vmtest"
 )
 
 func TestSummaryPayloads(t *testing.T) {
 	stress := func(opsReal float64) []vmtest.PayloadResult {
-		return []vmtest.PayloadResult{{Name: "stress-ng", ExitCode: new(0), Duration: 2 * time.Second, StressNG: []vmtest.StressNGMetric{
+		return []vmtest.PayloadResult{{Name: "stress-ng", ExitCode: new(0), Duration: 2 * time.Second, StressNG: []stressng.Metric{
 			{Stressor: "cpu", BogoOps: uint64(2 * opsReal), OpsPerSecReal: opsReal, OpsPerSecCPU: opsReal / 2},
 		}}}
 	}

@@ -26,6 +26,7 @@ var rules = []struct {
 	// internal helpers without OS calls.
 	{"spec", []string{"internal/suggest"}},
 	{"scenariofile", []string{"spec", "internal/suggest"}},
+	{"stressng", []string{"spec"}},
 	// The kernel's words, parsed the same way on both sides.
 	{"ktext", nil},
 	// The wire protocol knows the definitions and nothing else.
@@ -39,9 +40,9 @@ var rules = []struct {
 	// the host side.
 	{"agent", []string{"agent", "spec", "ktext", "protocol", "workload"}},
 	// The host side's API and its subpackages never link the guest agent.
-	{"vmtest", []string{"vmtest", "spec", "scenariofile", "ktext", "protocol", "host", "initramfs", "kernel", "internal/suggest"}},
+	{"vmtest", []string{"vmtest", "spec", "scenariofile", "stressng", "ktext", "protocol", "host", "initramfs", "kernel", "internal/suggest"}},
 	{"cmd/scxvm-agent", []string{"agent", "workload"}},
-	{"cmd/scxvm", []string{"vmtest", "spec", "scenariofile", "kernel", "protocol", "initramfs", "host", "internal/debarchive"}},
+	{"cmd/scxvm", []string{"vmtest", "spec", "scenariofile", "stressng", "kernel", "protocol", "initramfs", "host", "internal/debarchive"}},
 	{"internal", []string{"internal"}},
 	// Test helpers that find test kernels through the kernel cache.
 	{"internal/testkernel", []string{"internal", "kernel"}},
