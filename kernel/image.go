@@ -190,12 +190,39 @@ func bzPayload(raw []byte) (compression string, vmlinux []byte, err error) {
 // kernel appends the uncompressed size) is tolerated: the result only has to
 // be a complete ELF file.
 func decompress(kind string, payload []byte) ([]byte, error) {
-	var r io.Reader
-	var err error
+	if kind == "none" {
+		return payload, nil
+	}
+	r, done, err := payloadReader(kind, payload)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	out, readErr := io.ReadAll(io.LimitReader(r, maxImageSize))
+	if !bytes.HasPrefix(out, []byte(elf.ELFMAG)) {
+		if readErr == nil {
+			readErr = errors.New("result is not an ELF file")
+		}
+		return nil, fmt.Errorf("%s payload: %w", kind, readErr)
+	}
+	if readErr != nil {
+		// A stream that ends in garbage still yields the full vmlinux when the
+		// ELF it holds is complete.
+		if _, err := elf.NewFile(bytes.NewReader(out)); err != nil {
+			return nil, fmt.Errorf("%s payload: %w", kind, readErr)
+		}
+	}
+	return out, nil
+}
+
+// payloadReader returns a reader of the decompressed payload; done
+// releases the decoder.
+func payloadReader(kind string, payload []byte) (r io.Reader, done func(), err error) {
+	done = func() {}
 	in := bytes.NewReader(payload)
 	switch kind {
 	case "none":
-		return payload, nil
+		return in, done, nil
 	case "gzip":
 		var zr *gzip.Reader
 		zr, err = gzip.NewReader(in)
@@ -214,7 +241,7 @@ func decompress(kind string, payload []byte) ([]byte, error) {
 		var zr *zstd.Decoder
 		zr, err = zstd.NewReader(in, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<31))
 		if err == nil {
-			defer zr.Close()
+			done = zr.Close
 			r = zr
 		}
 	case "lz4":
@@ -224,24 +251,10 @@ func decompress(kind string, payload []byte) ([]byte, error) {
 	case "lzma":
 		r, err = lzma.NewReader(in)
 	default:
-		return nil, fmt.Errorf("%s payloads are not supported (extract it with scripts/extract-vmlinux and pass the ELF vmlinux)", kind)
+		return nil, done, fmt.Errorf("%s payloads are not supported (extract it with scripts/extract-vmlinux and pass the ELF vmlinux)", kind)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s payload: %w", kind, err)
+		return nil, done, fmt.Errorf("%s payload: %w", kind, err)
 	}
-	out, readErr := io.ReadAll(io.LimitReader(r, maxImageSize))
-	if !bytes.HasPrefix(out, []byte(elf.ELFMAG)) {
-		if readErr == nil {
-			readErr = errors.New("result is not an ELF file")
-		}
-		return nil, fmt.Errorf("%s payload: %w", kind, readErr)
-	}
-	if readErr != nil {
-		// A stream that ends in garbage still yields the full vmlinux when the
-		// ELF it holds is complete.
-		if _, err := elf.NewFile(bytes.NewReader(out)); err != nil {
-			return nil, fmt.Errorf("%s payload: %w", kind, readErr)
-		}
-	}
-	return out, nil
+	return r, done, nil
 }
