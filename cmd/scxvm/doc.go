@@ -4,6 +4,8 @@
 //	scxvm scenarios [NAME]                  list built-in scenarios, or print one as YAML
 //	scxvm kernel check PATH|NAME            can this kernel run sched_ext?
 //	scxvm shell [flags]                     interactive shell in the guest
+//	scxvm bench [flags]                     benchmark table
+//	scxvm cache du|prune [flags]            the cache's size bound
 //
 // The guest's init is scxvm-agent (cmd/scxvm-agent), found next to this
 // executable. This binary can be the guest's init too: when it runs as
@@ -18,7 +20,8 @@
 // internal error, 129 infrastructure error (QEMU, kernel cache, image
 // build), 130 interrupted. Everything else lives in package vmtest.
 //
-// Environment: SCXVM_CACHE_DIR (cache root), SCXVM_AGENT (agent binary to
+// Environment: SCXVM_CACHE_DIR (cache root), SCXVM_CACHE_MAX (bound of
+// its images and extracted kernels), SCXVM_AGENT (agent binary to
 // boot instead of scxvm-agent), and those of packages vmtest, kernel,
 // initramfs and host.
 package main
