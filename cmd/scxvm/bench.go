@@ -30,7 +30,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	bootKernels := fs.String("boot-kernels", "debian,6.12", "comma-separated kernels whose PVH boot is measured against their bzImage boot (empty: none)")
 	verbose := fs.Bool("v", false, "print progress lines")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: scxvm bench [flags]\n\nMeasures boot to Hello, PVH against bzImage boot, per-scenario overhead, report throughput, ping-pong\nround trips against perf bench sched pipe, spawn/stop of 256 workers and the\nhost driver's peak RSS, each against its target.")
+		fmt.Fprintln(stderr, "usage: scxvm bench [flags]\n\nMeasures boot to Hello, PVH against bzImage boot, per-scenario overhead,\nreport throughput, ping-pong round trips against perf bench sched pipe,\nspawn/stop of 256 workers and the host driver's peak RSS, each against its\ntarget.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
