@@ -25,6 +25,7 @@ Usage:
   scxvm scenarios [NAME]                  list built-in scenarios, or print one as YAML
   scxvm kernel check PATH                 can this kernel image run sched_ext?
   scxvm shell [flags]                     interactive shell in the guest (serial console)
+  scxvm bench [flags]                     benchmark table (what make bench prints)
   scxvm cache du|prune [flags]            the cache's size bound: usage, or free room
   scxvm help                              this text
 
