@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/scxvm/scxvm/host"
@@ -150,7 +151,9 @@ func waitExit(vm *host.VM, grace time.Duration) {
 // and how the kernel booted.
 func (b *bencher) bootHelloInit(ctx context.Context, k *kernel.Kernel, image, boot, name string) (time.Duration, host.BootInfo, error) {
 	d, bi, err := b.helloInit(ctx, k, image, boot, name)
-	if err == nil {
+	if err != nil {
+		b.cfg.logf("minimal init on %s, %s boot: %v", k.Name, bi.Method, err)
+	} else {
 		b.cfg.logf("minimal init on %s, %s boot: hello after %v", k.Name, bi.Method, d.Round(time.Millisecond))
 	}
 	return d, bi, err
@@ -179,6 +182,11 @@ func (b *bencher) helloInit(ctx context.Context, k *kernel.Kernel, image, boot, 
 		err = actx.Err()
 	}
 	if err != nil {
+		select {
+		case <-vm.Done():
+			err = fmt.Errorf("%w (qemu exited: %v; console: %s)", err, vm.Wait(), strings.Join(vm.ConsoleTail(5), " | "))
+		default:
+		}
 		return 0, bi, fmt.Errorf("minimal init: read hello: %w", err)
 	}
 	d := time.Since(vm.Started())
