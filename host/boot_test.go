@@ -103,6 +103,11 @@ func bootHello(tb testing.TB, cfg Config) (*VM, bootTimes) {
 		cfg.Kernel = bootKernel(tb)
 	}
 	cfg.Initramfs = helloImage(tb)
+	if cfg.CacheDir == "" {
+		// Extracted vmlinux files go to the test's own cache, once per
+		// process (TestMain removes imageDir).
+		cfg.CacheDir = filepath.Join(imageDir, "cache")
+	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 2 * time.Minute
 	}
@@ -212,7 +217,7 @@ func BenchmarkBoot(b *testing.B) {
 			{"pvh", MachineQ35, vmlinux},
 			{"pc", MachinePC, kernel},
 		} {
-			_, bt := bootHello(b, Config{Machine: v.machine, Kernel: v.kernel})
+			_, bt := bootHello(b, Config{Machine: v.machine, Kernel: v.kernel, Boot: BootImage})
 			sum[v.name+"-hello"] += bt.hello
 			sum[v.name+"-exit"] += bt.exit
 		}

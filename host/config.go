@@ -48,6 +48,17 @@ type Config struct {
 	// Kernel is a bzImage/vmlinuz, or an uncompressed ELF vmlinux with a
 	// PVH note (booted directly, skipping decompression).
 	Kernel string
+	// Boot is how the kernel boots: "auto" (default) boots a bzImage's
+	// ELF vmlinux through its PVH entry point when it has one (extracted
+	// once into CacheDir's vmlinux/ area), else the bzImage; "pvh" insists
+	// on PVH; "image" boots Kernel as given. VM.Boot says which was used.
+	Boot string
+	// CacheDir is the scxvm cache root holding extracted vmlinux files;
+	// empty means kernel.DefaultCacheDir() ($SCXVM_CACHE_DIR, ...).
+	CacheDir string
+	// CacheMax bounds the cache's derived files (see internal/cachedir);
+	// zero means $SCXVM_CACHE_MAX, else 2 GiB.
+	CacheMax int64
 	// Initramfs is the cpio archive passed with -initrd (optional).
 	Initramfs string
 	// Cmdline holds extra kernel arguments appended to the base line,
@@ -116,6 +127,9 @@ func (c Config) withDefaults() Config {
 	if c.Transport == "" {
 		c.Transport = TransportAuto
 	}
+	if c.Boot == "" {
+		c.Boot = BootAuto
+	}
 	c.Topology = c.Topology.WithDefaults()
 	return c
 }
@@ -155,6 +169,11 @@ func (c Config) Validate() error {
 	case TransportAuto, protocol.TransportVsock, protocol.TransportVirtioSerial:
 	default:
 		return fmt.Errorf("config: unknown transport %q (want auto, vsock or virtio-serial)", c.Transport)
+	}
+	switch c.Boot {
+	case BootAuto, BootPVH, BootImage:
+	default:
+		return fmt.Errorf("config: unknown boot %q (want auto, pvh or image)", c.Boot)
 	}
 	if c.Interactive && (c.Stdin == nil || c.Stdout == nil) {
 		return errors.New("config: interactive needs Stdin and Stdout")

@@ -18,6 +18,16 @@
 //	err = vm.Wait()               // nil, *ExitError, ErrTimeout, ctx error
 //	for _, ev := range vm.Incidents() { fmt.Println(ev.Excerpt()) }
 //
+// Boot: with Config.Boot "auto" (the default) a bzImage whose vmlinux has
+// a PVH entry note (CONFIG_PVH) is not booted itself: its ELF vmlinux,
+// extracted once into the cache's vmlinux/ area (package kernel's
+// ExtractPVH, keyed by the image's SHA-256), goes to QEMU's -kernel and
+// QEMU enters it at its PVH entry point, which skips the guest's own
+// decompression (about a second under TCG). Without the note the bzImage
+// is booted; VM.Boot says which and why. "image" forces the bzImage,
+// "pvh" fails rather than fall back. The vmlinux is held in the cache
+// (a shared lock that prunes respect) until Close.
+//
 // Accelerator: "auto" tries KVM for real (a paused QEMU with -accel kvm
 // -cpu host, cached per process) and falls back to TCG (-accel
 // tcg,thread=single -cpu max; see
@@ -41,12 +51,15 @@
 // The console (a socketpair QEMU inherits) is drained continuously into
 // the log file, a ring buffer (ConsoleTail) and the failure detectors of
 // package console (Events, Incidents). Nothing is created on disk except
-// the console log, which is kept for the user.
+// the console log, which is kept for the user, and the extracted vmlinux
+// in the cache.
 //
 // Args and KernelCmdline are pure functions of a Config and a Plan, so
 // the QEMU command line can be inspected and tested without QEMU.
 //
-// The package reads no environment variables; its tests read
+// The package reads environment variables only through the defaults of
+// Config.CacheDir (SCXVM_CACHE_DIR, XDG_CACHE_HOME, HOME: see package
+// kernel) and Config.CacheMax (SCXVM_CACHE_MAX); its tests read
 // SCXVM_TEST_KERNEL (kernel for the boot tests, default the cache's 6.12
 // kernel or a prebuilt one in $SCXVM_KERNEL_SEED: internal/testkernel)
 // and CI (missing prerequisites fail instead of skipping).

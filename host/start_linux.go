@@ -37,8 +37,7 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 			return nil, fmt.Errorf("start vm: %s: %w", f.what, err)
 		}
 	}
-	format, err := KernelFormat(cfg.Kernel)
-	if err != nil {
+	if _, err := KernelFormat(cfg.Kernel); err != nil {
 		return nil, fmt.Errorf("start vm: %w", err)
 	}
 	qemu, err := exec.LookPath(cfg.QEMU)
@@ -47,7 +46,6 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 	}
 	cfg.QEMU = qemu
 
-	vm := &VM{cfg: cfg, done: make(chan struct{}), stderr: &tailBuffer{max: 16 << 10}}
 	var closers []func()
 	defer func() {
 		if err != nil {
@@ -56,6 +54,15 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 			}
 		}
 	}()
+	boot, release, err := resolveBoot(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("start vm: %w", err)
+	}
+	if release != nil {
+		closers = append(closers, func() { release.Close() })
+	}
+	cfg.Kernel = boot.Kernel
+	vm := &VM{cfg: cfg, boot: boot, done: make(chan struct{}), stderr: &tailBuffer{max: 16 << 10}}
 
 	if vm.plan.Accel, vm.accelReason, err = resolveAccel(cfg); err != nil {
 		return nil, fmt.Errorf("start vm: %w", err)
@@ -63,7 +70,7 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 	if vm.plan.Transport, vm.transportReason, err = resolveTransport(cfg); err != nil {
 		return nil, fmt.Errorf("start vm: %w", err)
 	}
-	cfg.logf("host: kernel %s (%s), accel %s (%s), transport %s (%s)", cfg.Kernel, format, vm.plan.Accel, vm.accelReason, vm.plan.Transport, vm.transportReason)
+	cfg.logf("host: kernel %s (%s boot: %s), accel %s (%s), transport %s (%s)", cfg.Kernel, boot.Method, boot.Reason, vm.plan.Accel, vm.accelReason, vm.plan.Transport, vm.transportReason)
 
 	// Files QEMU inherits; ExtraFiles[i] is fd 3+i in QEMU.
 	var extra []*os.File

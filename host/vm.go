@@ -22,6 +22,7 @@ type ConsoleEvent = console.Event
 type VM struct {
 	cfg             Config
 	plan            Plan
+	boot            BootInfo
 	accelReason     string
 	transportReason string
 	started         time.Time
@@ -60,6 +61,10 @@ func (vm *VM) Accel() string { return vm.plan.Accel }
 // AccelReason explains the accelerator choice, for example why KVM was
 // not used.
 func (vm *VM) AccelReason() string { return vm.accelReason }
+
+// Boot says how the kernel was booted: through PVH (an ELF vmlinux) or
+// the bzImage, the file given to QEMU, and why.
+func (vm *VM) Boot() BootInfo { return vm.boot }
 
 // Transport returns the agent transport in use: "vsock" or
 // "virtio-serial".

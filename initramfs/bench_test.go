@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/scxvm/scxvm/internal/cacheroot"
+	"github.com/scxvm/scxvm/internal/cachedir"
 )
 
 // benchInputs returns an agent of realistic size (the test binary itself
@@ -27,7 +27,7 @@ func benchInputs(b *testing.B) (agent, sched string) {
 	if err := os.WriteFile(agent, append(data, pad...), 0o755); err != nil {
 		b.Fatal(err)
 	}
-	if m, _ := filepath.Glob(filepath.Join(cacheroot.Dir(), "schedulers", "*", "scx_simple")); len(m) > 0 {
+	if m, _ := filepath.Glob(filepath.Join(cachedir.DefaultRoot(), "schedulers", "*", "scx_simple")); len(m) > 0 {
 		return agent, m[0]
 	}
 	return agent, dynamicBin(b)

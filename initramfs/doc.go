@@ -3,12 +3,13 @@
 // scheduler binaries with every shared library they need, kernel modules,
 // the kernel config and any extra files a job asks for.
 //
-//	path, err := initramfs.Build(ctx, initramfs.Config{
+//	im, err := initramfs.Open(ctx, initramfs.Config{
 //		Agent:    "/path/to/static/scxvm",
 //		Binaries: []string{cache + "/schedulers/7.3/scx_simple"},
 //		Modules:  []string{kdir + "/modules/vsock.ko"},
 //	})
-//	// pass path to QEMU's -initrd
+//	defer im.Close() // held until QEMU is done with it
+//	// pass im.Path to QEMU's -initrd
 //
 // Guest layout (the contract with package agent):
 //
@@ -33,8 +34,15 @@
 // inode) and the hash is remembered in the cache directory, as are the
 // shared-library lists of binaries, so a cached build does not reread a
 // 20 MB agent nor run ld.so. Images are written to a temporary file and
-// renamed into place: concurrent builds, in one process or several, never
-// expose a partial image. The archive is reproducible: entries are sorted,
+// linked into place: concurrent builds, in one process or several, never
+// expose a partial image, and an image in place is never replaced.
+//
+// The images count towards the cache's size bound (package
+// internal/cachedir, shared with the vmlinux files extracted for PVH
+// boot): Open holds its image (a shared flock) until Close and marks it
+// used; after a build it prunes the least recently used files beyond the
+// bound (Config.CacheMax, else $SCXVM_CACHE_MAX, else 2 GiB), never one
+// that a run holds. Build is Open without the hold. The archive is reproducible: entries are sorted,
 // every parent directory has its own entry, and mtimes, owners and device
 // numbers of the host are zeroed, so the same inputs give the same bytes.
 //
@@ -43,7 +51,8 @@
 // boot time than reading a bigger -initrd saves.
 //
 // Environment: SCXVM_CACHE_DIR (else $XDG_CACHE_HOME/scxvm, else
-// ~/.cache/scxvm) chooses the cache directory when Config.CacheDir is
-// empty; images go in its initramfs/ subdirectory. SCXVM_BUSYBOX names
-// the static busybox of debug images (default /bin/busybox).
+// ~/.cache/scxvm) chooses the cache root when Config.CacheDir is empty;
+// images go in its initramfs/ subdirectory. SCXVM_CACHE_MAX bounds the
+// cache when Config.CacheMax is zero. SCXVM_BUSYBOX names the static
+// busybox of debug images (default /bin/busybox).
 package initramfs

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scxvm/scxvm/internal/cacheroot"
+	"github.com/scxvm/scxvm/internal/cachedir"
 	"github.com/u-root/u-root/pkg/cpio"
 )
 
@@ -51,9 +51,13 @@ type Config struct {
 	// decompressed) placed at /lib/modules/scxvm/NN-<name>.ko, NN being
 	// the position in Modules: the agent loads them in that order.
 	Modules []string
-	// CacheDir holds built images and hash caches. Empty means the
-	// initramfs/ directory of the scxvm cache dir (see package doc).
+	// CacheDir is the scxvm cache root: images and hash caches go in its
+	// initramfs/ directory. Empty means the default root (see package
+	// doc).
 	CacheDir string
+	// CacheMax bounds the cache's derived files, images included (see
+	// package doc); zero means $SCXVM_CACHE_MAX, else 2 GiB.
+	CacheMax int64
 	// Debug adds u-root's core commands and a shell in /bin (built once
 	// and cached; needs the Go toolchain) for interactive debugging.
 	Debug bool
@@ -74,27 +78,77 @@ type entry struct {
 
 // Build returns the path of an image built from cfg, building it unless an
 // identical image is already cached. See the package documentation for the
-// layout and the caching rules.
+// layout and the caching rules. The image is not held: a later prune (of
+// another run that needs room) may delete it once it is the least recently
+// used file of the cache. Use Open to hold it while QEMU needs it.
 func Build(ctx context.Context, cfg Config) (string, error) {
-	dir := cfg.CacheDir
-	if dir == "" {
-		dir = filepath.Join(cacheroot.Dir(), "initramfs")
+	im, err := Open(ctx, cfg)
+	if err != nil {
+		return "", err
 	}
+	im.Close()
+	return im.Path, nil
+}
+
+// Image is a built image, held in the cache until Close: no prune deletes
+// it meanwhile.
+type Image struct {
+	// Path is the cpio archive, for QEMU's -initrd.
+	Path string
+	// Built reports whether this call wrote the image (false: it was
+	// cached).
+	Built bool
+	// Pruned lists the files the cache bound removed after the build.
+	Pruned []string
+
+	lease *cachedir.Lease
+}
+
+// Close releases the image; it is idempotent.
+func (im *Image) Close() error { return im.lease.Close() }
+
+// Open returns the image built from cfg, building it unless an identical
+// image is already cached, and holds it until Close. A build is followed
+// by a prune of the cache to its bound (least recently used files first,
+// never one in use).
+func Open(ctx context.Context, cfg Config) (*Image, error) {
+	root := cfg.CacheDir
+	if root == "" {
+		root = cachedir.DefaultRoot()
+	}
+	c := cachedir.New(root, cfg.CacheMax)
+	dir := c.Dir(cachedir.Initramfs)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("build initramfs: %w", err)
+		return nil, fmt.Errorf("build initramfs: %w", err)
 	}
 	b := &builder{cache: fileCache{dir: dir}, entries: map[string]*entry{}}
 	if err := b.plan(ctx, cfg); err != nil {
-		return "", fmt.Errorf("build initramfs: %w", err)
+		return nil, fmt.Errorf("build initramfs: %w", err)
 	}
 	out := filepath.Join(dir, "initramfs-"+b.hash()[:32]+".cpio")
-	if _, err := os.Stat(out); err == nil {
-		return out, nil
+	for range 3 {
+		l, err := c.Acquire(out)
+		if err == nil {
+			return &Image{Path: out, lease: l}, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("build initramfs: %w", err)
+		}
+		if err := b.write(ctx, out); err != nil {
+			return nil, fmt.Errorf("build initramfs: %w", err)
+		}
+		if l, err = c.Acquire(out); err != nil {
+			continue // pruned by another run before we held it
+		}
+		im := &Image{Path: out, Built: true, lease: l}
+		if res, err := c.Prune(); err == nil {
+			for _, e := range res.Removed {
+				im.Pruned = append(im.Pruned, e.Path)
+			}
+		}
+		return im, nil
 	}
-	if err := b.write(ctx, out); err != nil {
-		return "", fmt.Errorf("build initramfs: %w", err)
-	}
-	return out, nil
+	return nil, fmt.Errorf("build initramfs: %s removed by concurrent prunes three times (cache bound %s too small?)", out, cachedir.FormatSize(c.Max()))
 }
 
 type builder struct {
@@ -324,7 +378,12 @@ func (b *builder) write(ctx context.Context, out string) (err error) {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), out)
+	// Link, not rename: an image another build put there first stays,
+	// so that a run holding it (cachedir.Lease) holds the file at out.
+	if err := os.Link(f.Name(), out); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return os.Remove(f.Name())
 }
 
 // record returns e as a reproducible cpio record.

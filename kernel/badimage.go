@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"unicode/utf8"
 )
@@ -75,42 +74,10 @@ func checkELFKernel(raw []byte) (reason string, err error) {
 	if f.Machine != elf.EM_X86_64 {
 		return fmt.Sprintf("a kernel for %s: scxvm boots x86-64 guests", machineName(f.Machine)), nil
 	}
-	if !hasPVHNote(f) {
+	if !HasPVHNote(f) {
 		return "an ELF vmlinux without a PVH entry note: QEMU cannot boot it (boot the bzImage, or rebuild with CONFIG_PVH=y)", nil
 	}
 	return "", nil
-}
-
-// xenElfnotePhys32Entry is XEN_ELFNOTE_PHYS32_ENTRY, the note through which
-// QEMU boots an ELF kernel (PVH).
-const xenElfnotePhys32Entry = 18
-
-// hasPVHNote reports whether a note segment of f holds the Xen
-// PHYS32_ENTRY note.
-func hasPVHNote(f *elf.File) bool {
-	for _, p := range f.Progs {
-		if p.Type != elf.PT_NOTE {
-			continue
-		}
-		b, err := io.ReadAll(io.LimitReader(p.Open(), 1<<20))
-		if err != nil {
-			continue
-		}
-		for len(b) >= 12 {
-			namesz, descsz := f.ByteOrder.Uint32(b[0:4]), f.ByteOrder.Uint32(b[4:8])
-			typ := f.ByteOrder.Uint32(b[8:12])
-			rest := b[12:]
-			nlen, dlen := (uint64(namesz)+3)&^3, (uint64(descsz)+3)&^3
-			if uint64(len(rest)) < nlen+dlen {
-				break
-			}
-			if typ == xenElfnotePhys32Entry && string(bytes.TrimRight(rest[:namesz], "\x00")) == "Xen" {
-				return true
-			}
-			b = rest[nlen+dlen:]
-		}
-	}
-	return false
 }
 
 // elfKind names the kind of an ELF file for a message.

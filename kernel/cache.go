@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/scxvm/scxvm/internal/cacheroot"
+	"github.com/scxvm/scxvm/internal/cachedir"
 )
 
 // Names of the kernels the Makefile puts in the cache.
@@ -35,7 +35,7 @@ var makeTargets = map[string]string{
 
 // DefaultCacheDir returns $SCXVM_CACHE_DIR, else $XDG_CACHE_HOME/scxvm, else
 // ~/.cache/scxvm (the same rule as the scripts in kernel/).
-func DefaultCacheDir() string { return cacheroot.Dir() }
+func DefaultCacheDir() string { return cachedir.DefaultRoot() }
 
 // Kernel is a test kernel ready to boot.
 type Kernel struct {

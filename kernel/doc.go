@@ -39,6 +39,12 @@
 //	src/linux-source-<version>/   unpacked source trees
 //	apt/<suite>/                  private apt roots (source packages)
 //	debian/index/                 verified Packages indices (kernel/fetch)
+//	vmlinux/vmlinux-<sha256>      ELF vmlinux extracted for PVH boot (ExtractPVH)
+//	initramfs/                    images of package initramfs
+//
+// The vmlinux/ and initramfs/ files are bounded together (least recently
+// used removed first; see internal/cachedir, SCXVM_CACHE_MAX); the rest is
+// what the Makefile fetches and builds.
 //
 // Environment variables read: SCXVM_CACHE_DIR (cache root), else
 // XDG_CACHE_HOME (cache root is $XDG_CACHE_HOME/scxvm), else HOME

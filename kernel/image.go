@@ -208,18 +208,47 @@ func decompress(kind string, payload []byte) ([]byte, error) {
 	if kind == "none" {
 		return payload, nil
 	}
-	stream := payload
 	want := -1
 	if len(payload) >= 4 {
 		want = int(binary.LittleEndian.Uint32(payload[len(payload)-4:]))
-		if kind != "gzip" {
-			stream = payload[:len(payload)-4]
-		}
 	}
-	var r io.Reader
-	var err error
+	r, done, err := payloadReader(kind, payload)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var out bytes.Buffer
+	if want > 0 && want <= maxImageSize {
+		out.Grow(want)
+	}
+	n, err := io.Copy(&out, io.LimitReader(r, maxImageSize+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%s payload: %w", kind, err)
+	case n > maxImageSize:
+		return nil, fmt.Errorf("%s payload: decompresses to more than %d bytes", kind, maxImageSize)
+	case !bytes.HasPrefix(out.Bytes(), []byte(elf.ELFMAG)):
+		return nil, fmt.Errorf("%s payload: result is not an ELF file", kind)
+	case want >= 0 && uint32(n) != uint32(want):
+		return nil, fmt.Errorf("%s payload: decompressed to %d bytes, the image records %d", kind, n, want)
+	}
+	return out.Bytes(), nil
+}
+
+// payloadReader returns a reader of the decompressed payload; done
+// releases the decoder. The 4-byte size the build appends after the
+// compressed stream is cut off first (gzip's own trailer holds it), so
+// that a strict decoder reads exactly the stream.
+func payloadReader(kind string, payload []byte) (r io.Reader, done func(), err error) {
+	done = func() {}
+	stream := payload
+	if kind != "gzip" && kind != "none" && len(payload) >= 4 {
+		stream = payload[:len(payload)-4]
+	}
 	in := bytes.NewReader(stream)
 	switch kind {
+	case "none":
+		return bytes.NewReader(payload), done, nil
 	case "gzip":
 		var zr *gzip.Reader
 		zr, err = gzip.NewReader(in)
@@ -238,7 +267,7 @@ func decompress(kind string, payload []byte) ([]byte, error) {
 		var zr *zstd.Decoder
 		zr, err = zstd.NewReader(in, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<31))
 		if err == nil {
-			defer zr.Close()
+			done = zr.Close
 			r = zr
 		}
 	case "lz4":
@@ -248,25 +277,10 @@ func decompress(kind string, payload []byte) ([]byte, error) {
 	case "lzma":
 		r, err = lzma.NewReader(in)
 	default:
-		return nil, fmt.Errorf("%s: %w (extract it with scripts/extract-vmlinux and pass the ELF vmlinux)", kind, errUnsupportedCompression)
+		return nil, done, fmt.Errorf("%s: %w (extract it with scripts/extract-vmlinux and pass the ELF vmlinux)", kind, errUnsupportedCompression)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s payload: %w", kind, err)
+		return nil, done, fmt.Errorf("%s payload: %w", kind, err)
 	}
-	var out bytes.Buffer
-	if want > 0 && want <= maxImageSize {
-		out.Grow(want)
-	}
-	n, err := io.Copy(&out, io.LimitReader(r, maxImageSize+1))
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("%s payload: %w", kind, err)
-	case n > maxImageSize:
-		return nil, fmt.Errorf("%s payload: decompresses to more than %d bytes", kind, maxImageSize)
-	case !bytes.HasPrefix(out.Bytes(), []byte(elf.ELFMAG)):
-		return nil, fmt.Errorf("%s payload: result is not an ELF file", kind)
-	case want >= 0 && uint32(n) != uint32(want):
-		return nil, fmt.Errorf("%s payload: decompressed to %d bytes, the image records %d", kind, n, want)
-	}
-	return out.Bytes(), nil
+	return r, done, nil
 }

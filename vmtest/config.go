@@ -51,13 +51,23 @@ type Config struct {
 	KernelArgs []string
 	// CacheDir is the cache root; empty means kernel.DefaultCacheDir().
 	CacheDir string
+	// CacheMax bounds the cache's derived files (initramfs images, vmlinux
+	// files extracted for PVH boot), least recently used first; zero
+	// means $SCXVM_CACHE_MAX, else 2 GiB.
+	CacheMax int64
+	// Boot is how the kernel boots: "auto" (default: through PVH when the
+	// kernel has a PVH entry point, else the bzImage), "pvh" (fail
+	// without one) or "image" (the bzImage as given). Result.Kernel.Boot
+	// says which was used.
+	Boot string
 	// Agent is the static binary used as the guest's /init: scxvm-agent
 	// (./cmd/scxvm-agent), or the scxvm command, which carries the agent
 	// too but starts process workers more slowly. Empty means
 	// $SCXVM_AGENT. Go tests build it with BuildAgent.
 	Agent string
 	// ConsoleLog is where the serial console is written; empty means a
-	// file in os.TempDir() that Result.ConsoleLog names.
+	// file in os.TempDir() that is removed after a run without failure
+	// and kept after a failure (Result.ConsoleLog names it).
 	ConsoleLog string
 
 	// Progress, when set, receives live events (Hello, progress samples,
@@ -130,8 +140,8 @@ func (c *Config) validate() error {
 	if c.Compare == spec.SchedulerNone && c.Scheduler.IsNone() {
 		return &ConfigError{Field: "compare", Msg: "comparing scheduler none with none makes no sense"}
 	}
-	for _, v := range []struct{ field, val string }{{"accel", c.Accel}, {"transport", c.Transport}} {
-		allowed := map[string][]string{"accel": {"", "auto", "kvm", "tcg"}, "transport": {"", "auto", "vsock", "virtio-serial"}}[v.field]
+	for _, v := range []struct{ field, val string }{{"accel", c.Accel}, {"transport", c.Transport}, {"boot", c.Boot}} {
+		allowed := map[string][]string{"accel": {"", "auto", "kvm", "tcg"}, "transport": {"", "auto", "vsock", "virtio-serial"}, "boot": {"", "auto", "pvh", "image"}}[v.field]
 		if !slices.Contains(allowed, v.val) {
 			return &ConfigError{Field: v.field, Msg: fmt.Sprintf("unknown value %q (allowed: %s)", v.val, strings.Join(allowed[1:], ", "))}
 		}

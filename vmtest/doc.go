@@ -89,8 +89,11 @@
 // # Environment
 //
 //	SCXVM_CACHE_DIR  cache root when Config.CacheDir is empty (kernels,
-//	                 schedulers, initramfs images); else
-//	                 $XDG_CACHE_HOME/scxvm, else ~/.cache/scxvm
+//	                 schedulers, initramfs images, extracted vmlinux
+//	                 files); else $XDG_CACHE_HOME/scxvm, else
+//	                 ~/.cache/scxvm
+//	SCXVM_CACHE_MAX  bound of the images and vmlinux files when
+//	                 Config.CacheMax is zero (default 2G)
 //	SCXVM_AGENT      agent binary when Config.Agent is empty
 //	CI               when set, the end-to-end tests fail instead of
 //	                 skipping on a missing prerequisite

@@ -15,6 +15,12 @@ type KernelInfo struct {
 	Name    string `json:"name"`
 	Image   string `json:"image"`
 	Release string `json:"release,omitempty"`
+	// Boot is "pvh" (an ELF vmlinux entered at its PVH entry point) or
+	// "bzImage" (the image decompressed itself in the guest); BootFile is
+	// the file QEMU booted and BootReason why this way.
+	Boot       string `json:"boot,omitempty"`
+	BootFile   string `json:"boot_file,omitempty"`
+	BootReason string `json:"boot_reason,omitempty"`
 }
 
 // GuestInfo is what the agent's Hello said about the guest.

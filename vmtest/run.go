@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scxvm/scxvm/host"
 	"github.com/scxvm/scxvm/initramfs"
 	"github.com/scxvm/scxvm/internal/suggest"
 	"github.com/scxvm/scxvm/kernel"
@@ -77,7 +78,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, err
 	}
 	transport := resolveTransport(cfg.Transport)
-	icfg := initramfs.Config{Agent: agent}
+	icfg := initramfs.Config{Agent: agent, CacheDir: cacheDir, CacheMax: cfg.CacheMax}
 	if transport != "virtio-serial" {
 		// Only vsock needs modules (on kernels that build it as modules);
 		// leaving them out spares the agent loading them at boot.
@@ -90,13 +91,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	for guest, host := range cfg.ExtraFiles {
 		icfg.Files = append(icfg.Files, initramfs.File{Src: host, Dst: guest})
 	}
-	image, err := initramfs.Build(ctx, icfg)
+	im, err := initramfs.Open(ctx, icfg)
 	if err != nil {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
 		return res, &InfraError{Op: "build initramfs", Err: err}
 	}
+	defer im.Close() // held in the cache until QEMU is gone
+	image := im.Path
 	cfg.logf("initramfs %s", image)
 
 	console := cfg.ConsoleLog
@@ -109,6 +112,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		console = f.Name()
 	}
 	res.ConsoleLog = console
+	if cfg.ConsoleLog == "" {
+		defer dropConsoleLog(res)
+	}
 
 	s := &session{cfg: &cfg, res: res, start: start, scenarios: scenarios, schedPath: schedPath, schedPaths: schedPaths, agentPath: agent}
 	s.emit(Event{Kind: EventBuilt, Message: fmt.Sprintf("booting %s (%s) with scheduler %s", k.Name, res.Kernel.Release, res.Scheduler)})
@@ -123,6 +129,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		Transport:  transport,
 		Timeout:    s.hardTimeout(),
 		ConsoleLog: console,
+		Boot:       cfg.Boot,
+		CacheDir:   cacheDir,
+		CacheMax:   cfg.CacheMax,
 		Logf:       cfg.Logf,
 	})
 	if err != nil {
@@ -133,6 +142,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, &InfraError{Op: "start qemu", Err: err}
 	}
 	s.vm = vm
+	if b, ok := vm.(interface{ Boot() host.BootInfo }); ok {
+		bi := b.Boot()
+		res.Kernel.Boot, res.Kernel.BootFile, res.Kernel.BootReason = bi.Method, bi.Kernel, bi.Reason
+	}
 	err = s.run(ctx)
 	res.Wall = time.Since(start)
 	cfg.logf("run finished in %v", res.Wall)
@@ -324,8 +337,12 @@ func (s *session) run(ctx context.Context) (err error) {
 	if !hello.SchedExt.Available {
 		res.Guest.SchedExt = "unavailable"
 	}
-	s.emit(Event{Kind: EventHello, Message: fmt.Sprintf("guest up in %.2fs (%s, %s, %s): %d cpus (%s), sched_ext %s",
-		res.BootToHello.Seconds(), hello.KernelRelease, res.Accel, res.Transport, hello.Topology.CPUs, hello.Topology.Layout, res.Guest.SchedExt)})
+	boot := "unknown"
+	if res.Kernel.Boot != "" {
+		boot = res.Kernel.Boot
+	}
+	s.emit(Event{Kind: EventHello, Message: fmt.Sprintf("guest up in %.2fs (%s, %s boot, %s, %s): %d cpus (%s), sched_ext %s",
+		res.BootToHello.Seconds(), hello.KernelRelease, boot, res.Accel, res.Transport, hello.Topology.CPUs, hello.Topology.Layout, res.Guest.SchedExt)})
 	if !hello.SchedExt.Available && s.cfg.needsSchedExt() {
 		s.bye(live)
 		return fmt.Errorf("guest kernel %s has no /sys/kernel/sched_ext: %w", hello.KernelRelease, ErrNotSupported)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 
 	"github.com/scxvm/scxvm/initramfs"
 	"github.com/scxvm/scxvm/kernel"
@@ -43,7 +44,7 @@ func Shell(ctx context.Context, cfg Config, stdin io.Reader, stdout io.Writer) e
 	if err != nil {
 		return err
 	}
-	icfg := initramfs.Config{Agent: agent, Modules: k.Modules, Debug: true}
+	icfg := initramfs.Config{Agent: agent, Modules: k.Modules, Debug: true, CacheDir: cacheDir, CacheMax: cfg.CacheMax}
 	if p, err := resolveSchedulerBinary(cacheDir, k, cfg.Scheduler); err == nil && p != "" {
 		icfg.Binaries = []string{p}
 	}
@@ -53,22 +54,30 @@ func Shell(ctx context.Context, cfg Config, stdin io.Reader, stdout io.Writer) e
 	for guest, host := range cfg.ExtraFiles {
 		icfg.Files = append(icfg.Files, initramfs.File{Src: host, Dst: guest})
 	}
-	image, err := initramfs.Build(ctx, icfg)
+	im, err := initramfs.Open(ctx, icfg)
 	if err != nil {
 		return &InfraError{Op: "build debug initramfs", Err: err}
+	}
+	defer im.Close()
+	console := cfg.ConsoleLog
+	if console == "" {
+		console = os.DevNull // the console is the user's terminal
 	}
 	io.WriteString(stdout, ShellHint)
 	vm, err := startVM(ctx, vmConfig{
 		QEMU:        cfg.QEMU,
 		Kernel:      k.Image,
-		Initramfs:   image,
+		Initramfs:   im.Path,
 		KernelArgs:  append(append([]string{}, cfg.KernelArgs...), ShellKernelArgs...),
 		Topology:    cfg.Topology.WithDefaults(),
 		MemoryMB:    cfg.memoryMB(),
 		Accel:       cfg.Accel,
 		Transport:   cfg.Transport,
 		Timeout:     cfg.Timeout,
-		ConsoleLog:  cfg.ConsoleLog,
+		ConsoleLog:  console,
+		Boot:        cfg.Boot,
+		CacheDir:    cacheDir,
+		CacheMax:    cfg.CacheMax,
 		Interactive: true,
 		Stdin:       stdin,
 		Stdout:      stdout,

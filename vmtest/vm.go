@@ -45,6 +45,9 @@ type vmConfig struct {
 	Transport   string
 	Timeout     time.Duration
 	ConsoleLog  string
+	Boot        string
+	CacheDir    string
+	CacheMax    int64
 	Interactive bool
 	Stdin       io.Reader
 	Stdout      io.Writer

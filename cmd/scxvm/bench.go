@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/scxvm/scxvm/vmtest"
@@ -22,10 +23,14 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	helloInit := fs.String("helloinit", "", "minimal static init `FILE` for the boot baseline (CGO_ENABLED=0 go build ./host/testdata/helloinit)")
 	perf := fs.String("perf", "", "perf `BINARY` put in the guest (default: perf in $PATH)")
 	jsonOut := fs.String("json", "", "also write the report as JSON to `FILE`")
-	boots := fs.Int("boots", 3, "boot pairs (minimal init, agent) to measure")
+	boots := fs.Int("boots", 3, "boot pairs (minimal init, agent; PVH, bzImage) to measure")
+	accel := fs.String("accel", "auto", "accelerator: auto, kvm or tcg")
+	cache := fs.String("cache", "", "cache directory (default $SCXVM_CACHE_DIR, $XDG_CACHE_HOME/scxvm, ~/.cache/scxvm)")
+	boot := fs.String("boot", "auto", "kernel boot of the agent and its baseline: auto (PVH when possible), pvh or image")
+	bootKernels := fs.String("boot-kernels", "debian,6.12", "comma-separated kernels whose PVH boot is measured against their bzImage boot (empty: none)")
 	verbose := fs.Bool("v", false, "print progress lines")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: scxvm bench [flags]\n\nMeasures boot to Hello, per-scenario overhead, report throughput, ping-pong\nround trips against perf bench sched pipe, spawn/stop of 256 workers and the\nhost driver's peak RSS, each against its target.")
+		fmt.Fprintln(stderr, "usage: scxvm bench [flags]\n\nMeasures boot to Hello, PVH against bzImage boot, per-scenario overhead,\nreport throughput, ping-pong round trips against perf bench sched pipe,\nspawn/stop of 256 workers and the host driver's peak RSS, each against its\ntarget.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -45,7 +50,12 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return &vmtest.InfraError{Op: "find own executable", Err: err}
 	}
-	cfg := bench.Config{Agent: agent, CLI: self, HelloInit: *helloInit, Perf: *perf, Kernel: *kernelName, Boots: *boots}
+	cfg := bench.Config{Agent: agent, CLI: self, HelloInit: *helloInit, Perf: *perf, Kernel: *kernelName, Boots: *boots, Boot: *boot, Accel: *accel, CacheDir: *cache, BootKernels: []string{}}
+	for _, k := range strings.Split(*bootKernels, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			cfg.BootKernels = append(cfg.BootKernels, k)
+		}
+	}
 	start := time.Now()
 	if *verbose {
 		cfg.Logf = func(format string, args ...any) {

@@ -7,6 +7,8 @@
 //	scxvm kernel list                       the cached kernels and where they came from
 //	scxvm shell [flags]                     interactive shell in the guest
 //	scxvm report [flags] RESULT.json        HTML report and Perfetto trace of a result
+//	scxvm bench [flags]                     benchmark table
+//	scxvm cache du|prune [flags]            the cache's size bound
 //
 // The guest's init is scxvm-agent (cmd/scxvm-agent), found next to this
 // executable or on $PATH. main calls run(ctx, args, stdout, stderr) and maps its error to an exit code for
@@ -17,7 +19,8 @@
 // build), 130 interrupted, 131 usage, 132 the kernel file is not a usable
 // kernel image (exitcode.go). Everything else lives in package vmtest.
 //
-// Environment: SCXVM_CACHE_DIR (cache root), SCXVM_AGENT (agent binary to
+// Environment: SCXVM_CACHE_DIR (cache root), SCXVM_CACHE_MAX (bound of
+// its images and extracted kernels), SCXVM_AGENT (agent binary to
 // boot instead of scxvm-agent), and those of packages vmtest, kernel,
 // initramfs and host.
 package main

@@ -139,8 +139,8 @@ func humanRate(v float64) string {
 // printSummary prints the result table, the failures with their
 // attribution, and scheduler/EEVDF ratios for a comparison run.
 func printSummary(w io.Writer, res *vmtest.Result) {
-	fmt.Fprintf(w, "\nkernel %s (%s), scheduler %s, topology %s, accel %s, transport %s, boot to hello %.2fs\n",
-		res.Kernel.Name, orDash(res.Kernel.Release), res.Scheduler, res.Topology, orDash(res.Accel), orDash(res.Transport), res.BootToHello.Seconds())
+	fmt.Fprintf(w, "\nkernel %s (%s), %s, scheduler %s, topology %s, accel %s, transport %s, boot to hello %.2fs\n",
+		res.Kernel.Name, orDash(res.Kernel.Release), bootSummary(res.Kernel), res.Scheduler, res.Topology, orDash(res.Accel), orDash(res.Transport), res.BootToHello.Seconds())
 	if len(res.Scenarios) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "SCENARIO\tSCHEDULER\tVERDICT\tTIME\tWORKERS\tITERATIONS/S BY CGROUP")
@@ -309,4 +309,16 @@ func stressRatios(mine, base []vmtest.PayloadResult) []string {
 		}
 	}
 	return parts
+}
+
+// bootSummary says how the kernel booted: "pvh boot", or "bzImage boot"
+// with the reason PVH was not used.
+func bootSummary(k vmtest.KernelInfo) string {
+	switch {
+	case k.Boot == "":
+		return "boot -"
+	case k.Boot == "pvh" || k.BootReason == "":
+		return k.Boot + " boot"
+	}
+	return fmt.Sprintf("%s boot (%s)", k.Boot, k.BootReason)
 }

@@ -30,6 +30,8 @@ Usage:
   scxvm kernel list                       the cached kernels and where they came from
   scxvm shell [flags]                     interactive shell in the guest (serial console)
   scxvm report [flags] RESULT.json        HTML report and Perfetto trace of a --json result
+  scxvm bench [flags]                     benchmark table (what make bench prints)
+  scxvm cache du|prune [flags]            the cache's size bound: usage, or free room
   scxvm help                              this text
 
 Examples:
@@ -73,6 +75,8 @@ more, which stops a bisect instead of blaming the commit.
 
 Environment:
   SCXVM_CACHE_DIR  cache root (default $XDG_CACHE_HOME/scxvm or ~/.cache/scxvm)
+  SCXVM_CACHE_MAX  bound of the cache's images and extracted kernels (default
+                   2G), least recently used removed first; --cache-max overrides
   SCXVM_AGENT      static binary to use as guest init (default: scxvm-agent
                    next to this binary, else this binary itself)
 
@@ -106,11 +110,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return benchCmd(ctx, rest, stdout, stderr) // bench.go
 	case "report":
 		return reportCmd(rest, stdout, stderr) // report.go
+	case "cache":
+		return cacheCmd(rest, stdout, stderr) // cache.go
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, helpText)
 		return nil
 	default:
-		return usagef("unknown command %q (commands: run, scenarios, kernel check, shell, report, help)", cmd)
+		return usagef("unknown command %q (commands: run, scenarios, kernel, shell, report, bench, cache, help)", cmd)
 	}
 }
 
@@ -123,6 +129,8 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 // vmFlags are the flags run and shell share.
 type vmFlags struct {
 	kernel, scheduler, topology, accel, transport, cache, console string
+	boot                                                          string
+	cacheMax                                                      sizeFlag
 	schedArgs, kernelArgs, files                                  listFlag
 	cpus, memory                                                  int
 	bootTimeout, timeout                                          time.Duration
@@ -143,7 +151,9 @@ func (v *vmFlags) register(fs *flag.FlagSet) {
 	fs.Var(&v.kernelArgs, "kernel-arg", "extra kernel command-line argument (repeatable)")
 	fs.Var(&v.files, "file", "extra file for the guest, `GUEST=HOST` (repeatable)")
 	fs.StringVar(&v.cache, "cache", "", "cache directory (default $SCXVM_CACHE_DIR, $XDG_CACHE_HOME/scxvm, ~/.cache/scxvm)")
-	fs.StringVar(&v.console, "console", "", "write the serial console log to `FILE` (default: a temp file named in the summary)")
+	fs.StringVar(&v.console, "console", "", "write the serial console log to `FILE` (default: a temp file, kept and named in the summary only when the run fails)")
+	fs.StringVar(&v.boot, "boot", "auto", "kernel boot: auto (PVH when the kernel has a PVH entry point, else the bzImage), pvh, or image (the bzImage as given)")
+	fs.Var(&v.cacheMax, "cache-max", "bound of the cache's images and extracted kernels, a `SIZE` such as 500M (default $SCXVM_CACHE_MAX, else 2G)")
 	fs.DurationVar(&v.bootTimeout, "boot-timeout", 60*time.Second, "limit from QEMU start to the agent's hello")
 	fs.DurationVar(&v.timeout, "timeout", 0, "hard limit for the whole VM (default: boot timeout + scenario timeouts + 30s)")
 }
@@ -159,6 +169,8 @@ func (v *vmFlags) config() (vmtest.Config, error) {
 		KernelArgs:  v.kernelArgs,
 		CacheDir:    v.cache,
 		ConsoleLog:  v.console,
+		Boot:        v.boot,
+		CacheMax:    int64(v.cacheMax),
 		BootTimeout: v.bootTimeout,
 		Timeout:     v.timeout,
 	}
@@ -170,6 +182,9 @@ func (v *vmFlags) config() (vmtest.Config, error) {
 		topo = spec.Topology{NUMANodes: 1, LLCs: 1, CoresPerLLC: v.cpus, ThreadsPerCore: 1}
 	}
 	cfg.Topology = topo
+	if _, _, err := cacheBound(v.cacheMax); err != nil {
+		return cfg, err
+	}
 	for _, f := range v.files {
 		guest, host, ok := strings.Cut(f, "=")
 		if !ok || guest == "" || host == "" {

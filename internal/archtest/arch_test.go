@@ -33,16 +33,16 @@ var rules = []struct {
 	{"protocol", []string{"spec"}},
 	// The worker runtime knows no VM, protocol or host.
 	{"workload", []string{"spec", "workload"}},
-	{"kernel", []string{"kernel", "internal/cacheroot", "internal/debarchive"}},
-	{"initramfs", []string{"initramfs", "internal/cacheroot"}},
-	{"host", []string{"spec", "ktext", "protocol", "host"}},
+	{"kernel", []string{"kernel", "internal/cachedir", "internal/debarchive"}},
+	{"initramfs", []string{"initramfs", "internal/cachedir"}},
+	{"host", []string{"spec", "ktext", "protocol", "kernel", "host"}},
 	// The guest side: agent may use the runtime and the protocol, never
 	// the host side.
 	{"agent", []string{"agent", "spec", "ktext", "protocol", "workload"}},
 	// The host side's API and its subpackages never link the guest agent.
 	{"vmtest", []string{"vmtest", "spec", "scenariofile", "stressng", "ktext", "protocol", "host", "initramfs", "kernel", "internal/suggest"}},
 	{"cmd/scxvm-agent", []string{"agent", "workload"}},
-	{"cmd/scxvm", []string{"vmtest", "spec", "scenariofile", "stressng", "kernel", "protocol", "initramfs", "host", "internal/debarchive"}},
+	{"cmd/scxvm", []string{"vmtest", "spec", "scenariofile", "stressng", "kernel", "protocol", "initramfs", "host", "internal/debarchive", "internal/cachedir"}},
 	{"internal", []string{"internal"}},
 	// Test helpers that find test kernels through the kernel cache.
 	{"internal/testkernel", []string{"internal", "kernel"}},

@@ -32,8 +32,19 @@ type Config struct {
 	Perf string
 	// Kernel is the kernel name or path; empty means "debian".
 	Kernel string
+	// Boot is how Kernel boots in every row but the boot-method rows:
+	// "auto" (default: through PVH when it has a PVH entry point, else the
+	// bzImage), "pvh" or "image" (see host.Config.Boot).
+	Boot string
+	// BootKernels are the kernels (names or paths) of the boot-method
+	// rows: the minimal init booted through PVH against the same from the
+	// bzImage; nil means "debian" and "6.12", an empty non-nil slice none.
+	BootKernels []string
 	// CacheDir is the cache root; empty means kernel.DefaultCacheDir().
 	CacheDir string
+	// Accel is the accelerator of every boot: "auto" (default), "kvm" or
+	// "tcg".
+	Accel string
 	// Boots is the number of boot pairs (minimal init, agent) measured;
 	// zero means 3.
 	Boots int
@@ -80,6 +91,7 @@ type Report struct {
 	Wall      time.Duration `json:"wall_ns"`
 	Kernel    string        `json:"kernel"`
 	Release   string        `json:"release,omitempty"`
+	Boot      string        `json:"boot,omitempty"` // "pvh" or "bzImage"
 	Accel     string        `json:"accel,omitempty"`
 	Transport string        `json:"transport,omitempty"`
 	Rows      []Row         `json:"rows"`
@@ -104,6 +116,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Rounds <= 0 {
 		cfg.Rounds = 3
 	}
+	if cfg.BootKernels == nil {
+		cfg.BootKernels = []string{kernel.Debian, kernel.Build612}
+	}
 	if cfg.Perf == "" {
 		cfg.Perf, _ = exec.LookPath("perf")
 	}
@@ -119,7 +134,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer os.RemoveAll(tmp)
 
 	b := &bencher{cfg: cfg, k: k, tmp: tmp, rep: rep}
-	for _, step := range []func(context.Context) []Row{b.bootAndReports, b.inGuest, b.hostRSS} {
+	for _, step := range []func(context.Context) []Row{b.bootAndReports, b.bootMethods, b.inGuest, b.hostRSS} {
 		if ctx.Err() != nil {
 			return rep, ctx.Err()
 		}
@@ -171,8 +186,8 @@ func (row Row) status() string {
 
 // WriteTable prints the report as one aligned table.
 func (r *Report) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "scxvm bench: kernel %s (%s), accel %s, transport %s, %s, wall %v\n",
-		r.Kernel, r.Release, r.Accel, r.Transport, r.Started.UTC().Format(time.RFC3339), r.Wall.Round(time.Second))
+	fmt.Fprintf(w, "scxvm bench: kernel %s (%s), %s boot, accel %s, transport %s, %s, wall %v\n",
+		r.Kernel, r.Release, orDash(r.Boot), r.Accel, r.Transport, r.Started.UTC().Format(time.RFC3339), r.Wall.Round(time.Second))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MEASUREMENT\tVALUE\tBASELINE (same run)\tTARGET\tMET")
 	for _, row := range r.Rows {

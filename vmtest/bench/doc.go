@@ -6,7 +6,12 @@
 //
 //   - boot to Hello: QEMU start to the agent's Hello, against QEMU start
 //     to the first message of a minimal static init (host/testdata/
-//     helloinit) on the same kernel and QEMU flags; target <= 1.15x;
+//     helloinit) on the same kernel and QEMU flags, both booted the
+//     fastest way the kernel allows (Config.Boot "auto": the ELF vmlinux
+//     through PVH when the kernel has a PVH entry point); target <= 1.05x;
+//   - PVH against bzImage boot, for each of Config.BootKernels (Debian's
+//     7.3 and the 6.12 build): the minimal init booted both ways,
+//     alternating, the median ratio (report only);
 //   - overhead per scenario in one boot beyond its duration (target
 //     < 150 ms under TCG);
 //   - report throughput over the real transport: 64 workers x 10,000

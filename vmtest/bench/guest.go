@@ -73,6 +73,8 @@ func (b *bencher) inGuest(ctx context.Context) []Row {
 	}
 	cfg := vmtest.Config{
 		Kernel:      b.cfg.Kernel,
+		Boot:        b.cfg.Boot,
+		Accel:       b.cfg.Accel,
 		CacheDir:    b.cfg.CacheDir,
 		Agent:       b.cfg.Agent,
 		MemoryMB:    3072, // 256 worker processes
@@ -281,7 +283,14 @@ func (b *bencher) hostRSS(ctx context.Context) []Row {
 		return []Row{failed(rssName, rssTarget, fmt.Errorf("no scxvm binary to run (Config.CLI)"))}
 	}
 	resPath := filepath.Join(b.tmp, "rss.json")
-	cmd := exec.CommandContext(ctx, b.cfg.CLI, "run", "--kernel", b.cfg.Kernel, "--boot-timeout", "3m", "--console", filepath.Join(b.tmp, "rss.log"), "--json", resPath, "steady")
+	args := []string{"run", "--kernel", b.cfg.Kernel, "--cache", b.cfg.CacheDir, "--boot-timeout", "3m", "--console", filepath.Join(b.tmp, "rss.log"), "--json", resPath}
+	if b.cfg.Accel != "" {
+		args = append(args, "--accel", b.cfg.Accel)
+	}
+	if b.cfg.Boot != "" {
+		args = append(args, "--boot", b.cfg.Boot)
+	}
+	cmd := exec.CommandContext(ctx, b.cfg.CLI, append(args, "steady")...)
 	cmd.Env = append(os.Environ(), "SCXVM_AGENT="+b.cfg.Agent)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

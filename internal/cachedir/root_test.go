@@ -1,4 +1,4 @@
-package cacheroot
+package cachedir
 
 import (
 	"os"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestDir(t *testing.T) {
+func TestDefaultRoot(t *testing.T) {
 	for _, tt := range []struct {
 		scxvm, xdg, home, want string
 	}{
@@ -18,8 +18,8 @@ func TestDir(t *testing.T) {
 		t.Setenv("SCXVM_CACHE_DIR", tt.scxvm)
 		t.Setenv("XDG_CACHE_HOME", tt.xdg)
 		t.Setenv("HOME", tt.home)
-		if got := Dir(); got != tt.want {
-			t.Errorf("SCXVM_CACHE_DIR=%q XDG_CACHE_HOME=%q HOME=%q: Dir() = %q, want %q", tt.scxvm, tt.xdg, tt.home, got, tt.want)
+		if got := DefaultRoot(); got != tt.want {
+			t.Errorf("SCXVM_CACHE_DIR=%q XDG_CACHE_HOME=%q HOME=%q: DefaultRoot() = %q, want %q", tt.scxvm, tt.xdg, tt.home, got, tt.want)
 		}
 	}
 }
