@@ -47,7 +47,7 @@ func e2e(t *testing.T, kernelName string) Config {
 	agentOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		agentPath, agentErr = BuildAgent(ctx, filepath.Join(kernel.DefaultCacheDir(), "agent"))
+		agentPath, agentErr = BuildAgent(ctx, testenv.CheckoutDir(filepath.Join(kernel.DefaultCacheDir(), "agent")))
 	})
 	if agentErr != nil {
 		t.Fatalf("build agent: %v", agentErr)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/host"
-	"github.com/scxvm/scxvm/initramfs"
 	"github.com/scxvm/scxvm/internal/suggest"
 	"github.com/scxvm/scxvm/kernel"
 	"github.com/scxvm/scxvm/ktext"
@@ -40,67 +39,33 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	scenarios, _ := cfg.scenarios()
-	cacheDir := cfg.CacheDir
-	if cacheDir == "" {
-		cacheDir = kernel.DefaultCacheDir()
-	}
-
-	k, err := kernel.Lookup(cacheDir, cfg.kernelName())
+	g, err := prepareKernel(&cfg)
 	if err != nil {
-		return nil, &InfraError{Op: "find kernel", Err: err}
+		return nil, err
 	}
+	defer g.Close() // the image is held in the cache until QEMU is gone
+	k, info := g.kernel, g.info
 	res := &Result{
-		Kernel:    KernelInfo{Name: k.Name, Image: k.Image, Release: k.Release},
+		Kernel:    KernelInfo{Name: k.Name, Image: k.Image, Release: g.release()},
 		Scheduler: cfg.Scheduler.String(),
 		Topology:  cfg.Topology.String(),
-	}
-	info, err := kernel.Inspect(k.Image)
-	if err != nil {
-		return nil, &InfraError{Op: "inspect kernel", Err: err}
-	}
-	if res.Kernel.Release == "" {
-		res.Kernel.Release = info.Release
 	}
 	if !info.SchedExt && cfg.needsSchedExt() {
 		return res, fmt.Errorf("kernel %s cannot run scheduler %s: %w", k.Name, cfg.Scheduler, info.SupportError())
 	}
 
-	schedPath, err := resolveSchedulerBinary(cacheDir, k, cfg.Scheduler)
+	schedPath, err := resolveSchedulerBinary(g.cacheDir, k, cfg.Scheduler)
 	if err != nil {
 		return res, err
 	}
-	schedPaths, err := resolveSchedulerBinaries(cacheDir, k, cfg.schedulerSpecs())
-	if err != nil {
-		return res, err
-	}
-	agent, err := resolveAgent(cfg.Agent)
+	schedPaths, err := resolveSchedulerBinaries(g.cacheDir, k, cfg.schedulerSpecs())
 	if err != nil {
 		return res, err
 	}
 	transport := resolveTransport(cfg.Transport)
-	icfg := initramfs.Config{Agent: agent, CacheDir: cacheDir, CacheMax: cfg.CacheMax}
-	if transport != "virtio-serial" {
-		// Only vsock needs modules (on kernels that build it as modules);
-		// leaving them out spares the agent loading them at boot.
-		icfg.Modules = k.Modules
+	if err := g.buildImage(ctx, &cfg, imageOptions{modules: needsModules(transport), binaries: binaryPaths(schedPaths)}); err != nil {
+		return res, err
 	}
-	icfg.Binaries = binaryPaths(schedPaths)
-	if k.Config != "" && res.Kernel.Release != "" {
-		icfg.KernelConfig, icfg.KernelRelease = k.Config, res.Kernel.Release
-	}
-	for guest, host := range cfg.ExtraFiles {
-		icfg.Files = append(icfg.Files, initramfs.File{Src: host, Dst: guest})
-	}
-	im, err := initramfs.Open(ctx, icfg)
-	if err != nil {
-		if ctx.Err() != nil {
-			return res, ctx.Err()
-		}
-		return res, &InfraError{Op: "build initramfs", Err: err}
-	}
-	defer im.Close() // held in the cache until QEMU is gone
-	image := im.Path
-	cfg.logf("initramfs %s", image)
 
 	console := cfg.ConsoleLog
 	if console == "" {
@@ -116,24 +81,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		defer dropConsoleLog(res)
 	}
 
-	s := &session{cfg: &cfg, res: res, start: start, scenarios: scenarios, schedPath: schedPath, schedPaths: schedPaths, agentPath: agent}
+	s := &session{cfg: &cfg, res: res, start: start, scenarios: scenarios, schedPath: schedPath, schedPaths: schedPaths, agentPath: g.agent}
 	s.emit(Event{Kind: EventBuilt, Message: fmt.Sprintf("booting %s (%s) with scheduler %s", k.Name, res.Kernel.Release, res.Scheduler)})
-	vm, err := startVM(ctx, vmConfig{
-		QEMU:       cfg.QEMU,
-		Kernel:     k.Image,
-		Initramfs:  image,
-		KernelArgs: cfg.KernelArgs,
-		Topology:   cfg.Topology.WithDefaults(),
-		MemoryMB:   cfg.memoryMB(),
-		Accel:      cfg.Accel,
-		Transport:  transport,
-		Timeout:    s.hardTimeout(),
-		ConsoleLog: console,
-		Boot:       cfg.Boot,
-		CacheDir:   cacheDir,
-		CacheMax:   cfg.CacheMax,
-		Logf:       cfg.Logf,
-	})
+	vc := g.vmConfig(&cfg, transport)
+	vc.Timeout, vc.ConsoleLog = s.hardTimeout(), console
+	vm, err := startVM(ctx, vc)
 	if err != nil {
 		res.Wall = time.Since(start)
 		if ctx.Err() != nil {

@@ -2,12 +2,8 @@ package vmtest
 
 import (
 	"context"
-	"errors"
 	"io"
 	"os"
-
-	"github.com/scxvm/scxvm/initramfs"
-	"github.com/scxvm/scxvm/kernel"
 )
 
 // ShellKernelArgs make the kernel run the debug image's shell as init
@@ -29,60 +25,28 @@ Leave the shell (exit) to power the guest off.
 // exits. Scenarios are ignored; a scheduler binary (by Path or from the
 // cache) is copied to /sched so it can be started by hand.
 func Shell(ctx context.Context, cfg Config, stdin io.Reader, stdout io.Writer) error {
-	cacheDir := cfg.CacheDir
-	if cacheDir == "" {
-		cacheDir = kernel.DefaultCacheDir()
-	}
-	k, err := kernel.Lookup(cacheDir, cfg.kernelName())
-	if err != nil {
-		return &InfraError{Op: "find kernel", Err: err}
-	}
-	if _, err := kernel.Inspect(k.Image); errors.Is(err, ErrBadKernel) {
-		return &InfraError{Op: "inspect kernel", Err: err}
-	}
-	agent, err := resolveAgent(cfg.Agent)
+	g, err := prepareKernel(&cfg)
 	if err != nil {
 		return err
 	}
-	icfg := initramfs.Config{Agent: agent, Modules: k.Modules, Debug: true, CacheDir: cacheDir, CacheMax: cfg.CacheMax}
-	if p, err := resolveSchedulerBinary(cacheDir, k, cfg.Scheduler); err == nil && p != "" {
-		icfg.Binaries = []string{p}
+	defer g.Close()
+	var bins []string
+	if p, err := resolveSchedulerBinary(g.cacheDir, g.kernel, cfg.Scheduler); err == nil && p != "" {
+		bins = []string{p}
 	}
-	if k.Config != "" && k.Release != "" {
-		icfg.KernelConfig, icfg.KernelRelease = k.Config, k.Release
+	if err := g.buildImage(ctx, &cfg, imageOptions{debug: true, modules: true, binaries: bins}); err != nil {
+		return err
 	}
-	for guest, host := range cfg.ExtraFiles {
-		icfg.Files = append(icfg.Files, initramfs.File{Src: host, Dst: guest})
-	}
-	im, err := initramfs.Open(ctx, icfg)
-	if err != nil {
-		return &InfraError{Op: "build debug initramfs", Err: err}
-	}
-	defer im.Close()
 	console := cfg.ConsoleLog
 	if console == "" {
 		console = os.DevNull // the console is the user's terminal
 	}
 	io.WriteString(stdout, ShellHint)
-	vm, err := startVM(ctx, vmConfig{
-		QEMU:        cfg.QEMU,
-		Kernel:      k.Image,
-		Initramfs:   im.Path,
-		KernelArgs:  append(append([]string{}, cfg.KernelArgs...), ShellKernelArgs...),
-		Topology:    cfg.Topology.WithDefaults(),
-		MemoryMB:    cfg.memoryMB(),
-		Accel:       cfg.Accel,
-		Transport:   cfg.Transport,
-		Timeout:     cfg.Timeout,
-		ConsoleLog:  console,
-		Boot:        cfg.Boot,
-		CacheDir:    cacheDir,
-		CacheMax:    cfg.CacheMax,
-		Interactive: true,
-		Stdin:       stdin,
-		Stdout:      stdout,
-		Logf:        cfg.Logf,
-	})
+	vc := g.vmConfig(&cfg, cfg.Transport)
+	vc.KernelArgs = append(append([]string{}, cfg.KernelArgs...), ShellKernelArgs...)
+	vc.Timeout, vc.ConsoleLog = cfg.Timeout, console
+	vc.Interactive, vc.Stdin, vc.Stdout = true, stdin, stdout
+	vm, err := startVM(ctx, vc)
 	if err != nil {
 		return &InfraError{Op: "start qemu", Err: err}
 	}

@@ -12,8 +12,11 @@
 package testenv
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -88,4 +91,17 @@ func HardwareSkip(msg string) (Device, bool) {
 		}
 	}
 	return "", false
+}
+
+// CheckoutDir returns a directory below base that belongs to the source
+// tree the test runs from: tests of two checkouts (or worktrees) that
+// share a cache must not overwrite each other's build outputs, such as a
+// guest agent of another protocol version.
+func CheckoutDir(base string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		wd = "unknown"
+	}
+	sum := sha256.Sum256([]byte(wd))
+	return filepath.Join(base, hex.EncodeToString(sum[:6]))
 }

@@ -139,7 +139,7 @@ func TestMatrix(t *testing.T) {
 		}
 	}
 	ctx := t.Context()
-	agent, err := vmtest.BuildAgent(ctx, filepath.Join(cache, "agent"))
+	agent, err := vmtest.BuildAgent(ctx, testenv.CheckoutDir(filepath.Join(cache, "agent")))
 	if err != nil {
 		t.Fatalf("build agent: %v", err)
 	}

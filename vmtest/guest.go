@@ -1,0 +1,117 @@
+package vmtest
+
+import (
+	"context"
+
+	"github.com/scxvm/scxvm/initramfs"
+	"github.com/scxvm/scxvm/kernel"
+	"github.com/scxvm/scxvm/protocol"
+)
+
+// guest is what Run and Shell prepare the same way before QEMU starts:
+// the cache, the kernel (read as a kernel), the agent and the image.
+type guest struct {
+	cacheDir string
+	kernel   *kernel.Kernel
+	info     *kernel.Info
+	agent    string
+	image    *initramfs.Image // held in the cache until Close
+}
+
+// Close releases the image.
+func (g *guest) Close() error {
+	if g.image == nil {
+		return nil
+	}
+	return g.image.Close()
+}
+
+// imageOptions are what differs between the images of Run and Shell.
+type imageOptions struct {
+	// debug adds a shell and core tools (Shell).
+	debug bool
+	// modules puts the kernel's vsock modules in the image; a
+	// virtio-serial guest does not need them.
+	modules bool
+	// binaries are scheduler binaries for /sched.
+	binaries []string
+}
+
+// prepareKernel finds cfg's kernel in the cache and reads it as a kernel:
+// a file that is none is an error wrapping ErrBadKernel.
+func prepareKernel(cfg *Config) (*guest, error) {
+	g := &guest{cacheDir: cfg.CacheDir}
+	if g.cacheDir == "" {
+		g.cacheDir = kernel.DefaultCacheDir()
+	}
+	k, err := kernel.Lookup(g.cacheDir, cfg.kernelName())
+	if err != nil {
+		return nil, &InfraError{Op: "find kernel", Err: err}
+	}
+	info, err := kernel.Inspect(k.Image)
+	if err != nil {
+		return nil, &InfraError{Op: "inspect kernel", Err: err}
+	}
+	g.kernel, g.info = k, info
+	return g, nil
+}
+
+// release is the kernel's release as the cache or the image says.
+func (g *guest) release() string {
+	if g.kernel.Release != "" {
+		return g.kernel.Release
+	}
+	return g.info.Release
+}
+
+// buildImage finds the agent and builds (or reuses) the image, held until
+// Close.
+func (g *guest) buildImage(ctx context.Context, cfg *Config, opt imageOptions) error {
+	agent, err := resolveAgent(cfg.Agent)
+	if err != nil {
+		return err
+	}
+	g.agent = agent
+	icfg := initramfs.Config{Agent: agent, Debug: opt.debug, Binaries: opt.binaries, CacheDir: g.cacheDir, CacheMax: cfg.CacheMax}
+	if opt.modules {
+		icfg.Modules = g.kernel.Modules
+	}
+	if g.kernel.Config != "" && g.release() != "" {
+		icfg.KernelConfig, icfg.KernelRelease = g.kernel.Config, g.release()
+	}
+	for guestPath, hostPath := range cfg.ExtraFiles {
+		icfg.Files = append(icfg.Files, initramfs.File{Src: hostPath, Dst: guestPath})
+	}
+	im, err := initramfs.Open(ctx, icfg)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &InfraError{Op: "build initramfs", Err: err}
+	}
+	g.image = im
+	cfg.logf("initramfs %s", im.Path)
+	return nil
+}
+
+// vmConfig returns the VM settings both share; the caller adds its own.
+func (g *guest) vmConfig(cfg *Config, transport string) vmConfig {
+	return vmConfig{
+		QEMU:       cfg.QEMU,
+		Kernel:     g.kernel.Image,
+		Initramfs:  g.image.Path,
+		KernelArgs: cfg.KernelArgs,
+		Topology:   cfg.Topology.WithDefaults(),
+		MemoryMB:   cfg.memoryMB(),
+		Accel:      cfg.Accel,
+		Transport:  transport,
+		Boot:       cfg.Boot,
+		CacheDir:   g.cacheDir,
+		CacheMax:   cfg.CacheMax,
+		Logf:       cfg.Logf,
+	}
+}
+
+// needsModules reports whether a guest on transport needs the kernel's
+// vsock modules in its image.
+func needsModules(transport string) bool { return transport != protocol.TransportVirtioSerial }
