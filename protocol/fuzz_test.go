@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/scxvm/scxvm/internal/fuzzcorpus"
 )
 
 var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz/FuzzReadFrame from the sample and corrupt frames")
@@ -40,23 +39,7 @@ func corpusSeeds(t testing.TB) map[string][]byte {
 // TestFuzzCorpus keeps the committed corpus in step with the seeds; run
 // with -update-corpus after changing a message.
 func TestFuzzCorpus(t *testing.T) {
-	seeds := corpusSeeds(t)
-	if *updateCorpus {
-		if err := os.MkdirAll(corpusDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for name, b := range seeds {
-			content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
-			if err := os.WriteFile(filepath.Join(corpusDir, name), []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	for name := range seeds {
-		if _, err := os.Stat(filepath.Join(corpusDir, name)); err != nil {
-			t.Errorf("seed %s missing from the committed corpus (run go test -run TestFuzzCorpus -update-corpus ./protocol/): %v", name, err)
-		}
-	}
+	fuzzcorpus.Check(t, corpusDir, "./protocol/", corpusSeeds(t), *updateCorpus)
 }
 
 // FuzzReadFrame reads frames from arbitrary bytes. It must never panic, must

@@ -3,11 +3,11 @@ package scenariofile
 import (
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/scxvm/scxvm/internal/fuzzcorpus"
 	"github.com/scxvm/scxvm/spec"
 )
 
@@ -44,23 +44,7 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 // TestFuzzCorpus keeps the committed corpus in step with fuzzSeeds; run
 // with -update-corpus after changing a test file.
 func TestFuzzCorpus(t *testing.T) {
-	seeds := fuzzSeeds(t)
-	if *updateCorpus {
-		if err := os.MkdirAll(corpusDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for name, b := range seeds {
-			content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
-			if err := os.WriteFile(filepath.Join(corpusDir, name), []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	for name := range seeds {
-		if _, err := os.Stat(filepath.Join(corpusDir, name)); err != nil {
-			t.Errorf("seed %s missing from the committed corpus (run go test -run TestFuzzCorpus -update-corpus ./scenariofile/): %v", name, err)
-		}
-	}
+	fuzzcorpus.Check(t, corpusDir, "./scenariofile/", fuzzSeeds(t), *updateCorpus)
 }
 
 // FuzzParse: whatever the bytes, Parse must not panic, and must return
