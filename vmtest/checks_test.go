@@ -97,7 +97,7 @@ func TestEvaluate(t *testing.T) {
 		{"enable_seq", func(in *checkInput) { in.enableSeqEnd = 2 }, []string{"scheduler_attached: enable_seq changed from 1 to 2"}},
 		{"kernel warning", func(in *checkInput) {
 			in.kernelLog = []string{"ok line", "WARNING: CPU: 1 PID: 0 at kernel/sched/ext.c:123 foo"}
-		}, []string{"kernel_clean: kernel WARNING: WARNING: CPU: 1"}},
+		}, []string{"kernel_clean: kernel warning: WARNING: CPU: 1"}},
 		{"incomplete", func(in *checkInput) { in.incomplete = "job timed out" }, []string{"job_completed: job timed out"}},
 		{"p99", func(in *checkInput) {
 			in.scenario.Checks.MaxP99WakeLatency = time.Millisecond

@@ -81,6 +81,8 @@ func newBisectEnv(t *testing.T) *bisectEnv {
 		"SCXVM="+scxvm,
 		"SCXVM_AGENT=", // the scxvm-agent next to scxvm
 		"SCXVM_CACHE_DIR="+kernel.DefaultCacheDir(),
+		// Failing runs keep their console logs in the temporary directory.
+		"TMPDIR="+t.TempDir(),
 		// Keep the user's git configuration (signing, hooks) out.
 		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
 		"GIT_AUTHOR_NAME=scxvm test", "GIT_AUTHOR_EMAIL=test@scxvm.invalid",

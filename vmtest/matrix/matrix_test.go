@@ -124,6 +124,17 @@ func TestMatrix(t *testing.T) {
 	if q := os.Getenv("SCXVM_MATRIX_QEMU"); q != "" {
 		qemu = q
 	}
+	// A failing boot keeps its console log in the temporary directory:
+	// next to the JSON report when one is asked for (make test-matrix),
+	// else in the test's own directory, removed with it.
+	consoles := t.TempDir()
+	if out := os.Getenv("SCXVM_MATRIX_JSON"); out != "" {
+		consoles = filepath.Join(filepath.Dir(out), "matrix-consoles")
+		if err := os.MkdirAll(consoles, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("TMPDIR", consoles)
 	cache := kernel.DefaultCacheDir()
 	kernels := []string{"debian", "6.12"}
 	if ks := os.Getenv("SCXVM_MATRIX_KERNELS"); ks != "" {
