@@ -44,7 +44,13 @@ var allKinds = []WorkKind{
 	CpuSpin, YieldHeavy, Mixed, IoSync, Bursty, PipeIo, FutexPingPong,
 	CachePressure, CacheYield, CachePipe, FutexFanOut, Sequence, ForkExit,
 	NiceSweep, AffinityChurn, PolicyChurn, FanOutCompute, PageFaultChurn,
-	MutexContention, Custom,
+	MutexContention,
+	// ktstr 0.5.2's additions (worktypes.go).
+	IoSyncWrite, IoRandRead, IoConvoy, AluHot, SmtSiblingSpin, IpcVariance,
+	IdleChurn, NumaMigrationChurn, CgroupChurn, AsymmetricWaker, WakeChain,
+	EpollStorm, ThunderingHerd, NumaWorkingSetSweep, PriorityInversion,
+	ProducerConsumerImbalance, SignalStorm, PreemptStorm, RtStarvation,
+	Custom,
 }
 
 // WorkKinds returns every work kind.
@@ -52,13 +58,16 @@ func WorkKinds() []WorkKind { return slices.Clone(allKinds) }
 
 // Valid reports whether k is a known work kind (the empty kind means CpuSpin
 // and is valid).
-func (k WorkKind) Valid() bool { return k == "" || slices.Contains(allKinds, k) }
+func (k WorkKind) Valid() bool { return k == "" || k == SpinWait || slices.Contains(allKinds, k) }
 
 // ParseWorkKind returns the work kind called name. Matching ignores case,
 // '_' and '-' ("cpu_spin" is CpuSpin). An unknown name gets an error listing
 // the allowed names and, when one is close, a "did you mean" suggestion.
 func ParseWorkKind(name string) (WorkKind, error) {
 	norm := normalizeKind(name)
+	if norm == normalizeKind(string(SpinWait)) {
+		return CpuSpin, nil
+	}
 	best, bestDist := WorkKind(""), 1<<30
 	for _, k := range allKinds {
 		n := normalizeKind(string(k))
@@ -92,7 +101,7 @@ func normalizeKind(s string) string {
 // WithDefaults returns t with every zero parameter that applies to its kind
 // replaced by the kind's default.
 func (t WorkType) WithDefaults() WorkType {
-	if t.Kind == "" {
+	if t.Kind == "" || t.Kind == SpinWait {
 		t.Kind = CpuSpin
 	}
 	def := func(v *int, d int) {
@@ -140,6 +149,8 @@ func (t WorkType) WithDefaults() WorkType {
 		if len(t.Phases) == 0 {
 			t.Phases = DefaultPhases()
 		}
+	default:
+		t = t.addedKindDefaults()
 	}
 	return t
 }
@@ -158,7 +169,7 @@ func (t WorkType) GroupSize() int {
 	case MutexContention:
 		return t.Contenders
 	}
-	return 1
+	return t.addedKindGroupSize()
 }
 
 // WithDefaults returns c with its WorkType defaults filled in. NumWorkers
@@ -180,6 +191,9 @@ func (c WorkloadConfig) Validate() error {
 	}
 	if !t.Kind.Valid() {
 		_, err := ParseWorkKind(string(t.Kind))
+		return err
+	}
+	if err := c.validateKnobs(); err != nil {
 		return err
 	}
 	for _, p := range []struct {

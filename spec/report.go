@@ -74,6 +74,11 @@ type WorkerReport struct {
 	NumaPages         []uint64 `msgpack:"numa_pages,omitempty" json:"numa_pages,omitempty"`
 	NumaPagesMigrated uint64   `msgpack:"numa_pages_migrated,omitempty" json:"numa_pages_migrated,omitempty"`
 
+	// Degraded says what the worker could not do as its work kind asks
+	// (a privilege, a NUMA node, SMT siblings, a block device it lacked)
+	// and what it did instead; empty when it ran as configured.
+	Degraded string `msgpack:"degraded,omitempty" json:"degraded,omitempty"`
+
 	// Completed is true when the worker delivered its report; otherwise
 	// Exit says how it ended.
 	Completed bool     `msgpack:"completed" json:"completed"`

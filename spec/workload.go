@@ -58,9 +58,11 @@ type Phase struct {
 	Duration time.Duration `msgpack:"duration,omitempty" json:"duration,omitempty" yaml:"duration,omitempty"`
 }
 
-// WorkType selects the work kind and its parameters. A zero parameter means
-// the kind's default (see the constants in defaults.go); parameters that do
-// not apply to Kind are ignored. The zero WorkType is CpuSpin.
+// WorkType selects the work kind and its parameters (its knobs). A zero
+// knob means the kind's default (see the constants in defaults.go and
+// worktypes.go); a knob the kind does not take is an error (Validate),
+// except for Custom, whose function may read any. The zero WorkType is
+// CpuSpin.
 type WorkType struct {
 	Kind WorkKind `msgpack:"kind,omitempty" json:"kind,omitempty" yaml:"kind,omitempty"`
 
@@ -92,6 +94,67 @@ type WorkType struct {
 	Phases []Phase `msgpack:"phases,omitempty" json:"phases,omitempty" yaml:"phases,omitempty"`
 	// CustomName names a function registered with RegisterCustom (Custom).
 	CustomName string `msgpack:"custom_name,omitempty" json:"custom_name,omitempty" yaml:"custom_name,omitempty"`
+
+	// The knobs below belong to the kinds added with ktstr 0.5.2's set
+	// (worktypes.go documents which kind takes which).
+
+	// Blocks is the 4 KiB synchronous writes per iteration (IoSyncWrite).
+	Blocks int `msgpack:"blocks,omitempty" json:"blocks,omitempty" yaml:"blocks,omitempty"`
+	// FileBytes is the size of the private file read and written at
+	// random 4 KiB offsets (IoRandRead, IoConvoy).
+	FileBytes int `msgpack:"file_bytes,omitempty" json:"file_bytes,omitempty" yaml:"file_bytes,omitempty"`
+	// SyncEvery is the iterations between fdatasyncs (IoConvoy).
+	SyncEvery int `msgpack:"sync_every,omitempty" json:"sync_every,omitempty" yaml:"sync_every,omitempty"`
+	// HotIters and ColdIters are the multiply steps and the dependent
+	// cache-line loads of one IpcVariance iteration.
+	HotIters  int `msgpack:"hot_iters,omitempty" json:"hot_iters,omitempty" yaml:"hot_iters,omitempty"`
+	ColdIters int `msgpack:"cold_iters,omitempty" json:"cold_iters,omitempty" yaml:"cold_iters,omitempty"`
+	// Period is the time between moves (NumaMigrationChurn, CgroupChurn,
+	// NumaWorkingSetSweep).
+	Period time.Duration `msgpack:"period,omitempty" json:"period,omitempty" yaml:"period,omitempty"`
+	// Groups is the sibling cgroups a CgroupChurn worker moves through
+	// besides its own.
+	Groups int `msgpack:"groups,omitempty" json:"groups,omitempty" yaml:"groups,omitempty"`
+	// WakerClass and WakeeClass are the scheduling policies of the two
+	// roles of AsymmetricWaker.
+	WakerClass PolicyClass `msgpack:"waker_class,omitempty" json:"waker_class,omitempty" yaml:"waker_class,omitempty"`
+	WakeeClass PolicyClass `msgpack:"wakee_class,omitempty" json:"wakee_class,omitempty" yaml:"wakee_class,omitempty"`
+	// RTPriority is the SCHED_FIFO/RR priority of the real-time roles
+	// (AsymmetricWaker, PreemptStorm, RtStarvation, PriorityInversion).
+	RTPriority int `msgpack:"rt_priority,omitempty" json:"rt_priority,omitempty" yaml:"rt_priority,omitempty"`
+	// Depth is the stages of one WakeChain ring; Wake how a stage wakes
+	// the next.
+	Depth int           `msgpack:"depth,omitempty" json:"depth,omitempty" yaml:"depth,omitempty"`
+	Wake  WakeMechanism `msgpack:"wake,omitempty" json:"wake,omitempty" yaml:"wake,omitempty"`
+	// Producers and Consumers are the roles of one group (EpollStorm,
+	// ProducerConsumerImbalance).
+	Producers int `msgpack:"producers,omitempty" json:"producers,omitempty" yaml:"producers,omitempty"`
+	Consumers int `msgpack:"consumers,omitempty" json:"consumers,omitempty" yaml:"consumers,omitempty"`
+	// EventsPerBurst is the eventfd writes of one producer burst
+	// (EpollStorm).
+	EventsPerBurst int `msgpack:"events_per_burst,omitempty" json:"events_per_burst,omitempty" yaml:"events_per_burst,omitempty"`
+	// Waiters is the herd woken at once (ThunderingHerd).
+	Waiters int `msgpack:"waiters,omitempty" json:"waiters,omitempty" yaml:"waiters,omitempty"`
+	// Nodes are the NUMA nodes a working set moves through
+	// (NumaWorkingSetSweep); empty means every online node.
+	Nodes []int `msgpack:"nodes,omitempty" json:"nodes,omitempty" yaml:"nodes,omitempty"`
+	// High, Medium and Low are the workers of each priority tier; PI
+	// selects a priority-inheriting lock (PriorityInversion).
+	High   int  `msgpack:"high,omitempty" json:"high,omitempty" yaml:"high,omitempty"`
+	Medium int  `msgpack:"medium,omitempty" json:"medium,omitempty" yaml:"medium,omitempty"`
+	Low    int  `msgpack:"low,omitempty" json:"low,omitempty" yaml:"low,omitempty"`
+	PI     bool `msgpack:"pi,omitempty" json:"pi,omitempty" yaml:"pi,omitempty"`
+	// Rate is the items per second each producer offers; QueueDepth the
+	// shared queue's capacity (ProducerConsumerImbalance).
+	Rate       int `msgpack:"rate,omitempty" json:"rate,omitempty" yaml:"rate,omitempty"`
+	QueueDepth int `msgpack:"queue_depth,omitempty" json:"queue_depth,omitempty" yaml:"queue_depth,omitempty"`
+	// Signals is the signals sent to the partner per iteration
+	// (SignalStorm).
+	Signals int `msgpack:"signals,omitempty" json:"signals,omitempty" yaml:"signals,omitempty"`
+	// RTWorkers and CFSWorkers are the real-time and normal workers of one
+	// group (RtStarvation; PreemptStorm has one real-time worker).
+	RTWorkers  int `msgpack:"rt_workers,omitempty" json:"rt_workers,omitempty" yaml:"rt_workers,omitempty"`
+	CFSWorkers int `msgpack:"cfs_workers,omitempty" json:"cfs_workers,omitempty" yaml:"cfs_workers,omitempty"`
 }
 
 // AffinityKind says how a worker's cpu mask is chosen.

@@ -23,7 +23,7 @@ func wl(n int, kind spec.WorkKind) spec.WorkloadConfig {
 // (the default topology); they adapt to more cpus only through the
 // cpusets they name, so they stay valid on larger guests.
 func catalogue() []spec.Scenario {
-	return []spec.Scenario{
+	return append([]spec.Scenario{
 		{
 			Name:     "steady",
 			Duration: 2 * time.Second,
@@ -122,7 +122,7 @@ func catalogue() []spec.Scenario {
 			Description: "cpu hogs in one cgroup beside bursty, io and yielding tasks in another",
 			Checks:      spec.Checks{FairnessSpreadPct: 60},
 		},
-	}
+	}, workTypeScenarios()...)
 }
 
 // Scenarios returns the built-in scenario catalogue.

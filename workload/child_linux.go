@@ -102,7 +102,7 @@ func childMain(ws workerSpec, specErr error) int {
 		return exitOrphan // the parent died before PR_SET_PDEATHSIG was armed
 	}
 	cfg := ws.Config.WithDefaults()
-	s, err := mapShm(childShmFd, layoutFor(cfg.NumWorkers, cfg.WorkType.GroupSize()))
+	s, err := mapShm(childShmFd, layoutOf(cfg))
 	if err != nil {
 		writeReady(err)
 		return exitSetup

@@ -105,6 +105,25 @@
 // binary with SCXVM_WORKLOAD_FORKEXIT=1, which RunWorkerIfChild turns into
 // an immediate exit.
 //
+// # The kinds of ktstr 0.5.2's set
+//
+// spec/worktypes.go says what each stresses and which knobs it takes; the
+// runtime adds these rules. Grouped kinds share their group's line of the
+// memfd (futex words, wake stamps, the partner's ids; ProducerConsumerImbalance
+// its queue in further lines). WakeChain with wake "pipe" gets a ring of
+// pipes (stage i reads pipe i and writes pipe i+1) and EpollStorm one
+// eventfd per group, passed like PipeIo's partner pipes (fds 6 and 7);
+// both are kicked on stop. SignalStorm blocks real-time signal 40 in its
+// workers and takes it with sigtimedwait, so no handler runs.
+// CgroupChurn needs the ChurnCgroups option (the cgroups it moves through,
+// its own first) and runs as process workers only. SmtSiblingSpin and
+// PriorityInversion with an inherited affinity pin themselves once
+// started (after any cgroup move), to a core's SMT siblings and to one cpu
+// per group. Real-time roles the system refuses run normal at nice -20
+// (or 0); a NUMA or SMT kind on a machine without nodes or siblings runs
+// without moving; the I/O kinds on a memory file system sleep 100 us where
+// a device would make them wait: each says so in WorkerReport.Degraded.
+//
 // # Measurements
 //
 // Every worker records iterations and work units, thread cpu time
@@ -125,5 +144,5 @@
 // memprofilerate=0 appended to the caller's GODEBUG (no preemption signals,
 // no GOMAXPROCS update goroutine, no prctl per runtime mapping, no
 // allocation profiling). Files are created in os.TempDir (IoSync, Sequence
-// io phases; TMPDIR).
+// io phases, IoSyncWrite, IoRandRead, IoConvoy; TMPDIR).
 package workload

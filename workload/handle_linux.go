@@ -68,9 +68,10 @@ type WorkloadHandle struct {
 	startCh chan struct{} // thread workers: closed by Start
 	quitCh  chan struct{} // thread workers: closed by Close before start
 
-	pipes   []int // partner pipe fds the handle still holds
-	kickFds []int // partner pipe write ends, written on stop
-	workers []*workerEntry
+	pipes     []int // partner pipe fds the handle still holds
+	kickFds   []int // partner pipe write ends, written on stop
+	kickEvFds []int // eventfds (EpollStorm), signalled on stop
+	workers   []*workerEntry
 }
 
 type workerEntry struct {
@@ -98,18 +99,20 @@ func Spawn(cfg spec.WorkloadConfig, opts ...SpawnOption) (*WorkloadHandle, error
 	if o.cgroupDir != "" && cfg.CloneMode == spec.CloneThread {
 		return nil, fmt.Errorf("spawn workload: InCgroup(%s) places processes; thread workers are threads of the caller: write their WorkerTIDs to cgroup.threads instead", o.cgroupDir)
 	}
+	if err := checkKindOptions(cfg, o); err != nil {
+		return nil, fmt.Errorf("spawn workload: %w", err)
+	}
 	if os.Getenv(envWorker) != "" {
 		// A worker child whose main did not call RunWorkerIfChild is
 		// running the program's normal code: spawning again would recurse.
 		return nil, errors.New("spawn workload: this process was started as a worker but main did not call workload.RunWorkerIfChild first")
 	}
 	cfg = cfg.WithDefaults()
-	g := cfg.WorkType.GroupSize()
 	h := &WorkloadHandle{
 		cfg: cfg, n: cfg.NumWorkers, thread: cfg.CloneMode == spec.CloneThread,
 		stopTimeout: DefaultStopTimeout, opts: o,
 	}
-	fd, s, err := createShm(layoutFor(h.n, g))
+	fd, s, err := createShm(layoutOf(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("spawn workload: %w", err)
 	}
@@ -127,7 +130,7 @@ func (h *WorkloadHandle) spawn() error {
 	specs := make([]workerSpec, h.n)
 	for i := range specs {
 		specs[i] = workerSpec{Index: i, Parent: os.Getpid(), Config: h.cfg, CPUs: cpus[i],
-			PipeIn: -1, PipeOut: -1, Seed: seed + int64(i)*7919}
+			PipeIn: -1, PipeOut: -1, Seed: seed + int64(i)*7919, ChurnCgroups: h.opts.churnCgroups}
 	}
 	switch h.cfg.WorkType.Kind {
 	case spec.PipeIo, spec.CachePipe:
@@ -145,6 +148,9 @@ func (h *WorkloadHandle) spawn() error {
 			specs[i].PipeIn, specs[i].PipeOut = p10[0], p01[1]
 			specs[i+1].PipeIn, specs[i+1].PipeOut = p01[0], p10[1]
 		}
+	}
+	if err := h.kindFds(specs); err != nil {
+		return err
 	}
 	h.workers = make([]*workerEntry, h.n)
 	for i := range h.workers {
@@ -360,7 +366,7 @@ func IsWorker(pid int) bool {
 func (h *WorkloadHandle) closePipeReadEnds() {
 	keep := h.pipes[:0]
 	for _, fd := range h.pipes {
-		if slices.Contains(h.kickFds, fd) {
+		if slices.Contains(h.kickFds, fd) || slices.Contains(h.kickEvFds, fd) {
 			keep = append(keep, fd)
 			continue
 		}
@@ -620,6 +626,9 @@ func (h *WorkloadHandle) raiseStop() {
 	for _, fd := range h.kickFds {
 		unix.Write(fd, kick)
 	}
+	for _, fd := range h.kickEvFds {
+		unix.Write(fd, eventKick[:])
+	}
 }
 
 // StopAndCollect starts the workers if Start was not called, asks them to
@@ -830,7 +839,7 @@ func (h *WorkloadHandle) Close() error {
 	for _, fd := range h.pipes {
 		unix.Close(fd)
 	}
-	h.pipes, h.kickFds = nil, nil
+	h.pipes, h.kickFds, h.kickEvFds = nil, nil, nil
 	h.mapMu.Lock()
 	if err := h.shm.unmap(); err != nil {
 		errs = append(errs, err)

@@ -4,7 +4,8 @@ package workload
 type SpawnOption func(*spawnOptions)
 
 type spawnOptions struct {
-	cgroupDir string
+	cgroupDir    string
+	churnCgroups []string
 }
 
 // InCgroup starts process workers in the cgroup v2 directory dir rather
@@ -18,4 +19,13 @@ type spawnOptions struct {
 // CloneThread with InCgroup; write their WorkerTIDs to cgroup.threads.
 func InCgroup(dir string) SpawnOption {
 	return func(o *spawnOptions) { o.cgroupDir = dir }
+}
+
+// ChurnCgroups gives CgroupChurn workers the cgroup v2 directories they
+// move through, in order: the first is the one they start in (pass it to
+// InCgroup too), the others its siblings, which must exist and accept the
+// workers (the guest agent creates WorkType.Groups of them next to the
+// workload's cgroup). Spawn fails for CgroupChurn without at least two.
+func ChurnCgroups(dirs ...string) SpawnOption {
+	return func(o *spawnOptions) { o.churnCgroups = append([]string(nil), dirs...) }
 }

@@ -32,8 +32,11 @@ func schedYield() { unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
 //	line 0            header: stop flag (u32 @0), started flag (u32 @4),
 //	                  run deadline (i64 @8, CLOCK_MONOTONIC ns, 0: none)
 //	lines 1..n        per-worker iteration counter (u64 @0)
-//	lines n+1..n+g    per-group words: word (u32 @0), ack (u32 @4),
-//	                  stamp (i64 @8), pipe stamps per role (i64 @16, @24)
+//	lines n+1..       per group, groupLines(t) lines each: word (u32 @0),
+//	                  ack (u32 @4), stamp (i64 @8), pipe stamps per role
+//	                  (i64 @16, @24), two more futex words (u32 @32,
+//	                  @36), three kind-specific slots (@40, @48, @56);
+//	                  further lines for kinds that need them (worktypes)
 const (
 	lineSize    = 64
 	memfdName   = "scxvm-workload"
@@ -44,15 +47,18 @@ const (
 
 type layout struct {
 	workers, groups int
+	lines           int // per group
 	size            int
 }
 
-func layoutFor(workers, groupSize int) layout {
+func layoutFor(workers, groupSize int) layout { return layoutLines(workers, groupSize, 1) }
+
+func layoutLines(workers, groupSize, lines int) layout {
 	groups := workers / groupSize
-	size := lineSize * (1 + workers + groups)
+	size := lineSize * (1 + workers + groups*lines)
 	page := unix.Getpagesize()
 	size = (size + page - 1) / page * page
-	return layout{workers: workers, groups: groups, size: size}
+	return layout{workers: workers, groups: groups, lines: lines, size: size}
 }
 
 // shm is a mapping of the shared memfd.
@@ -69,7 +75,7 @@ func (s *shm) stop() *uint32             { return s.u32(offStop) }
 func (s *shm) started() *uint32          { return s.u32(offStarted) }
 func (s *shm) deadline() *int64          { return s.i64(offDeadline) }
 func (s *shm) counter(i int) *uint64     { return s.u64(lineSize * (1 + i)) }
-func (s *shm) groupBase(g int) int       { return lineSize * (1 + s.lay.workers + g) }
+func (s *shm) groupBase(g int) int       { return lineSize * (1 + s.lay.workers + g*s.lay.lines) }
 func (s *shm) groupWord(g int) *uint32   { return s.u32(s.groupBase(g)) }
 func (s *shm) groupAck(g int) *uint32    { return s.u32(s.groupBase(g) + 4) }
 func (s *shm) groupStamp(g int) *int64   { return s.i64(s.groupBase(g) + 8) }
@@ -115,6 +121,8 @@ func (s *shm) wakeAll() {
 	for g := range s.lay.groups {
 		futexWake(s.groupWord(g), 1<<30)
 		futexWake(s.groupAck(g), 1<<30)
+		futexWake(s.groupWord2(g), 1<<30)
+		futexWake(s.groupWord3(g), 1<<30)
 	}
 }
 

@@ -27,6 +27,9 @@ type workerSpec struct {
 	// PipeIn and PipeOut are the partner pipe fds (-1 without).
 	PipeIn, PipeOut int
 	Seed            int64
+	// ChurnCgroups are the cgroup directories a CgroupChurn worker moves
+	// through (ChurnCgroups).
+	ChurnCgroups []string
 }
 
 var errWire = errors.New("decode worker message: truncated or malformed")
@@ -152,6 +155,7 @@ func (e *wenc) config(c spec.WorkloadConfig) {
 	}
 	e.int(int64(t.Burst))
 	e.int(int64(t.Sleep))
+	e.addedKnobs(t)
 	if t.Phases == nil {
 		e.uint(0)
 	} else {
@@ -195,6 +199,7 @@ func (d *wdec) config() spec.WorkloadConfig {
 	}
 	t.Burst = time.Duration(d.int())
 	t.Sleep = time.Duration(d.int())
+	d.addedKnobs(t)
 	if n, isNil := d.length(); !isNil {
 		t.Phases = make([]spec.Phase, n)
 		for i := range t.Phases {
@@ -252,6 +257,7 @@ func appendReport(b []byte, r *spec.WorkerReport) []byte {
 	}
 	e.uints(r.NumaPages)
 	e.uint(r.NumaPagesMigrated)
+	e.str(r.Degraded)
 	e.bool(r.Completed)
 	e.str(string(r.Exit.Kind))
 	e.int(int64(r.Exit.Code))
@@ -287,6 +293,7 @@ func decodeReport(b []byte) (spec.WorkerReport, error) {
 	}
 	r.NumaPages = d.uints()
 	r.NumaPagesMigrated = d.uint()
+	r.Degraded = d.str()
 	r.Completed = d.bool()
 	r.Exit.Kind = spec.ExitKind(d.str())
 	r.Exit.Code = int(d.int())
@@ -308,6 +315,7 @@ func appendSpec(b []byte, s *workerSpec) []byte {
 	e.int(int64(s.PipeIn))
 	e.int(int64(s.PipeOut))
 	e.int(s.Seed)
+	e.strs(s.ChurnCgroups)
 	return e.b
 }
 
@@ -321,6 +329,7 @@ func decodeSpec(b []byte) (workerSpec, error) {
 	s.PipeIn = int(d.int())
 	s.PipeOut = int(d.int())
 	s.Seed = d.int()
+	s.ChurnCgroups = d.strs()
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errWire
 	}

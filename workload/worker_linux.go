@@ -62,6 +62,9 @@ type worker struct {
 	sleepTS   unix.Timespec
 
 	custom CustomFunc
+
+	k        kindState // state of ktstr 0.5.2's kinds (worker_kinds_linux.go)
+	degraded string    // WorkerReport.Degraded
 }
 
 type policyStep struct {
@@ -105,7 +108,7 @@ func (w *worker) blocking() bool {
 		spec.FanOutCompute, spec.MutexContention:
 		return true
 	}
-	return false
+	return w.addedBlocking()
 }
 
 // setup applies the configured placement and allocates everything the
@@ -173,6 +176,10 @@ func (w *worker) setup() error {
 		if w.custom == nil {
 			return fmt.Errorf("work_type.custom_name: %q not registered in this process (register it in an init function)", t.CustomName)
 		}
+	default:
+		if err := w.setupAdded(); err != nil {
+			return err
+		}
 	}
 	w.m = newMeter(uint64(w.spec.Seed)*0x9e3779b97f4a7c15+uint64(w.spec.Index), w.blocking())
 	return nil
@@ -207,6 +214,7 @@ func (w *worker) cleanup() {
 	if w.m != nil {
 		w.m.release()
 	}
+	w.cleanupAdded()
 }
 
 // run is the measured loop. The caller has called setup and waited for the
@@ -214,12 +222,13 @@ func (w *worker) cleanup() {
 func (w *worker) run() spec.WorkerReport {
 	r := spec.WorkerReport{Index: w.spec.Index, TID: unix.Gettid()}
 	switch w.t.Kind {
-	case spec.FutexFanOut, spec.FanOutCompute:
+	case spec.FutexFanOut, spec.FanOutCompute, spec.ThunderingHerd:
 		r.IsMessenger = w.role == 0
 	}
 	if w.t.Kind == spec.AffinityChurn {
 		w.loadStartMask()
 	}
+	w.beginAdded()
 	w.m.begin()
 	if w.custom != nil {
 		c := &CustomContext{index: w.spec.Index, stop: w.stop, deadline: w.deadline, counter: w.counter, cfg: w.spec.Config}
@@ -230,6 +239,7 @@ func (w *worker) run() spec.WorkerReport {
 		w.loop()
 	}
 	w.m.finish(&r, w.process)
+	r.Degraded = w.degraded
 	r.Iterations = w.iters
 	r.WorkUnits = w.units
 	r.Completed = true
@@ -277,7 +287,7 @@ func (w *worker) resume() int64 {
 // ends, so that a partner blocked in read(2) sees the stop without waiting
 // for StopAndCollect's kick (the handle holds the write ends too: no EOF).
 func (w *worker) releasePartner() {
-	if w.spec.PipeOut >= 0 {
+	if w.spec.PipeOut >= 0 && !w.releaseAdded() {
 		w.syscall(unix.SYS_WRITE, uintptr(w.spec.PipeOut), uintptr(unsafe.Pointer(&w.one[0])), 1)
 	}
 }
@@ -344,6 +354,8 @@ func (w *worker) iterate() bool {
 		w.pageFaults()
 	case spec.MutexContention:
 		return w.mutexRound()
+	default:
+		return w.iterateAdded()
 	}
 	return true
 }

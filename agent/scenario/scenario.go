@@ -204,7 +204,11 @@ func (r *runner) spawn(name string, wls []spec.WorkloadConfig) error {
 			// start-up already runs within the cgroup's cpuset.
 			opts = append(opts, workload.InCgroup(r.mgr.Path(name)))
 		}
-		h, err := workload.Spawn(wc, opts...)
+		churn, err := r.churnCgroups(name, wc)
+		if err != nil {
+			return fmt.Errorf("cgroup %s: workload %d: %w", name, i, err)
+		}
+		h, err := workload.Spawn(wc, append(opts, churn...)...)
 		if err != nil {
 			return fmt.Errorf("cgroup %s: workload %d: %w", name, i, err)
 		}

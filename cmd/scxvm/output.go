@@ -154,6 +154,7 @@ func printSummary(w io.Writer, res *vmtest.Result) {
 		tw.Flush()
 	}
 	printPayloads(w, res)
+	printDegraded(w, res)
 	printRatios(w, res)
 	shown := map[*vmtest.Failure]bool{}
 	for _, s := range res.Scenarios {
