@@ -96,8 +96,8 @@ func TestCacheUsage(t *testing.T) {
 			t.Setenv("SCXVM_CACHE_MAX", tc.env)
 			var out bytes.Buffer
 			err := run(context.Background(), tc.args, &out, &out)
-			if got := exitCode(err); got != 2 {
-				t.Errorf("exit %d (%v), want 2", got, err)
+			if got := exitCode(err); got != exitUsage {
+				t.Errorf("exit %d (%v), want %d", got, err, exitUsage)
 			}
 			if all := out.String() + errString(err); !strings.Contains(all, tc.out) {
 				t.Errorf("output %q lacks %q", all, tc.out)
