@@ -156,3 +156,30 @@ func openFDs(t *testing.T) int {
 	}
 	return len(ents)
 }
+
+// BenchmarkSampleLiveProc measures one sample of the machine's /proc with
+// the files kept open (the steady state of a watch), per thread read.
+func BenchmarkSampleLiveProc(b *testing.B) {
+	s := NewSampler("/proc")
+	defer s.Close()
+	tasks, n, err := s.Sample(nil) // opens the files
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ts unix.Timespec
+	cpu := func() int64 {
+		unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts)
+		return ts.Nano()
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b.ReportAllocs()
+	c0 := cpu()
+	for b.Loop() {
+		if tasks, n, err = s.Sample(tasks[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n), "threads")
+	b.ReportMetric(float64(cpu()-c0)/1e3/float64(b.N)/float64(max(n, 1)), "cpu-us/thread")
+}
