@@ -132,7 +132,7 @@ func (c Checks) Validate() error {
 	case c.MaxRunnableWait < 0:
 		return invalid("max_runnable_wait", "%v is negative", c.MaxRunnableWait)
 	case c.MaxRunnableWait > 0 && c.MaxRunnableWait < MinMaxRunnableWait:
-		return invalid("max_runnable_wait", "%v is below %v (the guest samples its tasks at most every 100 ms)", c.MaxRunnableWait, MinMaxRunnableWait)
+		return invalid("max_runnable_wait", "%v is below %v (the guest samples its tasks every max_runnable_wait/4, at most every 100 ms)", c.MaxRunnableWait, MinMaxRunnableWait)
 	}
 	return nil
 }
