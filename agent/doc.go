@@ -49,6 +49,13 @@
 // job, before its "attached"). When the host says Bye the scheduler is
 // unloaded without an event: the last JobResult already gave its state.
 //
+// While a job runs (from its scheduler's attach to its last report), the
+// guest-wide stall watch (package stallwatch) samples every thread of the
+// guest on a SCHED_FIFO thread; a thread runnable without running for
+// longer than the scenario's Checks.MaxRunnableWait is sent at once as a
+// RunnableWaits, and the longest waits follow in a final RunnableWaits
+// before the Reports. Checks.Skip with "no_stalled_task" turns it off.
+//
 // Each job is bounded by Job.Timeout (the scenario is stopped and what was
 // collected is sent with StatusTimedOut) and by Job.Watchdog (the agent
 // itself is stuck: it sends a fatal Error and Bye and powers off). Between

@@ -210,6 +210,7 @@ func (s *session) job(ctx context.Context, job *protocol.Job) {
 	}
 	schedSetup := time.Since(arrived)
 
+	stopWatch := s.startStallWatch(job, arrived)
 	interval := job.ProgressInterval
 	if interval == 0 {
 		interval = protocol.DefaultProgressInterval
@@ -227,6 +228,7 @@ func (s *session) job(ctx context.Context, job *protocol.Job) {
 			Logf:          s.cfg.Logf,
 		},
 	})
+	stopWatch()
 	if sr != nil {
 		s.sendReports(job.ID, sr.Reports)
 		res.Payloads = sr.Payloads

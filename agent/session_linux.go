@@ -17,6 +17,7 @@ import (
 
 	"github.com/scxvm/scxvm/agent/kmsg"
 	"github.com/scxvm/scxvm/agent/scxfs"
+	"github.com/scxvm/scxvm/agent/stallwatch"
 	"github.com/scxvm/scxvm/agent/supervise"
 	"github.com/scxvm/scxvm/protocol"
 	"github.com/scxvm/scxvm/spec"
@@ -158,6 +159,10 @@ type session struct {
 	supSpec  supervise.Spec
 	supOwner *schedOwner
 	backlog  []protocol.Message // arrived during a job, handled after it
+	// sampler is the stall watch's, kept from job to job (its files stay
+	// open); samplerMu is held by the job whose watch uses it.
+	sampler   *stallwatch.Sampler
+	samplerMu sync.Mutex
 }
 
 // Serve runs the agent's side of one conversation over rwc until the host
@@ -174,6 +179,7 @@ func Serve(ctx context.Context, rwc io.ReadWriteCloser, cfg Config) (err error) 
 		fatal: make(chan error, 4),
 	}
 	defer s.conn.Close()
+	defer s.closeStallWatch()
 	if c, ok := cfg.Kmsg.(io.Closer); ok {
 		defer c.Close()
 	}
@@ -193,6 +199,7 @@ func Serve(ctx context.Context, rwc io.ReadWriteCloser, cfg Config) (err error) 
 		}
 	}
 
+	s.primeStallWatch()
 	msgs := make(chan protocol.Message, 16)
 	recvErr := make(chan error, 1)
 	s.goSafe(func() { s.receive(msgs, recvErr) })

@@ -219,6 +219,7 @@ type summary struct {
 	progress int
 	reports  []protocol.CgroupReport
 	result   *protocol.JobResult
+	waits    *protocol.RunnableWaits // the final stall watch report
 }
 
 func summarize(t *testing.T, id uint32, msgs []protocol.Message) summary {
@@ -240,6 +241,11 @@ func summarize(t *testing.T, id uint32, msgs []protocol.Message) summary {
 			s.reports = append(s.reports, m.Workers...)
 		case *protocol.JobResult:
 			s.result = m
+		case *protocol.RunnableWaits:
+			if m.JobID != id || !m.Final || s.waits != nil || s.result != nil {
+				t.Errorf("runnable waits %+v during job %d: want one final report before the result", m, id)
+			}
+			s.waits = m
 		default:
 			t.Errorf("unexpected %T during job %d", m, id)
 		}
@@ -277,6 +283,9 @@ func TestSessionTwoJobs(t *testing.T) {
 		s := summarize(t, id, msgs)
 		if s.result.Status != protocol.StatusOK || s.result.Error != "" {
 			t.Fatalf("job %d result = %+v", id, s.result)
+		}
+		if s.waits == nil || s.waits.Stats.Samples == 0 {
+			t.Errorf("job %d: stall watch report %+v, want samples of the guest's /proc", id, s.waits)
 		}
 		if id == 1 && (len(s.events) != 1 || s.events[0] != protocol.SchedAttached) {
 			t.Errorf("job 1 events = %v, want [attached]", s.events)

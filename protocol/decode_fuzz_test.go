@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/scxvm/scxvm/internal/fuzzcorpus"
 	"github.com/scxvm/scxvm/internal/testfill"
 )
 
@@ -114,23 +115,11 @@ func decodeSeeds(t testing.TB) map[string]decodeSeed {
 // TestFuzzDecodeCorpus keeps the committed FuzzDecode corpus in step with
 // decodeSeeds; run with -update-corpus after changing a message.
 func TestFuzzDecodeCorpus(t *testing.T) {
-	seeds := decodeSeeds(t)
-	if *updateCorpus {
-		if err := os.MkdirAll(decodeCorpusDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for name, s := range seeds {
-			content := fmt.Sprintf("go test fuzz v1\nuint16(%d)\n[]byte(%q)\n", s.typ, s.body)
-			if err := os.WriteFile(filepath.Join(decodeCorpusDir, name), []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+	entries := map[string]string{}
+	for name, s := range decodeSeeds(t) {
+		entries[name] = fuzzcorpus.Entry(s.typ, s.body)
 	}
-	for name := range seeds {
-		if _, err := os.Stat(filepath.Join(decodeCorpusDir, name)); err != nil {
-			t.Errorf("seed %s missing from the committed corpus (run go test -run TestFuzzDecodeCorpus -update-corpus ./protocol/): %v", name, err)
-		}
-	}
+	fuzzcorpus.Check(t, decodeCorpusDir, "./protocol/", "TestFuzzDecodeCorpus", entries, *updateCorpus)
 }
 
 // maxFuzzBody bounds the bodies FuzzDecode frames (the Reader's limit).

@@ -10,8 +10,9 @@
 // The agent sends a Hello as soon as its channel is open. The host checks
 // it with [Conn.AcceptHello] (or [CheckHello]) and then sends Jobs, one at a
 // time. For each Job the agent streams Progress, SchedEvent and KernelLog
-// messages, then one or more Reports (see SplitReports) and finally the
-// JobResult. The host sends Bye when it has no more jobs; the agent answers
+// messages (and RunnableWaits when a task of the guest stays runnable too
+// long), then a final RunnableWaits, one or more Reports (see
+// SplitReports) and finally the JobResult. The host sends Bye when it has no more jobs; the agent answers
 // with Bye and powers off. Either side may send Error. A conversation that
 // ends without Bye means the peer died.
 //

@@ -39,7 +39,7 @@ func corpusSeeds(t testing.TB) map[string][]byte {
 // TestFuzzCorpus keeps the committed corpus in step with the seeds; run
 // with -update-corpus after changing a message.
 func TestFuzzCorpus(t *testing.T) {
-	fuzzcorpus.Check(t, corpusDir, "./protocol/", corpusSeeds(t), *updateCorpus)
+	fuzzcorpus.Check(t, corpusDir, "./protocol/", "TestFuzzCorpus", fuzzcorpus.Bytes(corpusSeeds(t)), *updateCorpus)
 }
 
 // FuzzReadFrame reads frames from arbitrary bytes. It must never panic, must

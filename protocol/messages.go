@@ -44,6 +44,7 @@ const (
 	TypeJobResult
 	TypeError
 	TypeBye
+	TypeRunnableWaits
 	numTypes // one past the last type
 )
 
@@ -57,6 +58,8 @@ var typeNames = [...]string{
 	TypeJobResult:  "job_result",
 	TypeError:      "error",
 	TypeBye:        "bye",
+
+	TypeRunnableWaits: "runnable_waits",
 }
 
 // String returns the type's snake_case name, or "type(N)" when unknown.
@@ -71,7 +74,8 @@ func (t Type) String() string {
 func (t Type) Valid() bool { return t > 0 && t < numTypes }
 
 // Message is implemented by the pointer types *Hello, *Job, *Progress,
-// *SchedEvent, *KernelLog, *Reports, *JobResult, *Error and *Bye.
+// *SchedEvent, *KernelLog, *Reports, *JobResult, *Error, *Bye and
+// *RunnableWaits.
 type Message interface {
 	// MessageType returns the type written in the frame header.
 	MessageType() Type
@@ -98,6 +102,8 @@ func NewMessage(t Type) (Message, error) {
 		return new(Error), nil
 	case TypeBye:
 		return new(Bye), nil
+	case TypeRunnableWaits:
+		return new(RunnableWaits), nil
 	}
 	return nil, fmt.Errorf("%w %d", ErrUnknownType, uint16(t))
 }
@@ -128,6 +134,9 @@ func (*Error) MessageType() Type { return TypeError }
 
 // MessageType implements Message.
 func (*Bye) MessageType() Type { return TypeBye }
+
+// MessageType implements Message.
+func (*RunnableWaits) MessageType() Type { return TypeRunnableWaits }
 
 // Hello is the agent's first message: who it is and what guest it runs in.
 type Hello struct {

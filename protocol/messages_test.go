@@ -110,6 +110,15 @@ func sampleMessages() []Message {
 		},
 		&Error{Op: "decode job", Message: "bad scenario", JobID: 7, Fatal: true},
 		&Bye{Reason: "no more jobs"},
+		&RunnableWaits{
+			JobID: 7, Final: true, Floor: 375 * time.Millisecond,
+			Waits: []TaskWait{
+				{PID: 14, TGID: 14, Comm: "kworker/0:1", CPU: 0, Waited: 2300 * time.Millisecond, At: 900 * time.Millisecond, Ongoing: true, Kthread: true},
+				{PID: 301, TGID: 300, Comm: "scxvm-agent", CPU: 1, Waited: 400 * time.Millisecond, At: 2 * time.Second, Policy: 5},
+			},
+			Stats: WatchStats{Interval: 100 * time.Millisecond, Samples: 42, Watched: 4200 * time.Millisecond,
+				CPUTime: 80 * time.Millisecond, MaxTasks: 97, MaxSample: 9 * time.Millisecond, RealTime: true, Error: "read /proc: gone"},
+		},
 	}
 }
 
@@ -193,7 +202,8 @@ func TestTypeString(t *testing.T) {
 		{TypeSchedEvent, "sched_event"},
 		{TypeBye, "bye"},
 		{0, "type(0)"},
-		{numTypes, "type(10)"},
+		{TypeRunnableWaits, "runnable_waits"},
+		{numTypes, "type(11)"},
 		{0xffff, "type(65535)"},
 	}
 	for _, tt := range tests {

@@ -44,7 +44,7 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 // TestFuzzCorpus keeps the committed corpus in step with fuzzSeeds; run
 // with -update-corpus after changing a test file.
 func TestFuzzCorpus(t *testing.T) {
-	fuzzcorpus.Check(t, corpusDir, "./scenariofile/", fuzzSeeds(t), *updateCorpus)
+	fuzzcorpus.Check(t, corpusDir, "./scenariofile/", "TestFuzzCorpus", fuzzcorpus.Bytes(fuzzSeeds(t)), *updateCorpus)
 }
 
 // FuzzParse: whatever the bytes, Parse must not panic, and must return

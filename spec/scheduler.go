@@ -8,17 +8,21 @@ import (
 )
 
 // Built-in scheduler names. fifo is a name-only struct_ops (global FIFO);
-// stall and error are fault fixtures that the kernel ejects; none runs the
-// kernel's default scheduler (EEVDF).
+// stall and error are fault fixtures that the kernel ejects; starve is a
+// fault fixture that never runs kernel threads enqueued while the cpus are
+// busy, with the kernel's longest watchdog timeout (30 s), so that only the
+// guest-wide stall watch (CheckNoStalledTask) catches it in a short
+// scenario; none runs the kernel's default scheduler (EEVDF).
 const (
-	SchedulerNone  = "none"
-	SchedulerFIFO  = "fifo"
-	SchedulerStall = "stall"
-	SchedulerError = "error"
+	SchedulerNone   = "none"
+	SchedulerFIFO   = "fifo"
+	SchedulerStall  = "stall"
+	SchedulerError  = "error"
+	SchedulerStarve = "starve"
 )
 
 // BuiltinSchedulers lists the schedulers built into the agent.
-var BuiltinSchedulers = []string{SchedulerFIFO, SchedulerStall, SchedulerError}
+var BuiltinSchedulers = []string{SchedulerFIFO, SchedulerStall, SchedulerError, SchedulerStarve}
 
 // Default attach timeouts: a loader must have attached its scheduler this
 // long after it started. Under TCG everything runs tens of times slower.
@@ -30,8 +34,9 @@ const (
 // Scheduler selects the scheduler under test as a user names it. Exactly
 // one of Name and Path is set; the zero value is the built-in fifo.
 type Scheduler struct {
-	// Name is "none", a built-in scheduler ("fifo", "stall", "error") or an
-	// example scheduler built for the kernel under test ("scx_simple").
+	// Name is "none", a built-in scheduler ("fifo", "stall", "error",
+	// "starve") or an example scheduler built for the kernel under test
+	// ("scx_simple").
 	Name string `json:"name,omitempty" yaml:"name,omitempty"`
 	// Path is a scheduler binary on the host; it is copied into the guest
 	// with its shared libraries and run with Args.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/ktext"
+	"github.com/scxvm/scxvm/protocol"
 	"github.com/scxvm/scxvm/spec"
 )
 
@@ -68,6 +69,10 @@ type checkInput struct {
 	kernelLog []string
 	// incomplete says why the job did not complete, empty when it did.
 	incomplete string
+	// stallWatch is what the guest-wide stall watch saw, nil when it sent
+	// nothing; workerInfo maps worker pids to cgroups and indexes.
+	stallWatch *StallWatch
+	workerInfo []protocol.WorkerInfo
 }
 
 // evaluate runs every check that is not skipped and returns the failures.
@@ -133,6 +138,9 @@ func evaluate(in checkInput) []CheckFailure {
 	}
 	if !c.Skips(spec.CheckFairness) {
 		out = append(out, fairness(in.workers, c.FairnessOrDefault())...)
+	}
+	if !c.Skips(spec.CheckNoStalledTask) {
+		out = append(out, stalledTasks(in.stallWatch, c.MaxRunnableWaitOrDefault(), in.workerInfo)...)
 	}
 	if !c.Skips(spec.CheckKernelClean) {
 		for _, l := range in.kernelLog {

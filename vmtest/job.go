@@ -183,6 +183,17 @@ func (s *session) handle(js *jobState, id uint32, m protocol.Message) *Failure {
 		if m.JobID == id {
 			js.result = m
 		}
+	case *protocol.RunnableWaits:
+		if m.JobID == id {
+			js.runnableWaits(m)
+			if !m.Final {
+				for _, w := range m.Waits {
+					s.emit(Event{Kind: EventStall, Scenario: js.sc.Name, Scheduler: js.sr.Scheduler, Message: TaskWait{
+						PID: w.PID, TGID: w.TGID, Comm: w.Comm, CPU: w.CPU, Waited: w.Waited, At: w.At, Kthread: w.Kthread, Policy: w.Policy,
+					}.String()})
+				}
+			}
+		}
 	case *protocol.Error:
 		js.errs = append(js.errs, fmt.Sprintf("%s: %s", m.Op, m.Message))
 		if m.Fatal {
@@ -268,6 +279,8 @@ func (s *session) finishJob(js *jobState, lost *Failure) {
 		workers:        sr.Workers,
 		sched:          !sr.Baseline && !s.cfg.schedulerFor(js.sc).IsNone(),
 		kernelLog:      sr.KernelLog,
+		stallWatch:     sr.StallWatch,
+		workerInfo:     js.workers,
 		enableSeqStart: -1,
 		enableSeqEnd:   -1,
 	}

@@ -109,6 +109,9 @@ type ScenarioResult struct {
 	KernelLog []string `json:"kernel_log,omitempty"`
 	// Payloads are the payload commands' results.
 	Payloads []PayloadResult `json:"payloads,omitempty"`
+	// StallWatch is what the guest-wide stall watch saw (tasks runnable
+	// without running, and its cost); nil when it did not report.
+	StallWatch *StallWatch `json:"stall_watch,omitempty"`
 	// Duration is the configured run time; Elapsed the wall time from
 	// sending the job to its result (the per-scenario overhead is
 	// Elapsed - Duration).
@@ -242,6 +245,7 @@ const (
 	EventSched         EventKind = "sched"          // a scheduler event arrived
 	EventScenarioDone  EventKind = "scenario_done"  // a scenario finished and was judged
 	EventKernelLog     EventKind = "kernel_log"     // a kernel log line (Message)
+	EventStall         EventKind = "stall"          // a task of the guest waited longer than MaxRunnableWait (Message)
 )
 
 // Event is a live report of a run, for Config.Progress.

@@ -9,9 +9,10 @@ import (
 
 // Scheduler names accepted by [Load].
 const (
-	FIFO  = "fifo"
-	Stall = "stall"
-	Error = "error"
+	FIFO   = "fifo"
+	Stall  = "stall"
+	Error  = "error"
+	Starve = "starve"
 )
 
 // Defaults applied by [Load] for zero [Options] fields.
@@ -22,6 +23,11 @@ const (
 	// DefaultStallTimeoutMs is the watchdog timeout of the "stall"
 	// scheduler: short, so that the ejection comes quickly.
 	DefaultStallTimeoutMs = 2000
+	// DefaultStarveTimeoutMs is the watchdog timeout of the "starve"
+	// scheduler: the longest the kernel accepts, so that the kernel's
+	// watchdog comes too late for a scenario of a few seconds and only a
+	// guest-wide stall watch can see the starvation in time.
+	DefaultStarveTimeoutMs = MaxTimeoutMs
 	// MaxTimeoutMs is the largest ops.timeout_ms the kernel accepts
 	// (SCX_WATCHDOG_MAX_TIMEOUT, 30 s).
 	MaxTimeoutMs = 30000
@@ -57,7 +63,8 @@ type Options struct {
 	ErrorAfter int
 	// TimeoutMs sets ops.timeout_ms, the sched_ext watchdog timeout, in
 	// milliseconds (at most [MaxTimeoutMs]). 0 means the kernel's default
-	// (30 s), except for "stall" where it means [DefaultStallTimeoutMs].
+	// (30 s), except for "stall" where it means [DefaultStallTimeoutMs]
+	// and "starve" where it means [DefaultStarveTimeoutMs].
 	TimeoutMs int
 	// Logf, when not nil, receives progress messages (resolved kfunc,
 	// timings).
@@ -72,14 +79,14 @@ type Options struct {
 
 // Names returns the names [Load] accepts, in a stable order.
 func Names() []string {
-	return []string{FIFO, Stall, Error}
+	return []string{FIFO, Stall, Error, Starve}
 }
 
 // OpsName returns the ops name the kernel shows in
 // /sys/kernel/sched_ext/root/ops for the built-in scheduler name.
 func OpsName(name string) (string, error) {
 	switch name {
-	case FIFO, Stall, Error:
+	case FIFO, Stall, Error, Starve:
 		return "scxvm_" + name, nil
 	}
 	return "", fmt.Errorf("built-in scheduler %q: %w (have %v)", name, ErrUnknown, Names())
@@ -114,6 +121,8 @@ func (o Options) resolve(name string) (options, error) {
 		return r, fmt.Errorf("timeout %d ms: must be within 0..%d", o.TimeoutMs, MaxTimeoutMs)
 	case o.TimeoutMs == 0 && name == Stall:
 		r.timeoutMs = DefaultStallTimeoutMs
+	case o.TimeoutMs == 0 && name == Starve:
+		r.timeoutMs = DefaultStarveTimeoutMs
 	default:
 		r.timeoutMs = uint32(o.TimeoutMs)
 	}

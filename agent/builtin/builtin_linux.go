@@ -107,6 +107,12 @@ func collectionSpec(name, opsName string, l *layout, o options) (*ebpf.Collectio
 			return nil, err
 		}
 		enqueue = insns
+	case Starve:
+		insns, err := starveEnqueue(l)
+		if err != nil {
+			return nil, err
+		}
+		enqueue = insns
 	case Error:
 		cs.Maps[counterMapName] = &ebpf.MapSpec{
 			Name:       counterMapName,

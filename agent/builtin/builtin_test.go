@@ -7,7 +7,7 @@ import (
 )
 
 func TestNames(t *testing.T) {
-	want := []string{"fifo", "stall", "error"}
+	want := []string{"fifo", "stall", "error", "starve"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
@@ -36,6 +36,7 @@ func TestOptionsResolve(t *testing.T) {
 	}{
 		{name: "defaults", sched: FIFO, errorAfter: DefaultErrorAfter, timeoutMs: 0},
 		{name: "stall default timeout", sched: Stall, errorAfter: DefaultErrorAfter, timeoutMs: DefaultStallTimeoutMs},
+		{name: "starve default timeout", sched: Starve, errorAfter: DefaultErrorAfter, timeoutMs: MaxTimeoutMs},
 		{name: "stall explicit timeout", sched: Stall, opts: Options{TimeoutMs: 1000}, errorAfter: DefaultErrorAfter, timeoutMs: 1000},
 		{name: "error after", sched: Error, opts: Options{ErrorAfter: 7, TimeoutMs: 5000}, errorAfter: 7, timeoutMs: 5000},
 		{name: "max timeout", sched: FIFO, opts: Options{TimeoutMs: MaxTimeoutMs}, errorAfter: DefaultErrorAfter, timeoutMs: MaxTimeoutMs},

@@ -3,7 +3,7 @@
 // github.com/cilium/ebpf, so no clang, libbpf or scheduler binary is needed
 // in the guest.
 //
-// Three schedulers exist, named by [Names]:
+// Four schedulers exist, named by [Names]:
 //
 //   - "fifo" (ops name "scxvm_fifo"): a struct sched_ext_ops with only its
 //     name set. The kernel's defaults make it a global FIFO with 20 ms
@@ -23,6 +23,17 @@
 //     into the global DSQ until [Options.ErrorAfter] enqueues have happened,
 //     then inserts into a DSQ that does not exist ([BogusDSQ]), which the
 //     kernel reports as a "runtime error" and ejects the scheduler.
+//   - "starve" (ops name "scxvm_starve"): a fault fixture whose enqueue
+//     drops every kernel thread and sends every user task to the global
+//     DSQ. A kernel thread that wakes while a cpu is idle is still run by
+//     the kernel's default select_cpu, but one enqueued while the cpus are
+//     busy (and every per-cpu kernel thread) stays runnable without
+//     running. Its watchdog timeout defaults to [DefaultStarveTimeoutMs]
+//     (30 s, the kernel's maximum), so the kernel ejects it too late for a
+//     scenario of a few seconds: it is what the agent's guest-wide stall
+//     watch must catch. Work that waits on the starved threads (RCU grace
+//     periods, workqueues, the console) may hang until the scheduler is
+//     unloaded or ejected.
 //
 // The enqueue kfunc differs between kernels (scx_bpf_dispatch on 6.12,
 // scx_bpf_dsq_insert from 6.13): [Load] resolves it, the struct_ops layout

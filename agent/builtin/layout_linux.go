@@ -48,6 +48,7 @@ type layout struct {
 	// Members of struct task_struct.
 	taskFlags field
 	taskTgid  field
+	taskComm  field
 
 	insert kfunc
 }
@@ -99,7 +100,10 @@ func readLayout(spec *btf.Spec) (*layout, error) {
 	if l.taskTgid, err = findField(task, "tgid"); err != nil {
 		return nil, err
 	}
-	if l.taskFlags.size != 4 || l.taskTgid.size != 4 {
+	if l.taskComm, err = findField(task, "comm"); err != nil {
+		return nil, err
+	}
+	if l.taskFlags.size != 4 || l.taskTgid.size != 4 || l.taskComm.size < 4 {
 		return nil, fmt.Errorf("%s: unexpected sizes of flags (%d) or tgid (%d): %w",
 			taskType, l.taskFlags.size, l.taskTgid.size, ErrNotSupported)
 	}

@@ -34,6 +34,7 @@ const (
 	fakeTaskAnon  = 64
 	fakeTaskFlags = 44
 	fakeTaskTgid  = 1500
+	fakeTaskComm  = 1800
 )
 
 func (k fakeKernel) spec(t *testing.T) *btf.Spec {
@@ -44,6 +45,7 @@ func (k fakeKernel) spec(t *testing.T) *btf.Spec {
 		inner := &btf.Struct{Size: 2048, Members: []btf.Member{
 			{Name: "flags", Type: u32T, Offset: fakeTaskFlags * 8},
 			{Name: "tgid", Type: u32T, Offset: fakeTaskTgid * 8},
+			{Name: "comm", Type: &btf.Array{Index: u32T, Type: charT, Nelems: 16}, Offset: fakeTaskComm * 8},
 		}}
 		task = &btf.Struct{Name: taskType, Size: 4096, Members: []btf.Member{
 			{Name: "state", Type: u32T, Offset: 0},
@@ -54,6 +56,7 @@ func (k fakeKernel) spec(t *testing.T) *btf.Spec {
 			{Name: "state", Type: u32T, Offset: 0},
 			{Name: "flags", Type: u32T, Offset: fakeTaskFlags * 8},
 			{Name: "tgid", Type: u32T, Offset: fakeTaskTgid * 8},
+			{Name: "comm", Type: &btf.Array{Index: u32T, Type: charT, Nelems: 16}, Offset: fakeTaskComm * 8},
 		}}
 	}
 	types := []btf.Type{task}
@@ -146,6 +149,7 @@ func TestReadLayout(t *testing.T) {
 				enqueue:   field{fakeEnqueue, 8},
 				taskFlags: field{taskBase + fakeTaskFlags, 4},
 				taskTgid:  field{taskBase + fakeTaskTgid, 4},
+				taskComm:  field{taskBase + fakeTaskComm, 16},
 			}
 			got := *l
 			got.insert = kfunc{}
@@ -219,6 +223,38 @@ func TestStallEnqueue(t *testing.T) {
 	far.taskTgid.off = 40000
 	if _, err := stallEnqueue(&far); !errors.Is(err, ErrNotSupported) {
 		t.Errorf("tgid at offset 40000: error %v, want ErrNotSupported", err)
+	}
+}
+
+func TestStarveEnqueue(t *testing.T) {
+	l := testLayout(t)
+	insns, err := starveEnqueue(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := insns.Marshal(&buf, binary.LittleEndian); err != nil {
+		t.Fatalf("marshal: %v\n%v", err, insns)
+	}
+	if ids := kfuncCalls(insns); len(ids) != 1 || ids[0] != int64(l.insert.id) {
+		t.Errorf("kfunc calls %v, want one of id %d", ids, l.insert.id)
+	}
+	loads := map[int16]bool{}
+	for _, ins := range insns {
+		if ins.OpCode.Class().IsLoad() && ins.Src == asm.R6 {
+			loads[ins.Offset] = true
+		}
+	}
+	if !loads[int16(l.taskFlags.off)] || !loads[int16(l.taskComm.off)] || loads[int16(l.taskTgid.off)] {
+		t.Errorf("program should read task flags at %d and comm at %d, not tgid:\n%v", l.taskFlags.off, l.taskComm.off, insns)
+	}
+	if rcuPrefix != 0x756372 {
+		t.Errorf("rcuPrefix %#x is not \"rcu\" little-endian", rcuPrefix)
+	}
+	far := *l
+	far.taskComm.off = 40000
+	if _, err := starveEnqueue(&far); !errors.Is(err, ErrNotSupported) {
+		t.Errorf("comm at offset 40000: error %v, want ErrNotSupported", err)
 	}
 }
 

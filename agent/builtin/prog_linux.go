@@ -83,6 +83,48 @@ func stallEnqueue(l *layout) (asm.Instructions, error) {
 	return append(insns, insertTail(l)...), nil
 }
 
+// rcuPrefix is "rcu" as the low three bytes of a little-endian u32 load
+// of task_struct.comm.
+const rcuPrefix = 'r' | 'c'<<8 | 'u'<<16
+
+// starveEnqueue returns ops.enqueue of the "starve" scheduler: every
+// user-space task and the RCU kernel threads ("rcu_preempt", "rcuog/0",
+// ...) go to the global DSQ, every other kernel thread is dropped, so that
+// a kernel thread enqueued while no cpu is idle stays runnable without
+// ever running. (A kernel thread that wakes up while a cpu is idle is
+// still dispatched by the kernel's default ops.select_cpu, which keeps the
+// guest booting and the agent working; per-cpu kernel threads skip
+// select_cpu and always starve.) The RCU threads are spared because a
+// stalled grace period blocks cgroup moves and makes the kernel eject the
+// scheduler for an RCU stall, which would end the test before the point.
+//
+//	if (!(p->flags & PF_KTHREAD) || (*(u32 *)p->comm & 0xffffff) == 'rcu')
+//		insert(p, SCX_DSQ_GLOBAL, SCX_SLICE_DFL, enq_flags);
+func starveEnqueue(l *layout) (asm.Instructions, error) {
+	flagsOff, err := taskOffset(l.taskFlags)
+	if err != nil {
+		return nil, err
+	}
+	commOff, err := taskOffset(l.taskComm)
+	if err != nil {
+		return nil, err
+	}
+	insns := enqueueArgs()
+	insns = append(insns,
+		asm.LoadImm(asm.R2, imm64(DSQGlobal), asm.DWord),
+		asm.LoadMem(asm.R3, asm.R6, flagsOff, asm.Word),
+		asm.And.Imm(asm.R3, pfKthread),
+		asm.JEq.Imm(asm.R3, 0, labelInsert),
+		asm.LoadMem(asm.R3, asm.R6, commOff, asm.Word),
+		asm.And.Imm(asm.R3, 0xffffff),
+		asm.JEq.Imm(asm.R3, rcuPrefix, labelInsert),
+		// Drop the kernel thread.
+		asm.Mov.Imm(asm.R0, 0),
+		asm.Return(),
+	)
+	return append(insns, insertTail(l)...), nil
+}
+
 // errorEnqueue returns ops.enqueue of the "error" scheduler. counter names
 // an array map with one u64 element.
 //

@@ -65,6 +65,8 @@ func (p *printer) event(e vmtest.Event) {
 		p.line("%s ▶ %s under %s", tag, e.Scenario, e.Scheduler)
 	case vmtest.EventSched:
 		p.line("%s   scheduler: %s", tag, e.Message)
+	case vmtest.EventStall:
+		p.line("%s   stall: %s", tag, e.Message)
 	case vmtest.EventScenarioDone:
 		verdict := "PASS"
 		if e.Result != nil && !e.Result.Passed {

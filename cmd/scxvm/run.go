@@ -46,7 +46,8 @@ Kernels (--kernel): "debian" (default, Debian's 7.3 from ` + "`make kernel`" + `
 (` + "`make kernel-build`" + `), or the path of a bzImage/vmlinuz/vmlinux.
 
 Schedulers (--scheduler): "fifo" (default, built in: global FIFO), "stall" and
-"error" (built-in fault fixtures the kernel ejects), "none" (the kernel's own
+"error" (built-in fault fixtures the kernel ejects), "starve" (built-in fault
+fixture that starves kernel threads; the stall watch catches it), "none" (the kernel's own
 EEVDF), an example scheduler built by ` + "`make schedulers`" + ` for the kernel
 ("scx_simple", "scx_qmap", ...), or the path of a scheduler binary (copied
 into the guest with its shared libraries; --sched-arg passes arguments).
@@ -141,7 +142,7 @@ type vmFlags struct {
 
 func (v *vmFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&v.kernel, "kernel", "debian", "kernel: `NAME` (debian, 6.12) or PATH of a bzImage/vmlinux")
-	fs.StringVar(&v.scheduler, "scheduler", spec.SchedulerFIFO, "scheduler: fifo, stall, error, none, scx_NAME from the cache, or a PATH")
+	fs.StringVar(&v.scheduler, "scheduler", spec.SchedulerFIFO, "scheduler: fifo, stall, error, starve, none, scx_NAME from the cache, or a PATH")
 	fs.Var(&v.schedArgs, "sched-arg", "argument for the scheduler binary (repeatable)")
 	fs.StringVar(&v.topology, "topology", "1n1l2c1t", "guest topology: NUMA nodes, LLCs per node, cores per LLC, threads per core")
 	fs.IntVar(&v.cpus, "cpus", 0, "shorthand for --topology 1n1lNc1t")

@@ -88,6 +88,7 @@ func run() error {
 		{builtin.FIFO, checkFIFO},
 		{builtin.Stall, checkStall},
 		{builtin.Error, checkError},
+		{builtin.Starve, checkStarve},
 	} {
 		start := time.Now()
 		err := c.fn(klog)
@@ -263,6 +264,47 @@ func checkError(klog *kmsg) error {
 		return err
 	}
 	logf("error: %s", detail)
+	return waitState("disabled", 5*time.Second)
+}
+
+// checkStarve loads the "starve" scheduler: user tasks run under it
+// (a burner finishes), the kernel keeps it enabled with its 30 s watchdog
+// timeout, and it detaches cleanly. That it starves kernel threads is
+// asserted through the agent's stall watch (vmtest TestE2EStallWatch).
+func checkStarve(klog *kmsg) error {
+	s, err := builtin.Load(builtin.Starve, builtin.Options{Logf: logf, BTFCache: cache})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := waitAttached(s.Name()); err != nil {
+		return err
+	}
+	if _, err := klog.wait(`BPF scheduler "scxvm_starve" enabled`, 5*time.Second); err != nil {
+		return err
+	}
+	start := time.Now()
+	cmd, err := spin(context.Background(), 200*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("spinner under starve: %w", err)
+	}
+	logf("starve: a 200ms spinner took %v", time.Since(start).Round(time.Millisecond))
+	if got := read("state"); got != "enabled" {
+		return fmt.Errorf("state %q after running a user task", got)
+	}
+	if err := s.Close(); err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	line, err := klog.wait(`BPF scheduler "scxvm_starve" disabled`, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(line, "unregistered from user space") {
+		return fmt.Errorf("unexpected disable reason: %s", line)
+	}
 	return waitState("disabled", 5*time.Second)
 }
 
