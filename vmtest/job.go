@@ -10,6 +10,7 @@ import (
 	"github.com/scxvm/scxvm/ktext"
 	"github.com/scxvm/scxvm/protocol"
 	"github.com/scxvm/scxvm/spec"
+	"github.com/scxvm/scxvm/vmtest/check"
 )
 
 // jobSpec returns the protocol scheduler spec for a run of a scenario.
@@ -188,7 +189,7 @@ func (s *session) handle(js *jobState, id uint32, m protocol.Message) *Failure {
 			js.runnableWaits(m)
 			if !m.Final {
 				for _, w := range m.Waits {
-					s.emit(Event{Kind: EventStall, Scenario: js.sc.Name, Scheduler: js.sr.Scheduler, Message: TaskWait{
+					s.emit(Event{Kind: EventStall, Scenario: js.sc.Name, Scheduler: js.sr.Scheduler, Message: check.TaskWait{
 						PID: w.PID, TGID: w.TGID, Comm: w.Comm, CPU: w.CPU, Waited: w.Waited, At: w.At, Kthread: w.Kthread, Policy: w.Policy,
 					}.String()})
 				}
@@ -274,18 +275,18 @@ func (s *session) finishJob(js *jobState, lost *Failure) {
 		}
 	}
 	var missing []string
-	in := checkInput{
-		scenario:       js.sc,
-		workers:        sr.Workers,
-		sched:          !sr.Baseline && !s.cfg.schedulerFor(js.sc).IsNone(),
-		kernelLog:      sr.KernelLog,
-		stallWatch:     sr.StallWatch,
-		workerInfo:     js.workers,
-		enableSeqStart: -1,
-		enableSeqEnd:   -1,
+	in := check.Input{
+		Scenario:       js.sc,
+		Workers:        sr.Workers,
+		Sched:          !sr.Baseline && !s.cfg.schedulerFor(js.sc).IsNone(),
+		KernelLog:      sr.KernelLog,
+		StallWatch:     sr.StallWatch,
+		WorkerInfo:     js.workers,
+		EnableSeqStart: -1,
+		EnableSeqEnd:   -1,
 	}
 	if ev := js.schedBad(); ev != nil {
-		in.schedFailure = describeSchedEvent(*ev)
+		in.SchedFailure = describeSchedEvent(*ev)
 	}
 	if r := js.result; r != nil {
 		sr.Timings = &JobTimings{Setup: r.Timings.Setup, Run: r.Timings.Run, Collect: r.Timings.Collect, Total: r.Timings.Total}
@@ -293,21 +294,21 @@ func (s *session) finishJob(js *jobState, lost *Failure) {
 			sr.Payloads = append(sr.Payloads, payloadResult(p))
 		}
 		if r.EnableSeqStart != 0 || r.EnableSeqEnd != 0 {
-			in.enableSeqStart, in.enableSeqEnd = int64(r.EnableSeqStart), int64(r.EnableSeqEnd)
+			in.EnableSeqStart, in.EnableSeqEnd = int64(r.EnableSeqStart), int64(r.EnableSeqEnd)
 		}
 		if r.Status != protocol.StatusOK {
-			in.incomplete = fmt.Sprintf("job %s: %s", r.Status, r.Error)
+			in.Incomplete = fmt.Sprintf("job %s: %s", r.Status, r.Error)
 		}
-		if in.sched && r.SchedStateEnd != "" && r.SchedStateEnd != "enabled" && in.schedFailure == "" {
-			in.schedFailure = fmt.Sprintf("sched_ext state is %q at the end of the run", r.SchedStateEnd)
+		if in.Sched && r.SchedStateEnd != "" && r.SchedStateEnd != "enabled" && in.SchedFailure == "" {
+			in.SchedFailure = fmt.Sprintf("sched_ext state is %q at the end of the run", r.SchedStateEnd)
 		}
 		if r.Status == protocol.StatusOK {
-			missing = s.missingEvidence(js, in.sched)
+			missing = s.missingEvidence(js, in.Sched)
 		}
 	} else {
-		in.incomplete = "no job result (the guest was lost)"
+		in.Incomplete = "no job result (the guest was lost)"
 	}
-	sr.Failures = evaluate(in)
+	sr.Failures = check.Evaluate(in)
 
 	sr.Passed = len(sr.Failures) == 0 && lost == nil
 	sr.Failure = s.jobFailure(js, lost)
@@ -377,7 +378,7 @@ func (s *session) jobFailure(js *jobState, lost *Failure) *Failure {
 	for _, w := range js.sr.Workers {
 		if !w.Report.Completed && !js.sc.Checks.Skips(spec.CheckNoWorkerCrash) {
 			return &Failure{Kind: FailWorkerCrash, Scenario: js.sc.Name,
-				Message: fmt.Sprintf("worker %d of cgroup %s (%s) %s", w.Report.Index, w.Cgroup, w.Kind, describeExit(w.Report.Exit))}
+				Message: fmt.Sprintf("worker %d of cgroup %s (%s) %s", w.Report.Index, w.Cgroup, w.Kind, check.DescribeExit(w.Report.Exit))}
 		}
 	}
 	if !js.sc.Checks.Skips(spec.CheckKernelClean) {
@@ -431,7 +432,7 @@ func tailLines(ls []string, n int) []string {
 // workerResults attaches each report to its workload set: per cgroup, the
 // workload configs in order (then those of spawn and add_cgroup steps),
 // reports taken in the agent's order (spawn order within the cgroup).
-func workerResults(sc spec.Scenario, reports []protocol.CgroupReport) []WorkerResult {
+func workerResults(sc spec.Scenario, reports []protocol.CgroupReport) []check.Worker {
 	type set struct {
 		id   int
 		n    int
@@ -458,11 +459,11 @@ func workerResults(sc spec.Scenario, reports []protocol.CgroupReport) []WorkerRe
 		}
 	}
 	pos := map[string]int{}
-	out := make([]WorkerResult, 0, len(reports))
+	out := make([]check.Worker, 0, len(reports))
 	for _, r := range reports {
 		p := pos[r.Cgroup]
 		pos[r.Cgroup]++
-		w := WorkerResult{Cgroup: r.Cgroup, Set: -1, Report: r.Report}
+		w := check.Worker{Cgroup: r.Cgroup, Set: -1, Report: r.Report}
 		for _, st := range sets[r.Cgroup] {
 			if p < st.n {
 				w.Set, w.Kind = st.id, st.kind
@@ -477,8 +478,9 @@ func workerResults(sc spec.Scenario, reports []protocol.CgroupReport) []WorkerRe
 
 // missingEvidence lists what a passing job must have shown and js did
 // not: a report from every configured worker (spawn steps included),
-// progress samples during the run, and, with a scheduler under test, that
-// scheduler enabled before the workers started and still at the end.
+// progress samples during the run, the stall watch's summary (unless its
+// check is skipped), and, with a scheduler under test, that scheduler
+// enabled before the workers started and still at the end.
 func (s *session) missingEvidence(js *jobState, sched bool) []string {
 	var out []string
 	if want, got := js.sc.Workers(), len(js.reports); got < want {
@@ -486,6 +488,9 @@ func (s *session) missingEvidence(js *jobState, sched bool) []string {
 	}
 	if js.sc.Workers() > 0 && len(js.sr.Progress) == 0 {
 		out = append(out, "no progress sample arrived during the run")
+	}
+	if sw := js.sr.StallWatch; !js.sc.Checks.Skips(spec.CheckNoStalledTask) && (sw == nil || !sw.Final) {
+		out = append(out, "the guest's stall watch sent no summary")
 	}
 	if r := js.result; sched && r != nil {
 		if r.SchedStateStart != "enabled" {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/stressng"
+	"github.com/scxvm/scxvm/vmtest/check"
 )
 
 // KernelInfo names the kernel a run booted.
@@ -57,7 +58,7 @@ type SchedEvent struct {
 type ProgressSample struct {
 	// Elapsed is the time since the workers started.
 	Elapsed time.Duration `json:"elapsed_ns"`
-	// Iterations are the per-worker iteration counters, in WorkerResult
+	// Iterations are the per-worker iteration counters, in check.Worker
 	// order (cgroups and their workload sets in order).
 	Iterations []uint64 `json:"iterations"`
 	// Rates are iterations per second per cgroup since the previous sample.
@@ -96,11 +97,11 @@ type ScenarioResult struct {
 	// Passed is true when every check passed.
 	Passed bool `json:"passed"`
 	// Failures are the failed checks.
-	Failures []CheckFailure `json:"failures,omitempty"`
+	Failures []check.Failure `json:"failures,omitempty"`
 	// Failure attributes a scenario that did not complete.
 	Failure *Failure `json:"failure,omitempty"`
 	// Workers are the raw worker reports.
-	Workers []WorkerResult `json:"workers,omitempty"`
+	Workers []check.Worker `json:"workers,omitempty"`
 	// Progress is the series of progress samples.
 	Progress []ProgressSample `json:"progress,omitempty"`
 	// SchedEvents are the scheduler events of the scenario.
@@ -111,7 +112,7 @@ type ScenarioResult struct {
 	Payloads []PayloadResult `json:"payloads,omitempty"`
 	// StallWatch is what the guest-wide stall watch saw (tasks runnable
 	// without running, and its cost); nil when it did not report.
-	StallWatch *StallWatch `json:"stall_watch,omitempty"`
+	StallWatch *check.StallWatch `json:"stall_watch,omitempty"`
 	// Duration is the configured run time; Elapsed the wall time from
 	// sending the job to its result (the per-scenario overhead is
 	// Elapsed - Duration).

@@ -105,6 +105,13 @@ func hello() *protocol.Hello {
 	}
 }
 
+// watchSummary is the stall watch's summary of a job in which no task
+// waited.
+func watchSummary(job *protocol.Job) *protocol.RunnableWaits {
+	return &protocol.RunnableWaits{JobID: job.ID, Final: true, Floor: 500 * time.Millisecond,
+		Stats: protocol.WatchStats{Interval: 500 * time.Millisecond, Samples: 4, Watched: 2 * time.Second}}
+}
+
 // healthyReports answers a job with a report per configured worker.
 func healthyReports(job *protocol.Job) *protocol.Reports {
 	r := &protocol.Reports{JobID: job.ID}
@@ -112,7 +119,8 @@ func healthyReports(job *protocol.Job) *protocol.Reports {
 		i := 0
 		for _, w := range cg.Workloads {
 			for range w.NumWorkers {
-				rep := spinner(i, 0, 1)
+				rep := spec.WorkerReport{Index: i, TID: 100 + i, Completed: true, Iterations: 1000, WorkUnits: 1024000,
+					CPUTimeNs: uint64(time.Second), WallTimeNs: uint64(2 * time.Second), MaxGapMs: 30, CPUsUsed: []int{0, 1}}
 				r.Workers = append(r.Workers, protocol.CgroupReport{Cgroup: cg.Name, Report: rep})
 				i++
 			}
@@ -145,6 +153,7 @@ func serveJobs(tweak func(job *protocol.Job, c *protocol.Conn) bool) func(*proto
 					Workers: []protocol.WorkerInfo{{Cgroup: "steady", Index: 0}, {Cgroup: "steady", Index: 1}}, SchedState: "enabled"})
 				c.Send(&protocol.Progress{JobID: m.ID, At: 200 * time.Millisecond, Iterations: []uint64{20, 30}, SchedState: "enabled"})
 				c.Send(healthyReports(m))
+				c.Send(watchSummary(m))
 				c.Send(&protocol.JobResult{JobID: m.ID, Status: protocol.StatusOK, SchedStateStart: "enabled", SchedStateEnd: "enabled", EnableSeqStart: 1, EnableSeqEnd: 1})
 			}
 		}
@@ -270,7 +279,7 @@ func TestSessionNoEvidence(t *testing.T) {
 	}{
 		{"ok and nothing else", spec.Scheduler{}, func(job *protocol.Job, c *protocol.Conn) {
 			c.Send(&protocol.JobResult{JobID: job.ID, Status: protocol.StatusOK})
-		}, []string{"0 of 4 configured workers reported", "no progress sample", `state "unknown" when the workers started`, `state "unknown" at the end`}},
+		}, []string{"0 of 4 configured workers reported", "no progress sample", "stall watch sent no summary", `state "unknown" when the workers started`, `state "unknown" at the end`}},
 		{"one report dropped", spec.Scheduler{}, func(job *protocol.Job, c *protocol.Conn) {
 			progress(c, job)
 			r := healthyReports(job)
@@ -313,6 +322,7 @@ func TestSessionNoEvidence(t *testing.T) {
 	res, err := runSession(t, Config{Scheduler: spec.Scheduler{Name: spec.SchedulerNone}}, serveJobs(func(job *protocol.Job, c *protocol.Conn) bool {
 		progress(c, job)
 		c.Send(healthyReports(job))
+		c.Send(watchSummary(job))
 		c.Send(&protocol.JobResult{JobID: job.ID, Status: protocol.StatusOK})
 		return false
 	}))

@@ -11,6 +11,7 @@ import (
 	"github.com/scxvm/scxvm/kernel"
 	"github.com/scxvm/scxvm/protocol"
 	"github.com/scxvm/scxvm/spec"
+	"github.com/scxvm/scxvm/vmtest/check"
 )
 
 // TestE2EStallWatch boots three guests at once. Under the "starve"
@@ -124,7 +125,7 @@ func TestE2EStallWatch(t *testing.T) {
 }
 
 // describeWatch summarises a watch: its longest wait and its cost.
-func describeWatch(sw *StallWatch) string {
+func describeWatch(sw *check.StallWatch) string {
 	longest := "none above the floor"
 	if len(sw.Waits) > 0 {
 		w := sw.Waits[0]

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/scxvm/scxvm/spec"
+	"github.com/scxvm/scxvm/vmtest/check"
 )
 
 // recordingTB records a Fatal instead of ending the test.
@@ -41,7 +42,7 @@ func TestExplain(t *testing.T) {
 		Failure:        f,
 		ConsoleExcerpt: []string{"[ 1.0] sysrq: Trigger a crash"},
 		ConsoleLog:     "/tmp/console.log",
-		Scenarios:      []ScenarioResult{{Name: "steady", Scheduler: "fifo", Failures: []CheckFailure{{Check: spec.CheckMaxGap, Cgroup: "a", Worker: 1, Message: "stalled"}}}},
+		Scenarios:      []ScenarioResult{{Name: "steady", Scheduler: "fifo", Failures: []check.Failure{{Check: spec.CheckMaxGap, Cgroup: "a", Worker: 1, Message: "stalled"}}}},
 	}
 	got := Explain(res, fmt.Errorf("run: %w", f))
 	for _, want := range []string{"kernel_panic: Kernel panic", "Call Trace:", "steady/fifo: max_gap [a worker 1]: stalled", "| [ 1.0] sysrq: Trigger a crash", "console log: /tmp/console.log"} {

@@ -7,13 +7,14 @@ import (
 
 	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
+	"github.com/scxvm/scxvm/vmtest/check"
 )
 
 func TestPrintDegraded(t *testing.T) {
 	rep := func(msg string) spec.WorkerReport { return spec.WorkerReport{Completed: true, Degraded: msg} }
 	res := &vmtest.Result{Scenarios: []vmtest.ScenarioResult{
-		{Name: "steady", Scheduler: "fifo", Workers: []vmtest.WorkerResult{{Kind: spec.CpuSpin, Report: rep("")}}},
-		{Name: "io", Scheduler: "fifo", Workers: []vmtest.WorkerResult{
+		{Name: "steady", Scheduler: "fifo", Workers: []check.Worker{{Kind: spec.CpuSpin, Report: rep("")}}},
+		{Name: "io", Scheduler: "fifo", Workers: []check.Worker{
 			{Kind: spec.IoSyncWrite, Report: rep("tmpfs")},
 			{Kind: spec.IoRandRead, Report: rep("tmpfs")},
 			{Kind: spec.IoRandRead, Report: rep("tmpfs")},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
+	"github.com/scxvm/scxvm/vmtest/check"
 )
 
 func TestPerfResult(t *testing.T) {
@@ -148,7 +149,7 @@ func TestRSSRow(t *testing.T) {
 
 func TestPairRowSamples(t *testing.T) {
 	pairOK := func(name string) vmtest.ScenarioResult {
-		return vmtest.ScenarioResult{Name: name, Workers: []vmtest.WorkerResult{{Report: spec.WorkerReport{Completed: true, Iterations: 1000, WallTimeNs: 1e9}}}}
+		return vmtest.ScenarioResult{Name: name, Workers: []check.Worker{{Report: spec.WorkerReport{Completed: true, Iterations: 1000, WallTimeNs: 1e9}}}}
 	}
 	perfOK := func(name string, ops string) vmtest.ScenarioResult {
 		return vmtest.ScenarioResult{Name: name, Payloads: []vmtest.PayloadResult{{Name: "perf", ExitCode: new(0), Output: ops + " ops/sec\n"}}}

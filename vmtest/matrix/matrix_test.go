@@ -15,6 +15,7 @@ import (
 	"github.com/scxvm/scxvm/kernel"
 	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
+	"github.com/scxvm/scxvm/vmtest/check"
 )
 
 // want is one outcome a cell may have: the kind, every failed check
@@ -252,7 +253,7 @@ func TestJudge(t *testing.T) {
 	cell := func(sched string, o Outcome, reason string, checks ...string) CellResult {
 		sr := &vmtest.ScenarioResult{}
 		for _, c := range checks {
-			sr.Failures = append(sr.Failures, vmtest.CheckFailure{Check: c, Worker: -1})
+			sr.Failures = append(sr.Failures, check.Failure{Check: c, Worker: -1})
 		}
 		return CellResult{Cell: Cell{Kernel: "k", Scheduler: spec.Scheduler{Name: sched}, Scenario: "steady"}, SchedulerName: sched, Outcome: o, Reason: reason, Result: sr}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/scxvm/scxvm/ktext"
 	"github.com/scxvm/scxvm/vmtest"
+	"github.com/scxvm/scxvm/vmtest/check"
 	"github.com/scxvm/scxvm/vmtest/report/internal/timeline"
 )
 
@@ -131,7 +132,7 @@ func runLabel(sr *vmtest.ScenarioResult) string {
 // fairness returns the cpu time spread of each workload set among the
 // completed workers that are not fan-out messengers, as the fairness check
 // computes it: (max-min)/max.
-func fairness(ws []vmtest.WorkerResult, idx []int) []setStats {
+func fairness(ws []check.Worker, idx []int) []setStats {
 	var out []setStats
 	at := map[int]int{}
 	for _, wi := range idx {
@@ -172,7 +173,7 @@ type latencyDist struct {
 // mergeLatencies merges the workers' latency reservoirs, keeping at most
 // limit values (a strided subset of each reservoir, weighted so that each
 // worker counts as many wake-ups as it measured).
-func mergeLatencies(ws []vmtest.WorkerResult, idx []int, limit int) *latencyDist {
+func mergeLatencies(ws []check.Worker, idx []int, limit int) *latencyDist {
 	total := 0
 	for _, wi := range idx {
 		total += len(ws[wi].Report.ResumeLatenciesNs)

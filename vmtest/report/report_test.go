@@ -18,6 +18,7 @@ import (
 	"github.com/scxvm/scxvm/ktext"
 	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
+	"github.com/scxvm/scxvm/vmtest/check"
 	"github.com/scxvm/scxvm/vmtest/report/internal/timeline"
 )
 
@@ -89,11 +90,11 @@ func TestGroups(t *testing.T) {
 }
 
 func TestFairness(t *testing.T) {
-	w := func(set int, cpuMs uint64, completed, messenger bool) vmtest.WorkerResult {
-		return vmtest.WorkerResult{Cgroup: "a", Set: set, Kind: spec.CpuSpin, Report: spec.WorkerReport{
+	w := func(set int, cpuMs uint64, completed, messenger bool) check.Worker {
+		return check.Worker{Cgroup: "a", Set: set, Kind: spec.CpuSpin, Report: spec.WorkerReport{
 			CPUTimeNs: cpuMs * 1e6, Completed: completed, IsMessenger: messenger}}
 	}
-	ws := []vmtest.WorkerResult{w(0, 100, true, false), w(0, 80, true, false), w(0, 1, false, false), w(0, 1, true, true), w(1, 50, true, false)}
+	ws := []check.Worker{w(0, 100, true, false), w(0, 80, true, false), w(0, 1, false, false), w(0, 1, true, true), w(1, 50, true, false)}
 	got := fairness(ws, []int{0, 1, 2, 3, 4})
 	want := []setStats{
 		{Set: 0, Kind: "CpuSpin", Workers: 2, Min: 80 * time.Millisecond, Max: 100 * time.Millisecond, SpreadPct: 20},
@@ -105,12 +106,12 @@ func TestFairness(t *testing.T) {
 }
 
 func TestMergeLatencies(t *testing.T) {
-	w := func(count uint64, lat ...uint64) vmtest.WorkerResult {
-		return vmtest.WorkerResult{Report: spec.WorkerReport{ResumeLatenciesNs: lat, ResumeLatencyCount: count}}
+	w := func(count uint64, lat ...uint64) check.Worker {
+		return check.Worker{Report: spec.WorkerReport{ResumeLatenciesNs: lat, ResumeLatencyCount: count}}
 	}
 	// Worker 1 measured 100 times more wake-ups than worker 0: its
 	// latencies dominate the distribution.
-	ws := []vmtest.WorkerResult{w(2, 1000, 2000), w(200, 10_000, 20_000), {}}
+	ws := []check.Worker{w(2, 1000, 2000), w(200, 10_000, 20_000), {}}
 	d := mergeLatencies(ws, []int{0, 1, 2}, 0)
 	if d.Count != 202 {
 		t.Errorf("count %d, want 202", d.Count)
@@ -131,7 +132,7 @@ func TestMergeLatencies(t *testing.T) {
 	for i := range many {
 		many[i] = uint64(i + 1)
 	}
-	d = mergeLatencies([]vmtest.WorkerResult{w(1000, many...)}, []int{0}, 100)
+	d = mergeLatencies([]check.Worker{w(1000, many...)}, []int{0}, 100)
 	if len(d.Values) != 100 || d.Count != 1000 || d.Cum[len(d.Cum)-1] < 0.999 {
 		t.Errorf("limited merge: %d values, count %d, last cum %v; want 100, 1000, 1", len(d.Values), d.Count, d.Cum[len(d.Cum)-1])
 	}
@@ -320,7 +321,7 @@ func TestEvidence(t *testing.T) {
 	res := synthResult(2, 10, 0, 0, false)
 	sr := &res.Scenarios[0]
 	sr.Passed, res.Passed = false, false
-	sr.Failures = []vmtest.CheckFailure{{Check: spec.CheckMaxGap, Cgroup: "cg1", Worker: 0, Message: "worker stalled for 2.5s (limit 2s) on cpu 1, 900 ms after start"}}
+	sr.Failures = []check.Failure{{Check: spec.CheckMaxGap, Cgroup: "cg1", Worker: 0, Message: "worker stalled for 2.5s (limit 2s) on cpu 1, 900 ms after start"}}
 	sr.KernelLog = []string{"ok", "WARNING: CPU: 0 PID: 1 at <script>alert(1)</script>", "Call Trace:"}
 	res.Incidents = []vmtest.Incident{{Kind: ktext.Oops, Line: "Oops: 0000", At: res.BootToHello + 2*time.Second, Excerpt: []string{"Oops: 0000 [#1]", "RIP: x"}}}
 	res.Failure = &vmtest.Failure{Kind: vmtest.FailPanic, Message: "kernel oops", Detail: []string{"Oops: 0000 [#1]"}}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
+	"github.com/scxvm/scxvm/vmtest/check"
 )
 
 // synthResult makes a run result of one scenario with the given number
@@ -53,7 +54,7 @@ func synthResult(workers, samples, latencies, migrations int, baseline bool) *vm
 				rep.Migrations = append(rep.Migrations, spec.Migration{AtNs: min(at, uint64(dur)), FromCPU: rng.IntN(8), ToCPU: rng.IntN(8)})
 			}
 			rep.MigrationCount = uint64(migrations)
-			sr.Workers = append(sr.Workers, vmtest.WorkerResult{Cgroup: cg, Set: 0, Kind: spec.CpuSpin, Report: rep})
+			sr.Workers = append(sr.Workers, check.Worker{Cgroup: cg, Set: 0, Kind: spec.CpuSpin, Report: rep})
 		}
 		counts := make([]uint64, workers)
 		for k := range samples {

@@ -15,6 +15,7 @@ import (
 	"github.com/scxvm/scxvm/ktext"
 	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
+	"github.com/scxvm/scxvm/vmtest/check"
 )
 
 // validate checks data against the Trace Event Format's JSON Object
@@ -216,8 +217,8 @@ func TestValidateRejects(t *testing.T) {
 // scheduler ejection, and a kernel incident during the first.
 func result() *vmtest.Result {
 	ms := time.Millisecond
-	worker := func(cg string, i int, iters uint64, migs ...spec.Migration) vmtest.WorkerResult {
-		return vmtest.WorkerResult{Cgroup: cg, Kind: spec.CpuSpin, Report: spec.WorkerReport{
+	worker := func(cg string, i int, iters uint64, migs ...spec.Migration) check.Worker {
+		return check.Worker{Cgroup: cg, Kind: spec.CpuSpin, Report: spec.WorkerReport{
 			Index: i, TID: 100 + i, Iterations: iters, Completed: true, CPUTimeNs: uint64(900 * ms),
 			MaxGapMs: 300, MaxGapAtMs: 700, MaxGapCPU: 1, Migrations: migs, MigrationCount: uint64(len(migs)),
 		}}
@@ -231,7 +232,7 @@ func result() *vmtest.Result {
 	sc := func(name, sched string, base bool) vmtest.ScenarioResult {
 		return vmtest.ScenarioResult{
 			Name: name, Scheduler: sched, Baseline: base, Passed: true,
-			Workers:  []vmtest.WorkerResult{worker("a", 0, 30, spec.Migration{AtNs: uint64(100 * ms), FromCPU: 0, ToCPU: 1}), worker("b", 0, 40)},
+			Workers:  []check.Worker{worker("a", 0, 30, spec.Migration{AtNs: uint64(100 * ms), FromCPU: 0, ToCPU: 1}), worker("b", 0, 40)},
 			Progress: progress, Duration: 800 * ms, Elapsed: 2 * time.Second,
 			Timings: &vmtest.JobTimings{Setup: 500 * ms, Run: 800 * ms, Collect: 100 * ms, Total: 1400 * ms},
 		}
@@ -241,7 +242,7 @@ func result() *vmtest.Result {
 	s2 := sc("mixed", "scx_x", false)
 	s2.Passed = false
 	s2.SchedEvents = []vmtest.SchedEvent{{Kind: "ejected", At: 900 * ms, Scheduler: "x", Reason: "runnable task stall", Message: "x: a[1] failed to run for 30s", Log: "line1\nline2"}}
-	s2.Failures = []vmtest.CheckFailure{{Check: spec.CheckSchedulerAttached, Worker: -1, Message: "ejected"}}
+	s2.Failures = []check.Failure{{Check: spec.CheckSchedulerAttached, Worker: -1, Message: "ejected"}}
 	return &vmtest.Result{
 		Kernel: vmtest.KernelInfo{Name: "debian", Release: "7.3"}, Scheduler: "scx_x", Topology: "1n1l2c1t",
 		BootToHello: 3 * time.Second,

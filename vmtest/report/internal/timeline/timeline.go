@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/vmtest"
+	"github.com/scxvm/scxvm/vmtest/check"
 )
 
 // Span is where one scenario result sits in its run.
@@ -134,7 +135,7 @@ func Activity(sr *vmtest.ScenarioResult, w int) []Interval {
 
 // LongestGap returns the worker's longest gap between progress
 // checkpoints in scenario time, and false when it reported none.
-func LongestGap(w vmtest.WorkerResult) (Interval, bool) {
+func LongestGap(w check.Worker) (Interval, bool) {
 	r := w.Report
 	if !r.Completed || r.MaxGapMs == 0 || r.MaxGapAtMs < r.MaxGapMs {
 		return Interval{}, false

@@ -8,6 +8,7 @@ import (
 	"github.com/scxvm/scxvm/ktext"
 	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
+	"github.com/scxvm/scxvm/vmtest/check"
 )
 
 const ms = time.Millisecond
@@ -89,7 +90,7 @@ func TestActivity(t *testing.T) {
 }
 
 func TestLongestGap(t *testing.T) {
-	w := vmtest.WorkerResult{Report: spec.WorkerReport{Completed: true, MaxGapMs: 300, MaxGapAtMs: 1000}}
+	w := check.Worker{Report: spec.WorkerReport{Completed: true, MaxGapMs: 300, MaxGapAtMs: 1000}}
 	if got, ok := LongestGap(w); !ok || got != (Interval{From: 700 * ms, To: time.Second}) {
 		t.Errorf("LongestGap = %+v %v, want 0.7s-1s", got, ok)
 	}

@@ -1,8 +1,12 @@
-package vmtest
+// Package check is vmtest's check engine: it judges one scenario run from
+// its raw evidence (worker reports, the guest's stall watch, the kernel
+// log, the scheduler's state) against the scenario's spec.Checks, and
+// owns the evidence types it judges and the failures it reports. It makes
+// no I/O.
+package check
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -13,8 +17,8 @@ import (
 	"github.com/scxvm/scxvm/spec"
 )
 
-// CheckFailure is one failed check.
-type CheckFailure struct {
+// Failure is one failed check.
+type Failure struct {
 	// Check is the check's name (see spec.CheckNames).
 	Check string `json:"check"`
 	// Cgroup and Worker locate the failure when it concerns one worker;
@@ -25,7 +29,7 @@ type CheckFailure struct {
 	Message string `json:"message"`
 }
 
-func (f CheckFailure) String() string {
+func (f Failure) String() string {
 	var b strings.Builder
 	b.WriteString(f.Check)
 	if f.Cgroup != "" {
@@ -40,8 +44,8 @@ func (f CheckFailure) String() string {
 	return b.String()
 }
 
-// WorkerResult is one worker's raw report and where it ran.
-type WorkerResult struct {
+// Worker is one worker's raw report and where it ran.
+type Worker struct {
 	// Cgroup is the cgroup the worker was spawned into.
 	Cgroup string `json:"cgroup"`
 	// Set numbers the worker's workload set in the scenario: the workload
@@ -53,52 +57,53 @@ type WorkerResult struct {
 	Report spec.WorkerReport `json:"report"`
 }
 
-// checkInput is everything the checks look at for one scenario run.
-type checkInput struct {
-	scenario spec.Scenario
-	workers  []WorkerResult
-	// sched is true when a sched_ext scheduler was supposed to be attached.
-	sched bool
-	// schedFailure is the attribution of a scheduler failure seen during the
-	// job (ejection, death, load failure), empty when none.
-	schedFailure string
-	// enableSeqStart and enableSeqEnd are sched_ext's enable_seq at the
+// Input is everything the checks look at for one scenario run.
+type Input struct {
+	Scenario spec.Scenario
+	Workers  []Worker
+	// Sched is true when a sched_ext scheduler was supposed to be attached.
+	Sched bool
+	// SchedFailure is the attribution of a scheduler failure seen during
+	// the job (ejection, death, load failure), empty when none.
+	SchedFailure string
+	// EnableSeqStart and EnableSeqEnd are sched_ext's enable_seq at the
 	// job's start and end (-1 when unknown).
-	enableSeqStart, enableSeqEnd int64
-	// kernelLog holds the kernel log lines of the job.
-	kernelLog []string
-	// incomplete says why the job did not complete, empty when it did.
-	incomplete string
-	// stallWatch is what the guest-wide stall watch saw, nil when it sent
-	// nothing; workerInfo maps worker pids to cgroups and indexes.
-	stallWatch *StallWatch
-	workerInfo []protocol.WorkerInfo
+	EnableSeqStart, EnableSeqEnd int64
+	// KernelLog holds the kernel log lines of the job.
+	KernelLog []string
+	// Incomplete says why the job did not complete, empty when it did.
+	Incomplete string
+	// StallWatch is what the guest-wide stall watch saw, nil when it sent
+	// nothing; WorkerInfo maps worker pids to cgroups and indexes.
+	StallWatch *StallWatch
+	WorkerInfo []protocol.WorkerInfo
 }
 
-// evaluate runs every check that is not skipped and returns the failures.
-func evaluate(in checkInput) []CheckFailure {
-	c := in.scenario.Checks
-	var out []CheckFailure
+// Evaluate runs every check of in.Scenario that is not skipped and
+// returns the failures, in spec.CheckNames order per worker.
+func Evaluate(in Input) []Failure {
+	c := in.Scenario.Checks
+	var out []Failure
 	add := func(check, cg string, w int, format string, args ...any) {
-		out = append(out, CheckFailure{Check: check, Cgroup: cg, Worker: w, Message: fmt.Sprintf(format, args...)})
+		out = append(out, Failure{Check: check, Cgroup: cg, Worker: w, Message: fmt.Sprintf(format, args...)})
 	}
-	if !c.Skips(spec.CheckJobCompleted) && in.incomplete != "" {
-		add(spec.CheckJobCompleted, "", -1, "%s", in.incomplete)
+	if !c.Skips(spec.CheckJobCompleted) && in.Incomplete != "" {
+		add(spec.CheckJobCompleted, "", -1, "%s", in.Incomplete)
 	}
-	if in.sched && !c.Skips(spec.CheckSchedulerAttached) {
+	if in.Sched && !c.Skips(spec.CheckSchedulerAttached) {
 		switch {
-		case in.schedFailure != "":
-			add(spec.CheckSchedulerAttached, "", -1, "%s", in.schedFailure)
-		case in.enableSeqStart >= 0 && in.enableSeqEnd >= 0 && in.enableSeqStart != in.enableSeqEnd:
-			add(spec.CheckSchedulerAttached, "", -1, "sched_ext enable_seq changed from %d to %d during the run (the scheduler was re-enabled)", in.enableSeqStart, in.enableSeqEnd)
+		case in.SchedFailure != "":
+			add(spec.CheckSchedulerAttached, "", -1, "%s", in.SchedFailure)
+		case in.EnableSeqStart >= 0 && in.EnableSeqEnd >= 0 && in.EnableSeqStart != in.EnableSeqEnd:
+			add(spec.CheckSchedulerAttached, "", -1, "sched_ext enable_seq changed from %d to %d during the run (the scheduler was re-enabled)", in.EnableSeqStart, in.EnableSeqEnd)
 		}
 	}
-	allowed := allowedCPUs(in.scenario)
-	for _, w := range in.workers {
+	allowed := allowedCPUs(in.Scenario)
+	for _, w := range in.Workers {
 		r := w.Report
 		if !r.Completed {
 			if !c.Skips(spec.CheckNoWorkerCrash) {
-				add(spec.CheckNoWorkerCrash, w.Cgroup, r.Index, "worker (%s, tid %d) did not report: %s", w.Kind, r.TID, describeExit(r.Exit))
+				add(spec.CheckNoWorkerCrash, w.Cgroup, r.Index, "worker (%s, tid %d) did not report: %s", w.Kind, r.TID, DescribeExit(r.Exit))
 			}
 			continue
 		}
@@ -115,12 +120,12 @@ func evaluate(in checkInput) []CheckFailure {
 		}
 		if lat := r.ResumeLatenciesNs; len(lat) > 0 {
 			if c.MaxP99WakeLatency > 0 && !c.Skips(spec.CheckP99WakeLatency) {
-				if p99 := time.Duration(percentile(lat, 99)); p99 > c.MaxP99WakeLatency {
+				if p99 := time.Duration(spec.Percentile(lat, 0.99)); p99 > c.MaxP99WakeLatency {
 					add(spec.CheckP99WakeLatency, w.Cgroup, r.Index, "p99 wake latency %v above %v", p99, c.MaxP99WakeLatency)
 				}
 			}
 			if c.MaxWakeLatencyCV > 0 && !c.Skips(spec.CheckWakeLatencyCV) {
-				if cv := coefVar(lat); cv > c.MaxWakeLatencyCV {
+				if cv := spec.CVUint64(lat); cv > c.MaxWakeLatencyCV {
 					add(spec.CheckWakeLatencyCV, w.Cgroup, r.Index, "wake latency CV %.2f above %.2f", cv, c.MaxWakeLatencyCV)
 				}
 			}
@@ -137,13 +142,13 @@ func evaluate(in checkInput) []CheckFailure {
 		}
 	}
 	if !c.Skips(spec.CheckFairness) {
-		out = append(out, fairness(in.workers, c.FairnessOrDefault())...)
+		out = append(out, fairness(in.Workers, c.FairnessOrDefault())...)
 	}
 	if !c.Skips(spec.CheckNoStalledTask) {
-		out = append(out, stalledTasks(in.stallWatch, c.MaxRunnableWaitOrDefault(), in.workerInfo)...)
+		out = append(out, stalledTasks(in.StallWatch, c.MaxRunnableWaitOrDefault(), in.WorkerInfo)...)
 	}
 	if !c.Skips(spec.CheckKernelClean) {
-		for _, l := range in.kernelLog {
+		for _, l := range in.KernelLog {
 			if kind, ok := ktext.Detect(l); ok {
 				add(spec.CheckKernelClean, "", -1, "kernel %s: %s", kind, strings.TrimSpace(l))
 				break
@@ -155,7 +160,7 @@ func evaluate(in checkInput) []CheckFailure {
 
 // fairness compares the cpu time of the completed, non-messenger workers of
 // each workload set.
-func fairness(workers []WorkerResult, limit float64) []CheckFailure {
+func fairness(workers []Worker, limit float64) []Failure {
 	type key struct {
 		cgroup string
 		set    int
@@ -172,7 +177,7 @@ func fairness(workers []WorkerResult, limit float64) []CheckFailure {
 		}
 		sets[k] = append(sets[k], w.Report)
 	}
-	var out []CheckFailure
+	var out []Failure
 	for _, k := range order {
 		rs := sets[k]
 		if len(rs) < 2 {
@@ -192,7 +197,7 @@ func fairness(workers []WorkerResult, limit float64) []CheckFailure {
 		}
 		spread := 100 * float64(hi.CPUTimeNs-lo.CPUTimeNs) / float64(hi.CPUTimeNs)
 		if spread > limit {
-			out = append(out, CheckFailure{
+			out = append(out, Failure{
 				Check: spec.CheckFairness, Cgroup: k.cgroup, Worker: -1,
 				Message: fmt.Sprintf("cpu time spread %.1f%% above %.1f%% in workload set %d: worker %d got %v, worker %d got %v",
 					spread, limit, k.set, lo.Index, time.Duration(lo.CPUTimeNs), hi.Index, time.Duration(hi.CPUTimeNs)),
@@ -257,7 +262,8 @@ func allowedCPUs(s spec.Scenario) map[string]spec.CPUSet {
 	return out
 }
 
-func describeExit(e spec.ExitInfo) string {
+// DescribeExit says how a worker that did not report ended.
+func DescribeExit(e spec.ExitInfo) string {
 	switch e.Kind {
 	case spec.ExitExited:
 		return fmt.Sprintf("exited with code %d", e.Code)
@@ -272,37 +278,4 @@ func describeExit(e spec.ExitInfo) string {
 		return e.Message
 	}
 	return "no exit information"
-}
-
-// percentile returns the p-th percentile (nearest rank) of samples.
-func percentile(samples []uint64, p float64) uint64 {
-	if len(samples) == 0 {
-		return 0
-	}
-	s := slices.Clone(samples)
-	slices.Sort(s)
-	rank := int(math.Ceil(p / 100 * float64(len(s))))
-	rank = min(max(rank, 1), len(s))
-	return s[rank-1]
-}
-
-// coefVar returns stddev/mean of samples.
-func coefVar(samples []uint64) float64 {
-	if len(samples) < 2 {
-		return 0
-	}
-	var sum float64
-	for _, v := range samples {
-		sum += float64(v)
-	}
-	mean := sum / float64(len(samples))
-	if mean == 0 {
-		return 0
-	}
-	var sq float64
-	for _, v := range samples {
-		d := float64(v) - mean
-		sq += d * d
-	}
-	return math.Sqrt(sq/float64(len(samples))) / mean
 }
