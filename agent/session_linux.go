@@ -163,6 +163,8 @@ type session struct {
 	// open); samplerMu is held by the job whose watch uses it.
 	sampler   *stallwatch.Sampler
 	samplerMu sync.Mutex
+	// watch is the running job's stall watch (under mu), nil between jobs.
+	watch *stallwatch.Watch
 }
 
 // Serve runs the agent's side of one conversation over rwc until the host

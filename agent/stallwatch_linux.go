@@ -21,15 +21,21 @@ func (s *session) primeStallWatch() {
 	}
 }
 
-// closeStallWatch closes the sampler's files, unless a job that outlived
-// the session (its watchdog expired) still uses them: the process ends
-// anyway.
+// closeStallWatch closes the sampler's files. A job that outlived the
+// session (its watchdog expired) may still hold the sampler: its watch is
+// stopped first, so that nothing samples while the files close.
 func (s *session) closeStallWatch() {
-	if s.samplerMu.TryLock() {
+	s.mu.Lock()
+	w := s.watch
+	s.mu.Unlock()
+	if w != nil {
+		w.Stop()
+	} else {
+		s.samplerMu.Lock()
 		defer s.samplerMu.Unlock()
-		if s.sampler != nil {
-			s.sampler.Close()
-		}
+	}
+	if s.sampler != nil {
+		s.sampler.Close()
 	}
 }
 
@@ -58,8 +64,14 @@ func (s *session) startStallWatch(job *protocol.Job, arrived time.Time) (stop fu
 			s.send(&protocol.RunnableWaits{JobID: job.ID, Waits: []protocol.TaskWait{tw}, Floor: floor})
 		},
 	})
+	s.mu.Lock()
+	s.watch = w
+	s.mu.Unlock()
 	return func() {
 		waits, stats := w.Stop()
+		s.mu.Lock()
+		s.watch = nil
+		s.mu.Unlock()
 		s.samplerMu.Unlock()
 		if stats.Error != "" {
 			s.cfg.Logf("job %d: %s", job.ID, stats.Error)
