@@ -44,8 +44,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cacheDir = kernel.DefaultCacheDir()
 	}
 
-	k, err := kernel.Lookup(cacheDir, cfg.kernelName())
+	k, err := lookupKernel(ctx, &cfg, cacheDir, start) // kernel.go: fetched when missing
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, &InfraError{Op: "find kernel", Err: err}
 	}
 	res := &Result{

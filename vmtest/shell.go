@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 
 	"github.com/scxvm/scxvm/initramfs"
 	"github.com/scxvm/scxvm/kernel"
@@ -32,8 +33,11 @@ func Shell(ctx context.Context, cfg Config, stdin io.Reader, stdout io.Writer) e
 	if cacheDir == "" {
 		cacheDir = kernel.DefaultCacheDir()
 	}
-	k, err := kernel.Lookup(cacheDir, cfg.kernelName())
+	k, err := lookupKernel(ctx, &cfg, cacheDir, time.Now()) // kernel.go: fetched when missing
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return &InfraError{Op: "find kernel", Err: err}
 	}
 	if _, err := kernel.Inspect(k.Image); errors.Is(err, ErrBadKernel) {
