@@ -15,14 +15,16 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/initramfs"
+	"github.com/scxvm/scxvm/internal/cacheroot"
 	"github.com/scxvm/scxvm/internal/testenv"
 	"github.com/scxvm/scxvm/protocol"
 	"github.com/scxvm/scxvm/spec"
 )
 
-// bootKernel is the prebuilt sched_ext kernel the boot test uses; the
-// environment variable SCXVM_TEST_KERNEL overrides it.
-const bootKernel = "/work/shared/kernels/6.12.117-scxvm/bzImage"
+// bootKernel is the sched_ext kernel the boot test uses: the cache's 6.12
+// kernel (`make kernel-build`); the environment variable SCXVM_TEST_KERNEL
+// overrides it.
+var bootKernel = filepath.Join(cacheroot.Dir(), "kernels", "6.12", "bzImage")
 
 // syncBuffer is a goroutine-safe console log.
 type syncBuffer struct {
@@ -57,7 +59,7 @@ func TestBootAgent(t *testing.T) {
 		testenv.Prereq(t, "qemu-system-x86_64 not found (apt-get install qemu-system-x86)")
 	}
 	if _, err := os.Stat(kernel); err != nil {
-		testenv.Prereq(t, "test kernel %s: %v (make kernel, or set SCXVM_TEST_KERNEL)", kernel, err)
+		testenv.Prereq(t, "test kernel %s: %v (make kernel-build, or set SCXVM_TEST_KERNEL)", kernel, err)
 	}
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

@@ -43,7 +43,7 @@ func bootKernel(tb testing.TB) string {
 		k = defaultTestKernel
 	}
 	if _, err := os.Stat(k); err != nil {
-		missing("kernel: %v (fix: set SCXVM_TEST_KERNEL to a bzImage, or run make kernel)", err)
+		missing("kernel: %v (fix: run make kernel-build, or set SCXVM_TEST_KERNEL to a bzImage)", err)
 	}
 	return k
 }

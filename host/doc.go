@@ -47,7 +47,7 @@
 // the QEMU command line can be inspected and tested without QEMU.
 //
 // The package reads no environment variables; its tests read
-// SCXVM_TEST_KERNEL (kernel for the boot tests, default the 6.12 seed
-// kernel in /work/shared/kernels) and CI (missing prerequisites fail
+// SCXVM_TEST_KERNEL (kernel for the boot tests, default the cache's 6.12
+// kernel from `make kernel-build`) and CI (missing prerequisites fail
 // instead of skipping).
 package host

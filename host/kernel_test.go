@@ -9,10 +9,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/scxvm/scxvm/internal/cacheroot"
 )
 
-// defaultTestKernel is the 6.12 seed kernel shipped with the project.
-const defaultTestKernel = "/work/shared/kernels/6.12.117-scxvm/bzImage"
+// defaultTestKernel is the 6.12 kernel `make kernel-build` puts in the
+// cache.
+var defaultTestKernel = filepath.Join(cacheroot.Dir(), "kernels", "6.12", "bzImage")
 
 var (
 	vmlinuxOnce sync.Once
@@ -82,7 +85,7 @@ func TestKernelFormat(t *testing.T) {
 		}
 	}
 	if _, err := os.Stat(defaultTestKernel); err != nil {
-		t.Skipf("SKIPPING the bzImage/PVH cases: %v", err)
+		t.Skipf("SKIPPING the bzImage/PVH cases: %v (make kernel-build)", err)
 	}
 	if got, err := KernelFormat(defaultTestKernel); got != FormatBzImage || err != nil {
 		t.Errorf("KernelFormat(bzImage) = %q, %v", got, err)

@@ -30,7 +30,7 @@ func TestGuest(t *testing.T) {
 	}
 	kernels := testKernels(t)
 	if len(kernels) == 0 {
-		testenv.Prereq(t, "no test kernel found: set SCXVM_TEST_KERNELS=/path/to/bzImage, or put one in ../shared/kernels/*/bzImage or $SCXVM_CACHE_DIR/kernels/*/ (make kernel-build)")
+		testenv.Prereq(t, "no test kernel found: set SCXVM_TEST_KERNELS=/path/to/bzImage, or put one in $SCXVM_KERNEL_SEED/*/bzImage or $SCXVM_CACHE_DIR/kernels/*/ (make kernel-build)")
 	}
 	qemu, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
@@ -74,15 +74,15 @@ func TestGuest(t *testing.T) {
 var resultRE = regexp.MustCompile(`GUESTCHECK RESULT (\S+) (.*)`)
 
 // testKernels lists the kernels to boot: $SCXVM_TEST_KERNELS, else the
-// shared prebuilt kernels beside the repository and the Debian kernels in
-// the scxvm cache.
+// prebuilt kernels under $SCXVM_KERNEL_SEED and the kernels in the scxvm
+// cache.
 func testKernels(t *testing.T) []string {
 	if env := os.Getenv("SCXVM_TEST_KERNELS"); env != "" {
 		return filepath.SplitList(env)
 	}
 	var patterns []string
-	if root, err := moduleRoot(); err == nil {
-		patterns = append(patterns, filepath.Join(root, "..", "shared", "kernels", "*", "bzImage"))
+	if seed := os.Getenv("SCXVM_KERNEL_SEED"); seed != "" {
+		patterns = append(patterns, filepath.Join(seed, "*", "bzImage"))
 	}
 	if cache, err := cacheDir(); err == nil {
 		patterns = append(patterns,
@@ -110,23 +110,6 @@ func testKernels(t *testing.T) []string {
 	}
 	t.Logf("test kernels: %v", kernels)
 	return kernels
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", os.ErrNotExist
-		}
-		dir = parent
-	}
 }
 
 func cacheDir() (string, error) {
