@@ -14,7 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// resolveAgent returns the static agent binary to boot as /init: path,
+// resolveAgent returns the agent binary to boot as /init: path,
 // else $SCXVM_AGENT.
 func resolveAgent(path string) (string, error) {
 	if path == "" {
@@ -23,23 +23,23 @@ func resolveAgent(path string) (string, error) {
 	if path == "" {
 		return "", &InfraError{Op: "find agent", Err: errors.New("no guest agent: install scxvm-agent beside scxvm or on $PATH (go install github.com/scxvm/scxvm/cmd/...@VERSION, or make build), or set $SCXVM_AGENT or Config.Agent (Go tests: vmtest.BuildAgent)")}
 	}
-	if err := checkStatic(path); err != nil {
+	if err := checkAgent(path); err != nil {
 		return "", &InfraError{Op: "check agent", Err: err}
 	}
 	return filepath.Abs(path)
 }
 
-// checkStatic fails unless path is a statically linked ELF executable.
-func checkStatic(path string) error {
+// checkAgent fails unless path is an ELF executable. A dynamically linked
+// agent (what `go install` makes when cgo is available) is fine: the
+// initramfs carries its libraries.
+func checkAgent(path string) error {
 	f, err := elf.Open(path)
 	if err != nil {
 		return fmt.Errorf("agent %s: %w", path, err)
 	}
 	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("agent %s is dynamically linked; build it with CGO_ENABLED=0", path)
-		}
+	if f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN {
+		return fmt.Errorf("agent %s is no executable (ELF type %v)", path, f.Type)
 	}
 	return nil
 }
