@@ -66,7 +66,7 @@ more, which stops a bisect instead of blaming the commit.
   1    a check failed, or the scheduler or kernel misbehaved   (bisect: bad)
        (load failure, ejection, worker crash, panic, guest hang)
   125  the kernel cannot be tested: its config or BTF shows    (bisect: skip)
-       no sched_ext
+       no sched_ext, or scxvm kernel build could not build it
   From 128 up, bisect stops:
   128  internal error in scxvm
   129  infrastructure error (QEMU missing, kernel not in the cache,
@@ -337,9 +337,16 @@ func scenariosCmd(args []string, stdout, stderr io.Writer) error {
 
 func kernelCmd(args []string, stdout, stderr io.Writer) error {
 	if len(args) != 2 || args[0] != "check" {
-		return usagef("usage: scxvm kernel check PATH|NAME")
+		return usagef("usage: scxvm kernel check PATH|NAME|TREE")
 	}
 	path := args[1]
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		t, err := kernel.OpenTree(path) // a kernel tree: its image and .config
+		if err != nil {
+			return &vmtest.InfraError{Op: "find kernel", Err: err}
+		}
+		path = t.Image
+	}
 	if !strings.ContainsRune(path, filepath.Separator) {
 		if _, err := os.Stat(path); err != nil {
 			k, err := kernel.Lookup(kernel.DefaultCacheDir(), path)
