@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 
 	"github.com/scxvm/scxvm/kernel"
@@ -25,7 +26,7 @@ func (v *vmFlags) kernelFromTree(fs *flag.FlagSet) (string, error) {
 	}
 	t, err := kernel.FindTree(cwd)
 	if err != nil {
-		return "", &vmtest.InfraError{Op: "find kernel", Err: err}
+		return "", &vmtest.InfraError{Op: "find kernel", Err: fmt.Errorf("%w (the current directory is in this tree; --kernel debian boots Debian's kernel instead)", err)}
 	}
 	if t == nil {
 		return "", nil
