@@ -252,6 +252,9 @@ source_tree() {
 			say "installing $pkg with apt-get"
 			if ! "${root[@]}" apt-get install -y -q --no-install-recommends "$pkg=$pin" >"$cache/.apt-install.log" 2>&1; then
 				quietly "$cache/.apt-update.log" "${root[@]}" apt-get -q update
+				if [[ -z "$(apt-cache policy "$pkg" 2>/dev/null | awk '$1 == "Candidate:" && $2 != "(none)" { print $2 }')" ]]; then
+					die "$pkg is in none of the system's apt sources: Debian 12 has it in the bookworm-security suite; add that suite (Debian's security archive) to the apt sources, or point \$SCXVM_KERNEL_SEED at prebuilt kernels"
+				fi
 				"${root[@]}" apt-get install -y -q --no-install-recommends "$pkg=$pin" >"$cache/.apt-install.log" 2>&1 ||
 					quietly "$cache/.apt-install.log" "${root[@]}" apt-get install -y -q --no-install-recommends "$pkg"
 			fi
