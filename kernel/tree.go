@@ -104,7 +104,7 @@ func OpenTree(dir string) (*Tree, error) {
 	}
 	t.Config = filepath.Join(abs, ".config")
 	if !isFile(t.Config) {
-		return nil, &TreeError{Dir: dir, Reason: "no .config: the tree is not configured (scxvm kernel build " + dir + " configures and builds it for scxvm)"}
+		return nil, &TreeError{Dir: dir, Reason: "no .config: the tree is not configured (scxvm kernel build " + dir + " configures and builds it for scxvm; a tree built with make O=DIR boots as DIR)"}
 	}
 	if p := filepath.Join(abs, "vmlinux"); isFile(p) {
 		t.VMLinux = p
