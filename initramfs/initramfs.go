@@ -35,7 +35,9 @@ type File struct {
 
 // Config says what goes in an image. Only Agent is required.
 type Config struct {
-	// Agent is the static scxvm binary; it becomes /init.
+	// Agent is the scxvm agent binary; it becomes /init. A dynamically
+	// linked one (built with cgo) gets its shared libraries and ELF
+	// interpreter in the image.
 	Agent string
 	// Files are extra files. A dynamically linked executable among them
 	// brings its shared libraries and ELF interpreter along.
@@ -166,11 +168,15 @@ func (b *builder) plan(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("agent: %w", err)
 	case !isELF:
 		return fmt.Errorf("agent %s is not an ELF executable", cfg.Agent)
-	case interp != "":
-		return fmt.Errorf("agent %s is dynamically linked (interpreter %s): build it with CGO_ENABLED=0", cfg.Agent, interp)
 	}
 	if err := b.addFile(cfg.Agent, "/init", 0o755, "agent"); err != nil {
 		return err
+	}
+	var dynamic []string
+	if interp != "" {
+		// A plain `go install` with cgo available links the agent
+		// dynamically: its libraries and interpreter come along.
+		dynamic = append(dynamic, cfg.Agent)
 	}
 
 	for _, d := range []string{"/dev", "/proc", "/sys", "/run", "/etc", "/lib/modules/scxvm"} {
@@ -179,7 +185,6 @@ func (b *builder) plan(ctx context.Context, cfg Config) error {
 	b.add(&entry{dst: "/tmp", mode: cpio.S_IFDIR | 0o1777, from: "layout"})
 	b.add(&entry{dst: "/dev/console", mode: cpio.S_IFCHR | 0o600, rdev: [2]uint64{5, 1}, from: "layout"})
 
-	var dynamic []string
 	for _, bin := range cfg.Binaries {
 		if err := b.addFile(bin, "/sched/"+filepath.Base(bin), 0, "binary"); err != nil {
 			return err

@@ -43,6 +43,9 @@ type Kernel struct {
 	Name string
 	// Dir is the resolved cache directory; empty for a kernel given by path.
 	Dir string
+	// Tree is the kernel build tree the kernel comes from (OpenTree), or
+	// "": its schedulers are the tree's tools/sched_ext ones.
+	Tree string
 	// Image is the absolute path of the bzImage/vmlinuz.
 	Image string
 	// Config is the path of its config file, or "" when unknown.
@@ -58,13 +61,18 @@ type Kernel struct {
 
 // Lookup finds a kernel in the cache at cacheDir by name: "debian" (also
 // ""), "6.12", "stock-6.12", another directory name under
-// cacheDir/kernels, or the path of a kernel image. A missing cache entry
-// gives an error wrapping fs.ErrNotExist that names the make target to run.
+// cacheDir/kernels, the path of a kernel image, or the path of a built
+// kernel tree (OpenTree; a directory that is none gives a *TreeError). A
+// missing cache entry gives an error wrapping fs.ErrNotExist that names the
+// command to run.
 // A path whose file is plainly no kernel (empty, a script, an ELF program)
 // gives a *BadImageError; Inspect reads the whole image and finds the rest.
 func Lookup(cacheDir, name string) (*Kernel, error) {
 	if name == "" {
 		name = Debian
+	}
+	if isDir(name) && (strings.ContainsRune(name, os.PathSeparator) || name == "." || name == "..") {
+		return lookupTree(name)
 	}
 	if strings.ContainsRune(name, os.PathSeparator) || isFile(name) {
 		return lookupPath(name)
@@ -72,6 +80,9 @@ func Lookup(cacheDir, name string) (*Kernel, error) {
 	dir := filepath.Join(cacheDir, "kernels", name)
 	resolved, err := filepath.EvalSymlinks(dir)
 	if err != nil || !isFile(filepath.Join(resolved, ".complete")) {
+		if isDir(name) {
+			return lookupTree(name) // a tree named without a slash: --kernel linux
+		}
 		hint := "run `make kernel` or `make kernel-build`"
 		if t, ok := makeTargets[name]; ok {
 			hint = "run `" + t + "`"
@@ -188,9 +199,13 @@ func readModules(dir string) ([]string, error) {
 }
 
 // Schedulers returns the example schedulers `make schedulers` built for k,
-// by name (scx_simple, scx_qmap, ...) to absolute path. It fails when none
-// were built for this kernel.
+// by name (scx_simple, scx_qmap, ...) to absolute path; for a kernel tree,
+// those built in its tools/sched_ext/build/bin. It fails when none were
+// built for this kernel.
 func Schedulers(cacheDir string, k *Kernel) (map[string]string, error) {
+	if k.Tree != "" {
+		return treeSchedulers(k)
+	}
 	if k.Dir == "" {
 		return nil, fmt.Errorf("kernel %s: schedulers are only built for cached kernels (`make schedulers`): %w", k.Name, fs.ErrNotExist)
 	}

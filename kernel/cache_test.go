@@ -11,10 +11,10 @@ import (
 )
 
 func TestDefaultCacheDir(t *testing.T) {
-	t.Setenv("HOME", "/home/u")
+	t.Setenv("HOME", "/h/u")
 	t.Setenv("SCXVM_CACHE_DIR", "")
 	t.Setenv("XDG_CACHE_HOME", "")
-	if got := DefaultCacheDir(); got != "/home/u/.cache/scxvm" {
+	if got := DefaultCacheDir(); got != "/h/u/.cache/scxvm" {
 		t.Errorf("with HOME only: %q", got)
 	}
 	t.Setenv("XDG_CACHE_HOME", "/xdg")

@@ -29,6 +29,18 @@
 //	scheds, err := kernel.Schedulers(kernel.DefaultCacheDir(), k)
 //	// scheds["scx_simple"] is the path of the binary built for k
 //
+// Third, the kernel developer's own tree: OpenTree reads a built tree (a
+// source tree built in place or a make O=DIR directory: its bzImage, or a
+// vmlinux with a PVH note, its .config and vmlinux), FindTree finds the
+// tree a directory is in, Lookup accepts a tree's path, and Schedulers
+// returns its tools/sched_ext/build/bin binaries. Build runs the recipe of
+// the test kernels on a tree (defconfig, kvm_guest.config, Fragment,
+// olddefconfig, bzImage), after CheckBuildTools has named what the host
+// lacks and the package that has it:
+//
+//	t, err := kernel.Build(ctx, kernel.BuildOptions{Source: "linux", Progress: show})
+//	// t.Image is linux/arch/x86/boot/bzImage; errors.As(err, new(*kernel.MissingToolsError))
+//
 // Cache layout (under DefaultCacheDir):
 //
 //	kernels/debian-<pkgversion>/{vmlinuz,config,release,package,origin,vmlinux,modules/}

@@ -11,11 +11,25 @@
 
 export DEBIAN_FRONTEND=noninteractive
 
-# die prints its arguments as an error and exits.
+# die prints its arguments as an error and exits. Its status (3) tells
+# on_error that the failure has been explained already.
 die() {
 	echo "${0##*/}: error: $*" >&2
-	exit 1
+	exit 3
 }
+
+# on_error explains a command that failed without a message of the
+# script's own (set -e would otherwise end the script silently, leaving
+# make to print a bare "Error 1"): the command, the line, and what to do.
+on_error() {
+	local rc=$1 line=$2 cmd=$3
+	((rc == 3)) && return 0
+	echo "${0##*/}: error: \`$cmd\` failed with exit status $rc (line $line of ${BASH_SOURCE[1]:-$0})" >&2
+	echo "${0##*/}: rerun with SCXVM_VERBOSE=1 to see the output of apt and make; a missing package is installed by \`make deps\`" >&2
+	exit 3 # explained: a command substitution around us stays quiet
+}
+set -o errtrace
+trap 'on_error "$?" "$LINENO" "$BASH_COMMAND"' ERR
 
 # say prints a progress line on stderr (work is being done; cache hits stay quiet).
 say() {
@@ -48,9 +62,9 @@ quietly() {
 		return "${PIPESTATUS[0]}"
 	fi
 	if ! "$@" >"$log" 2>&1; then
-		echo "${0##*/}: error: $1 failed; last lines of $log:" >&2
+		echo "${0##*/}: error: $* failed; last lines of $log:" >&2
 		tail -n 30 "$log" >&2
-		exit 1
+		exit 3
 	fi
 }
 
@@ -230,11 +244,19 @@ source_tree() {
 			# kernel then matches); take the newest when it is gone.
 			local pin="${SCXVM_LINUX_SOURCE_612:-6.12.117-1~deb12u1}"
 			mkdir -p "$cache"
+			local root=()
+			if ((EUID != 0)); then
+				command -v sudo >/dev/null || die "$pkg is not installed and installing it needs root: run as root, install sudo, or apt-get install $pkg"
+				root=(sudo)
+			fi
 			say "installing $pkg with apt-get"
-			if ! apt-get install -y -q --no-install-recommends "$pkg=$pin" >"$cache/.apt-install.log" 2>&1; then
-				quietly "$cache/.apt-update.log" apt-get -q update
-				apt-get install -y -q --no-install-recommends "$pkg=$pin" >"$cache/.apt-install.log" 2>&1 ||
-					quietly "$cache/.apt-install.log" apt-get install -y -q --no-install-recommends "$pkg"
+			if ! "${root[@]}" apt-get install -y -q --no-install-recommends "$pkg=$pin" >"$cache/.apt-install.log" 2>&1; then
+				quietly "$cache/.apt-update.log" "${root[@]}" apt-get -q update
+				if [[ -z "$(apt-cache policy "$pkg" 2>/dev/null | awk '$1 == "Candidate:" && $2 != "(none)" { print $2 }')" ]]; then
+					die "$pkg is in none of the system's apt sources: Debian 12 has it in the bookworm-security suite; add that suite (Debian's security archive) to the apt sources, or point \$SCXVM_KERNEL_SEED at prebuilt kernels"
+				fi
+				"${root[@]}" apt-get install -y -q --no-install-recommends "$pkg=$pin" >"$cache/.apt-install.log" 2>&1 ||
+					quietly "$cache/.apt-install.log" "${root[@]}" apt-get install -y -q --no-install-recommends "$pkg"
 			fi
 			ver=$(pkg_version "$pkg")
 		fi

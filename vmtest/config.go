@@ -16,7 +16,8 @@ import (
 // scenario on two cpus.
 type Config struct {
 	// Kernel is a kernel name known to the kernel package ("debian", the
-	// default, or "6.12") or a path to a bzImage/vmlinux.
+	// default, fetched on first use, or "6.12"), a path to a
+	// bzImage/vmlinux, or a built kernel tree (kernel.OpenTree).
 	Kernel string
 	// Scheduler is the scheduler under test; the zero value is fifo.
 	Scheduler spec.Scheduler

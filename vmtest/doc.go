@@ -4,14 +4,23 @@
 //
 // # Usage
 //
-// A test package that boots guests builds the agent (the static scxvm
-// binary that runs as the guest's init) once, in TestMain, and uses it in
-// every Config:
+// In a module of your own (Go 1.24 or later), require scxvm and record its
+// guest agent as a tool of the module, so that BuildAgent builds the agent
+// from the scxvm version your go.mod selects (the host side and the agent
+// must match: the handshake refuses a mismatch) and `go mod tidy` keeps
+// the agent's dependencies in go.sum:
+//
+//	go get github.com/scxvm/scxvm@VERSION
+//	go get -tool github.com/scxvm/scxvm/cmd/scxvm-agent
+//
+// The host needs qemu-system-x86_64; nothing else is read from scxvm's
+// repository. A test package that boots guests builds the agent (the
+// static binary that runs as the guest's init) once, in TestMain, and uses
+// it in every Config:
 //
 //	var agent string
 //
 //	func TestMain(m *testing.M) {
-//		workload.RunWorkerIfChild() // only needed if the tests spawn workers themselves
 //		var err error
 //		agent, err = vmtest.BuildAgent(context.Background(), filepath.Join(os.TempDir(), "scxvm-agent"))
 //		if err != nil {
@@ -28,7 +37,7 @@
 //			t.Fatal(err)
 //		}
 //		res := vmtest.RunT(t, vmtest.Config{
-//			Kernel:    "debian",                                          // or "6.12", or a bzImage path
+//			Kernel:    "debian", // fetched on first use; or a bzImage path, or a built kernel tree
 //			Scheduler: spec.Scheduler{Path: "./build/scx_mine", Args: []string{"-v"}},
 //			Agent:     agent,
 //			Scenarios: append([]spec.Scenario{steady}, custom...),
@@ -36,9 +45,15 @@
 //		t.Logf("boot to hello %v; steady did %d iterations", res.BootToHello, res.Scenario("steady").Iterations()["steady"])
 //	}
 //
-// BuildAgent runs `go build ./cmd/scxvm` with CGO_ENABLED=0 into the
-// given directory; the go tool relinks only when a source changed, so the
-// initramfs cache (keyed by content) stays warm between test runs.
+// BuildAgent runs `go build github.com/scxvm/scxvm/cmd/scxvm-agent` with
+// CGO_ENABLED=0 in the module of the current directory (GOFLAGS and the
+// rest of the environment apply); the go tool relinks only when a source
+// changed, so a warm call costs a few tenths of a second and the
+// initramfs cache (keyed by content) stays warm between test runs. A
+// kernel that package kernel/fetch knows ("debian", "stock-6.12") and the
+// cache lacks is fetched before the first boot (Event kind EventFetch).
+// vmtest/testdata/extmod is such a module; TestExternalModule runs its
+// test, and fails it when the agent does not compile.
 //
 // # What Run does
 //
@@ -95,6 +110,9 @@
 //	SCXVM_CACHE_MAX  bound of the images and vmlinux files when
 //	                 Config.CacheMax is zero (default 2G)
 //	SCXVM_AGENT      agent binary when Config.Agent is empty
+//	SCXVM_DEBIAN_MIRROR, SCXVM_DEBIAN_SECURITY_MIRROR, SCXVM_DEBIAN_SUITE,
+//	SCXVM_DEBIAN_ABI  where a missing kernel is fetched from (see
+//	                 package kernel/fetch)
 //	CI               when set, the end-to-end tests fail instead of
 //	                 skipping on a missing prerequisite
 package vmtest

@@ -2,6 +2,7 @@ package vmtest
 
 import (
 	"context"
+	"time"
 
 	"github.com/scxvm/scxvm/initramfs"
 	"github.com/scxvm/scxvm/kernel"
@@ -37,15 +38,19 @@ type imageOptions struct {
 	binaries []string
 }
 
-// prepareKernel finds cfg's kernel in the cache and reads it as a kernel:
-// a file that is none is an error wrapping ErrBadKernel.
-func prepareKernel(cfg *Config) (*guest, error) {
+// prepareKernel finds cfg's kernel in the cache (fetching a known one
+// that is missing; start dates its progress events) and reads it as a
+// kernel: a file that is none is an error wrapping ErrBadKernel.
+func prepareKernel(ctx context.Context, cfg *Config, start time.Time) (*guest, error) {
 	g := &guest{cacheDir: cfg.CacheDir}
 	if g.cacheDir == "" {
 		g.cacheDir = kernel.DefaultCacheDir()
 	}
-	k, err := kernel.Lookup(g.cacheDir, cfg.kernelName())
+	k, err := lookupKernel(ctx, cfg, g.cacheDir, start)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, &InfraError{Op: "find kernel", Err: err}
 	}
 	info, err := kernel.Inspect(k.Image)

@@ -39,7 +39,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	scenarios, _ := cfg.scenarios()
-	g, err := prepareKernel(&cfg)
+	g, err := prepareKernel(ctx, &cfg, start)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"time"
 )
 
 // ShellKernelArgs make the kernel run the debug image's shell as init
@@ -25,7 +26,7 @@ Leave the shell (exit) to power the guest off.
 // exits. Scenarios are ignored; a scheduler binary (by Path or from the
 // cache) is copied to /sched so it can be started by hand.
 func Shell(ctx context.Context, cfg Config, stdin io.Reader, stdout io.Writer) error {
-	g, err := prepareKernel(&cfg)
+	g, err := prepareKernel(ctx, &cfg, time.Now())
 	if err != nil {
 		return err
 	}

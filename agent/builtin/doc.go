@@ -66,5 +66,6 @@
 // Environment variables: none are read by the package. Its guest test
 // (TestGuest) reads SCXVM_TEST_KERNELS, a list of kernel images separated by
 // the OS path list separator, to boot in QEMU; without it the test looks for
-// the shared test kernel and the Debian kernels in the scxvm cache.
+// the prebuilt kernels under SCXVM_KERNEL_SEED and the kernels in the scxvm
+// cache.
 package builtin

@@ -20,7 +20,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("scxvm bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	kernelName := fs.String("kernel", "debian", "kernel `NAME` or PATH to measure on")
-	helloInit := fs.String("helloinit", "", "minimal static init `FILE` for the boot baseline (CGO_ENABLED=0 go build ./host/testdata/helloinit)")
+	helloInit := fs.String("helloinit", "", "minimal static init `FILE` for the boot baseline (CGO_ENABLED=0 go install github.com/scxvm/scxvm/host/testdata/helloinit@VERSION)")
 	perf := fs.String("perf", "", "perf `BINARY` put in the guest (default: perf in $PATH)")
 	jsonOut := fs.String("json", "", "also write the report as JSON to `FILE`")
 	boots := fs.Int("boots", 3, "boot pairs (minimal init, agent; PVH, bzImage) to measure")

@@ -59,7 +59,7 @@ func (p *printer) event(e vmtest.Event) {
 	defer p.mu.Unlock()
 	tag := fmt.Sprintf("%6.1fs", e.Elapsed.Seconds())
 	switch e.Kind {
-	case vmtest.EventBuilt, vmtest.EventHello:
+	case vmtest.EventBuilt, vmtest.EventHello, vmtest.EventFetch:
 		p.line("%s %s", tag, e.Message)
 	case vmtest.EventScenarioStart:
 		p.line("%s ▶ %s under %s", tag, e.Scenario, e.Scheduler)

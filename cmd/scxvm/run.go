@@ -28,6 +28,7 @@ Usage:
   scxvm kernel check PATH                 can this kernel image run sched_ext?
   scxvm kernel fetch [NAME]               download Debian's kernel NAME (debian, stock-6.12)
   scxvm kernel list                       the cached kernels and where they came from
+  scxvm kernel build [DIR]                configure and build a kernel tree for scxvm
   scxvm shell [flags]                     interactive shell in the guest (serial console)
   scxvm report [flags] RESULT.json        HTML report and Perfetto trace of a --json result
   scxvm bench [flags]                     benchmark table (what make bench prints)
@@ -42,14 +43,19 @@ Examples:
   scxvm run --html out.html --trace out.trace.json steady pingpong
   git bisect run scxvm run --kernel arch/x86/boot/bzImage --scheduler scx_simple
 
-Kernels (--kernel): "debian" (default, Debian's 7.3 from ` + "`make kernel`" + `), "6.12"
-(` + "`make kernel-build`" + `), or the path of a bzImage/vmlinuz/vmlinux.
+Kernels (--kernel): "debian" (Debian's 7.3, fetched on first use, or with
+` + "`scxvm kernel fetch`" + `), "6.12" (` + "`make kernel-build`" + ` in scxvm's repository),
+the path of a bzImage/vmlinuz/vmlinux, or a built kernel tree DIR (its
+arch/x86/boot/bzImage, .config and vmlinux; ` + "`scxvm kernel build DIR`" + ` builds
+one). Without --kernel: the kernel tree the current directory is in, else
+"debian".
 
 Schedulers (--scheduler): "fifo" (default, built in: global FIFO), "stall" and
 "error" (built-in fault fixtures the kernel ejects), "starve" (built-in fault
 fixture that starves kernel threads; the stall watch catches it), "none" (the kernel's own
 EEVDF), an example scheduler built by ` + "`make schedulers`" + ` for the kernel
-("scx_simple", "scx_qmap", ...), or the path of a scheduler binary (copied
+("scx_simple", "scx_qmap", ...; for a kernel tree, the ones in its
+tools/sched_ext/build/bin), or the path of a scheduler binary (copied
 into the guest with its shared libraries; --sched-arg passes arguments).
 
 Scenarios: names from ` + "`scxvm scenarios`" + ` or YAML/JSON files with the same
@@ -63,7 +69,7 @@ more, which stops a bisect instead of blaming the commit.
   1    a check failed, or the scheduler or kernel misbehaved   (bisect: bad)
        (load failure, ejection, worker crash, panic, guest hang)
   125  the kernel cannot be tested: its config or BTF shows    (bisect: skip)
-       no sched_ext
+       no sched_ext, or scxvm kernel build could not build it
   From 128 up, bisect stops:
   128  internal error in scxvm
   129  infrastructure error (QEMU missing, kernel not in the cache,
@@ -104,6 +110,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if len(rest) > 0 && rest[0] == "list" {
 			return kernelListCmd(rest[1:], stdout, stderr)
 		}
+		if len(rest) > 0 && rest[0] == "build" {
+			return kernelBuildCmd(ctx, rest[1:], stdout, stderr) // kernelbuild.go
+		}
 		return kernelCmd(rest, stdout, stderr)
 	case "shell":
 		return shellCmd(ctx, rest, stdout, stderr)
@@ -117,7 +126,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, helpText)
 		return nil
 	default:
-		return usagef("unknown command %q (commands: run, scenarios, kernel, shell, report, bench, cache, help)", cmd)
+		return usagef("unknown command %q (commands: run, scenarios, kernel check|fetch|list|build, shell, report, bench, cache, help)", cmd)
 	}
 }
 
@@ -141,7 +150,7 @@ type vmFlags struct {
 }
 
 func (v *vmFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&v.kernel, "kernel", "debian", "kernel: `NAME` (debian, 6.12) or PATH of a bzImage/vmlinux")
+	fs.StringVar(&v.kernel, "kernel", "debian", "kernel: `NAME` (debian, 6.12), PATH of a bzImage/vmlinux, or a built kernel tree DIR (default: the tree the current directory is in, else debian)")
 	fs.StringVar(&v.scheduler, "scheduler", spec.SchedulerFIFO, "scheduler: fifo, stall, error, starve, none, scx_NAME from the cache, or a PATH")
 	fs.Var(&v.schedArgs, "sched-arg", "argument for the scheduler binary (repeatable)")
 	fs.StringVar(&v.topology, "topology", "1n1l2c1t", "guest topology: NUMA nodes, LLCs per node, cores per LLC, threads per core")
@@ -266,6 +275,13 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usagef("%v", err)
 	}
 	scenarios = append(scenarios, fs.Args()...)
+	treeNote, err := vf.kernelFromTree(fs) // tree.go
+	if err != nil {
+		return err
+	}
+	if treeNote != "" {
+		fmt.Fprintf(stderr, "scxvm: %s\n", treeNote)
+	}
 	cfg, err := vf.config()
 	if err != nil {
 		return err
@@ -337,9 +353,16 @@ func scenariosCmd(args []string, stdout, stderr io.Writer) error {
 
 func kernelCmd(args []string, stdout, stderr io.Writer) error {
 	if len(args) != 2 || args[0] != "check" {
-		return usagef("usage: scxvm kernel check PATH|NAME")
+		return usagef("usage: scxvm kernel check PATH|NAME|TREE")
 	}
 	path := args[1]
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		t, err := kernel.OpenTree(path) // a kernel tree: its image and .config
+		if err != nil {
+			return &vmtest.InfraError{Op: "find kernel", Err: err}
+		}
+		path = t.Image
+	}
 	if !strings.ContainsRune(path, filepath.Separator) {
 		if _, err := os.Stat(path); err != nil {
 			k, err := kernel.Lookup(kernel.DefaultCacheDir(), path)
@@ -375,6 +398,9 @@ func shellCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if fs.NArg() > 0 {
 		return usagef("scxvm shell takes no arguments, got %q", fs.Args())
+	}
+	if _, err := vf.kernelFromTree(fs); err != nil {
+		return err
 	}
 	cfg, err := vf.config()
 	if err != nil {

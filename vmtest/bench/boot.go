@@ -94,7 +94,7 @@ func (b *bencher) bootAndReports(ctx context.Context) []Row {
 			if bootErr != nil {
 				row.Error += ": " + bootErr.Error()
 			} else if b.cfg.HelloInit == "" {
-				row.Error += " (build host/testdata/helloinit and pass it)"
+				row.Error += " (build one: CGO_ENABLED=0 go install github.com/scxvm/scxvm/host/testdata/helloinit@VERSION, and pass it with --helloinit)"
 			}
 		}
 		rows = append(rows, row)
