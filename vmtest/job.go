@@ -3,7 +3,6 @@ package vmtest
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -393,9 +392,6 @@ func (s *session) jobFailure(js *jobState, lost *Failure) *Failure {
 	}
 	return nil
 }
-
-// disabledRe matches the kernel's line when a BPF scheduler is disabled.
-var disabledRe = regexp.MustCompile(`sched_ext: BPF scheduler "([^"]*)" disabled \((.+)\)`)
 
 func orName(a, b string) string {
 	if a != "" {
