@@ -26,7 +26,9 @@ func goTestExt(t *testing.T, ctx context.Context, env ...string) (string, error)
 	t.Helper()
 	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-v", "./...")
 	cmd.Dir = extModule
-	cmd.Env = append(os.Environ(), env...)
+	// The module's test builds its agent into $TMPDIR: a directory of
+	// this test's, removed with it.
+	cmd.Env = append(append(os.Environ(), "TMPDIR="+t.TempDir()), env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
