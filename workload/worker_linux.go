@@ -448,8 +448,28 @@ func (w *worker) pipeExchange(burst int) bool {
 
 func (w *worker) pipeSend() bool {
 	atomic.StoreInt64(w.shm.pipeStamp(w.group, 1-w.role), nanotime())
+	return w.sendByte()
+}
+
+// sendByte writes one byte to the partner pipe, again after EINTR; false
+// means the partner is gone.
+func (w *worker) sendByte() bool {
 	for {
 		n, e := w.syscall(unix.SYS_WRITE, uintptr(w.spec.PipeOut), uintptr(unsafe.Pointer(&w.one[0])), 1)
+		if n == 1 {
+			return true
+		}
+		if e != unix.EINTR {
+			return false
+		}
+	}
+}
+
+// recvByte reads one byte from the partner pipe, blocking, again after
+// EINTR; false means EOF or an error (the partner is gone).
+func (w *worker) recvByte() bool {
+	for {
+		n, e := w.syscall(unix.SYS_READ, uintptr(w.spec.PipeIn), uintptr(unsafe.Pointer(&w.one[0])), 1)
 		if n == 1 {
 			return true
 		}
@@ -462,17 +482,7 @@ func (w *worker) pipeSend() bool {
 // pipeRecv blocks in read(2). Stop is seen at once because the handle
 // writes a byte into every partner pipe after raising the stop flag.
 func (w *worker) pipeRecv() bool {
-	for {
-		n, e := w.syscall(unix.SYS_READ, uintptr(w.spec.PipeIn), uintptr(unsafe.Pointer(&w.one[0])), 1)
-		if n == 1 {
-			break
-		}
-		if e == unix.EINTR {
-			continue
-		}
-		return false // EOF or error: partner gone
-	}
-	if w.stopped() {
+	if !w.recvByte() || w.stopped() {
 		return false
 	}
 	w.m.latency(w.resume() - atomic.LoadInt64(w.shm.pipeStamp(w.group, w.role)))

@@ -43,15 +43,7 @@ func (w *worker) wakeChain() bool {
 		w.sys6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWakeBitsetOp, 1<<30, 0, 0, chainBit(next))
 		return true
 	}
-	for {
-		n, e := w.syscall(unix.SYS_WRITE, uintptr(w.spec.PipeOut), uintptr(unsafe.Pointer(&w.one[0])), 1)
-		if n == 1 {
-			return true
-		}
-		if e != unix.EINTR {
-			return false
-		}
-	}
+	return w.sendByte()
 }
 
 // chainWait blocks until this stage holds the token and records the
@@ -80,17 +72,7 @@ func (w *worker) chainWait() bool {
 		}
 		return true
 	}
-	for {
-		n, e := w.syscall(unix.SYS_READ, uintptr(w.spec.PipeIn), uintptr(unsafe.Pointer(&w.one[0])), 1)
-		if n == 1 {
-			break
-		}
-		if e == unix.EINTR {
-			continue
-		}
-		return false
-	}
-	if w.stopped() {
+	if !w.recvByte() || w.stopped() {
 		return false
 	}
 	w.m.latency(w.resume() - atomic.LoadInt64(w.shm.groupStamp(w.group)))
