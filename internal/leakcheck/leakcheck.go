@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/scxvm/scxvm/internal/proctest"
 )
 
 // M is what Main needs of *testing.M.
@@ -116,25 +118,12 @@ func report(w io.Writer, leaks []string) int {
 	return 1
 }
 
-// children lists this process's children (of every thread), zombies
-// included, as "PID (comm) state".
+// children lists this process's children, zombies included, as
+// "PID (comm) state".
 func children() []string {
-	files, _ := filepath.Glob("/proc/self/task/*/children")
 	var out []string
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		for _, pid := range strings.Fields(string(b)) {
-			stat, err := os.ReadFile("/proc/" + pid + "/stat")
-			if err != nil {
-				continue // reaped meanwhile
-			}
-			fields := strings.Fields(string(stat))
-			desc := pid
-			if len(fields) > 2 {
-				desc = strings.Join(fields[:3], " ")
-			}
-			out = append(out, desc)
-		}
+	for _, p := range proctest.Children(os.Getpid()) {
+		out = append(out, fmt.Sprintf("%d (%s) %c", p.PID, p.Comm, p.State))
 	}
 	return out
 }
