@@ -21,7 +21,7 @@ import (
 var ErrUnavailable = errors.New("unavailable")
 
 // kvmProbeTimeout bounds the trial QEMU run of ProbeKVM. A kernel under
-// working KVM prints its banner well under a second after QEMU starts.
+// working KVM boots to its end in a second or two.
 const kvmProbeTimeout = 10 * time.Second
 
 type kvmKey struct{ qemu, machine, kernel string }
@@ -32,10 +32,11 @@ var kvmProbes sync.Map // kvmKey -> func() error (sync.OnceValue)
 
 // ProbeKVM reports whether QEMU can run a KVM guest of the given machine
 // type here. It opens /dev/kvm and then starts qemu with -accel kvm -cpu
-// host. Given a kernel image, it boots it and waits for the kernel's
-// banner on the serial port: on some nested-virtualisation hosts vCPUs
-// start and run firmware but a kernel never gets past its decompressor,
-// and only a real boot shows it. Without a kernel it starts the VM paused
+// host. Given a kernel image, it boots it without a root file system and
+// waits for the kernel's end-of-boot panic on the serial port: on some
+// nested-virtualisation hosts vCPUs start and run firmware but a kernel
+// hangs (in its decompressor, or after its first lines when entered
+// through PVH), and only a real boot shows it. Without a kernel it starts the VM paused
 // and asks it to quit over QMP, which catches hosts where vCPU setup
 // fails. The result is cached per process; the error wraps
 // ErrUnavailable and says why.
@@ -83,16 +84,20 @@ func probeKVM(qemu, machine, kernel string) error {
 	return nil
 }
 
-// kernelBanner is the start of the kernel's first log line.
-const kernelBanner = "Linux version"
+// bootEnd is how the probe's boot ends on a working host: with no
+// root file system the kernel panics at the end of its boot.
+const bootEnd = "Kernel panic"
 
 // probeKVMBoot boots kernel under KVM without an initramfs and reports
-// whether its banner reaches the serial port before ctx ends.
+// whether it gets to the end of its boot (the panic for the missing root
+// file system) before ctx ends. Seeing the first lines is not enough: on
+// some nested hosts a kernel entered through PVH prints them and then
+// hangs.
 func probeKVMBoot(ctx context.Context, qemu, machine, kernel string) error {
 	cmd := exec.CommandContext(ctx, qemu,
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-machine", machine, "-accel", "kvm", "-cpu", "host", "-m", "256",
-		"-kernel", kernel, "-append", "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1",
+		"-kernel", kernel, "-append", "console=ttyS0 panic=-1",
 		"-serial", "stdio")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -107,25 +112,25 @@ func probeKVMBoot(ctx context.Context, qemu, machine, kernel string) error {
 		cmd.Process.Kill()
 		cmd.Wait()
 	}()
-	seen := make(chan bool, 1)
+	ended := make(chan bool, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			if strings.Contains(sc.Text(), kernelBanner) {
-				seen <- true
+			if strings.Contains(sc.Text(), bootEnd) {
+				ended <- true
 				return
 			}
 		}
-		seen <- false
+		ended <- false
 	}()
 	select {
-	case ok := <-seen:
+	case ok := <-ended:
 		if ok {
 			return nil
 		}
-		return fmt.Errorf("%w: qemu -accel kvm exited before the kernel printed its banner: %s", ErrUnavailable, lastLines(stderr.String(), 2))
+		return fmt.Errorf("%w: qemu -accel kvm exited before the kernel finished booting: %s", ErrUnavailable, lastLines(stderr.String(), 2))
 	case <-ctx.Done():
-		return fmt.Errorf("%w: a kernel under kvm printed nothing in %v (nested virtualisation that runs firmware but not a kernel?)", ErrUnavailable, kvmProbeTimeout)
+		return fmt.Errorf("%w: a kernel under kvm did not finish booting in %v (nested virtualisation that runs firmware but not a kernel?)", ErrUnavailable, kvmProbeTimeout)
 	}
 }
 
