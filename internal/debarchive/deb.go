@@ -96,11 +96,17 @@ func unpack(r io.ReaderAt, visit Visit) error {
 		if !strings.HasPrefix(e.Name, "data.tar") {
 			continue
 		}
-		tr, closer, err := e.Tarfile()
+		var data io.ReadCloser
+		if strings.HasSuffix(e.Name, ".xz") {
+			data, err = newXZReader(e.Data)
+		} else {
+			data, err = Decompress(e.Name, e.Data)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", e.Name, err)
 		}
-		defer closer.Close()
+		defer data.Close()
+		tr := tar.NewReader(data)
 		for {
 			th, err := tr.Next()
 			if errors.Is(err, io.EOF) {
