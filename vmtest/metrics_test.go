@@ -65,7 +65,7 @@ func synthRun(name string, rep int, units uint64, lat []uint64) ScenarioResult {
 	}
 	return ScenarioResult{
 		Name: name, Scheduler: "fifo", Repeat: rep, Passed: true, Duration: 2 * time.Second,
-		Workers: []check.Worker{w("a", units, nil, 1000, 10, 5), w("a", units, nil, 3000, 10, 7), w("b", 10, lat, 0, 0, 1)},
+		Workers:  []check.Worker{w("a", units, nil, 1000, 10, 5), w("a", units, nil, 3000, 10, 7), w("b", 10, lat, 0, 0, 1)},
 		Payloads: []PayloadResult{{Name: "sng", StressNG: []stressng.Metric{{Stressor: "cpu", OpsPerSecReal: 500}}}},
 	}
 }
