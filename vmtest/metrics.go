@@ -26,6 +26,30 @@ func (b Better) String() string {
 	return fmt.Sprintf("Better(%d)", int(b))
 }
 
+// MarshalText writes "higher" or "lower".
+func (b Better) MarshalText() ([]byte, error) {
+	switch b {
+	case HigherIsBetter:
+		return []byte("higher"), nil
+	case LowerIsBetter:
+		return []byte("lower"), nil
+	}
+	return nil, fmt.Errorf("marshal %v: unknown direction", b)
+}
+
+// UnmarshalText reads what MarshalText writes.
+func (b *Better) UnmarshalText(text []byte) error {
+	switch string(text) {
+	case "higher":
+		*b = HigherIsBetter
+	case "lower":
+		*b = LowerIsBetter
+	default:
+		return fmt.Errorf("unknown direction %q (allowed: higher, lower)", text)
+	}
+	return nil
+}
+
 // Metric is a number a scenario run measures, once per key: a cgroup's
 // name, a payload's "name/stressor", or "" for the run as a whole.
 //
