@@ -127,9 +127,14 @@ type Difference struct {
 	Field string `json:"field"`
 	Old   string `json:"old"`
 	New   string `json:"new"`
+	// Detail, when set, says it better than Old and New.
+	Detail string `json:"detail,omitempty"`
 }
 
 func (d Difference) String() string {
+	if d.Detail != "" {
+		return d.Field + ": " + d.Detail
+	}
 	return fmt.Sprintf("%s: old %s, new %s", d.Field, d.Old, d.New)
 }
 
@@ -239,10 +244,10 @@ func Compare(old, new *vmtest.Result, opt Options) (*Comparison, error) {
 
 	var diffs []Difference
 	if old.Topology != new.Topology {
-		diffs = append(diffs, Difference{"topology", old.Topology, new.Topology})
+		diffs = append(diffs, Difference{Field: "topology", Old: old.Topology, New: new.Topology})
 	}
 	if old.Accel != "" && new.Accel != "" && old.Accel != new.Accel {
-		diffs = append(diffs, Difference{"accel", old.Accel, new.Accel})
+		diffs = append(diffs, Difference{Field: "accel", Old: old.Accel, New: new.Accel})
 	}
 	og, ng := groups(old), groups(new)
 	byName := map[string]*group{}
@@ -262,17 +267,31 @@ func Compare(old, new *vmtest.Result, opt Options) (*Comparison, error) {
 	}
 	common := len(og) - len(onlyOld)
 	if (len(onlyOld) > 0 || len(onlyNew) > 0) && (!opt.Common || common == 0) {
-		d := Difference{"scenarios", orNone(names(og)), orNone(names(ng))}
-		if len(og) > 0 && len(ng) > 0 {
-			d.Old, d.New = "only "+orNone(onlyOld), "only "+orNone(onlyNew)
-			if common == 0 {
-				d.Field = "scenarios (none in common)"
-			}
+		d := Difference{Field: "scenarios", Old: orNone(names(og)), New: orNone(names(ng))}
+		var parts []string
+		if len(onlyOld) > 0 {
+			parts = append(parts, strings.Join(onlyOld, ", ")+" only in old")
+		}
+		if len(onlyNew) > 0 {
+			parts = append(parts, strings.Join(onlyNew, ", ")+" only in new")
+		}
+		d.Detail = strings.Join(parts, ", ")
+		if common == 0 && len(og) > 0 && len(ng) > 0 {
+			d.Detail += " (none in common)"
+		} else if common > 0 {
+			d.Detail += " (compare the common ones with Options.Common, scxvm compare --common)"
 		}
 		diffs = append(diffs, d)
 	}
-	if len(og) == 0 && len(ng) == 0 {
-		diffs = append(diffs, Difference{"scenarios", "none", "none"})
+	if len(og) == 0 || len(ng) == 0 {
+		for _, side := range []struct {
+			name string
+			gs   []*group
+		}{{"old", og}, {"new", ng}} {
+			if len(side.gs) == 0 {
+				diffs = append(diffs, Difference{Field: "scenarios", Detail: side.name + " has no scenario results"})
+			}
+		}
 	}
 
 	c := &Comparison{
@@ -287,10 +306,10 @@ func Compare(old, new *vmtest.Result, opt Options) (*Comparison, error) {
 			continue
 		}
 		if od, nd := o.runs[0].Duration, n.runs[0].Duration; od != nd {
-			diffs = append(diffs, Difference{"scenario " + o.name + ": duration", od.String(), nd.String()})
+			diffs = append(diffs, Difference{Field: "scenario " + o.name + ": duration", Old: od.String(), New: nd.String()})
 		}
 		if ol, nl := layout(o), layout(n); ol != "" && nl != "" && ol != nl {
-			diffs = append(diffs, Difference{"scenario " + o.name + ": workers", ol, nl})
+			diffs = append(diffs, Difference{Field: "scenario " + o.name + ": workers", Old: ol, New: nl})
 		}
 		c.Scenarios = append(c.Scenarios, compareScenario(o, n, thresholds))
 	}

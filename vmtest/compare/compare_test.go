@@ -224,11 +224,12 @@ func TestCompareIncompatible(t *testing.T) {
 		field    string
 		msg      []string
 	}{
-		{"missing scenario", result(steady, mixed), result(steady), Options{}, "scenarios", []string{"old only mixed", "new only none"}},
-		{"added scenario", result(steady), result(steady, io), Options{}, "scenarios", []string{"new only io"}},
-		{"different scenario sets", result(steady, mixed), result(steady, io), Options{}, "scenarios", []string{"only mixed", "only io"}},
-		{"nothing in common, even with Common", result(mixed), result(io), Options{Common: true}, "scenarios (none in common)", []string{"old only mixed", "new only io"}},
-		{"empty results", &vmtest.Result{}, &vmtest.Result{}, Options{}, "scenarios", []string{"old none, new none"}},
+		{"missing scenario", result(steady, mixed), result(steady), Options{}, "scenarios", []string{"scenarios: mixed only in old (compare the common ones"}},
+		{"added scenario", result(steady), result(steady, io), Options{}, "scenarios", []string{"scenarios: io only in new ("}},
+		{"different scenario sets", result(steady, mixed), result(steady, io), Options{}, "scenarios", []string{"mixed only in old, io only in new"}},
+		{"nothing in common, even with Common", result(mixed), result(io), Options{Common: true}, "scenarios", []string{"mixed only in old, io only in new (none in common)"}},
+		{"empty results", &vmtest.Result{}, result(steady), Options{}, "scenarios", []string{"old has no scenario results"}},
+		{"both empty", &vmtest.Result{}, &vmtest.Result{}, Options{}, "scenarios", []string{"old has no scenario results; scenarios: new has no scenario results"}},
 		{"topology", result(steady), topo, Options{}, "topology", []string{"old 1n1l2c1t, new 1n1l4c1t"}},
 		{"accelerator", result(steady), kvm, Options{}, "accel", []string{"old tcg, new kvm"}},
 		{"duration", result(steady), longer, Options{}, "scenario steady: duration", []string{"old 2s, new 3s"}},
@@ -291,6 +292,7 @@ func TestParseThreshold(t *testing.T) {
 		{in: "throughput=fast", err: `relative part "fast" is no number`},
 		{in: "throughput=-5%", err: "out of range"},
 		{in: "throughput=2000%", err: "out of range"},
+		{in: "throughput=5", err: "relative part 5 is a fraction of the old value (500%); write 5% for 5 percent, or 0.05"},
 		{in: "wake_p99=,soon", err: `"soon" is neither a number of ns nor a duration`},
 		{in: "throughput=,lots", err: `"lots" is no number of units/s`},
 		{in: "wake_p50=,-3us", err: "absolute threshold -3000 is out of range"},

@@ -46,6 +46,8 @@ func ParseThreshold(s string) (string, Threshold, error) {
 		}
 		if pct {
 			v /= 100
+		} else if v > 1 {
+			return "", Threshold{}, fmt.Errorf("threshold %q: relative part %s is a fraction of the old value (%g%%); write %s%% for %s percent, or %g", s, relText, v*100, relText, relText, v/100)
 		}
 		t.Rel = v
 	}
