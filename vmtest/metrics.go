@@ -93,6 +93,11 @@ var metricTable = []Metric{
 		Extract: perCgroupSum(func(w *ScenarioResult, i int) float64 { return float64(w.Workers[i].Report.WorkUnits) }, true),
 	},
 	{
+		Name: "iterations", Unit: "it/s", Better: HigherIsBetter, Rel: 0.10,
+		Doc:     "outer iterations (a burst and its sleep, a round trip) per second of run time, summed over the cgroup's workers",
+		Extract: perCgroupSum(func(w *ScenarioResult, i int) float64 { return float64(w.Workers[i].Report.Iterations) }, true),
+	},
+	{
 		Name: "wake_p50", Unit: "ns", Better: LowerIsBetter, Rel: 0.20, Abs: 10e3,
 		Doc:     "median wake-up latency of the cgroup's workers (waker's stamp to wakee running)",
 		Extract: wakePercentile(0.50),

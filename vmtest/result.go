@@ -137,6 +137,23 @@ type JobTimings struct {
 	Total   time.Duration `json:"total_ns"`
 }
 
+// Label names the run for people: its scheduler, marked "(EEVDF
+// baseline)" or "(comparison)" for a Compare run, and "run N" for a
+// repetition after the first.
+func (s *ScenarioResult) Label() string {
+	l := s.Scheduler
+	switch {
+	case s.Baseline && s.Scheduler == spec.SchedulerNone:
+		l += " (EEVDF baseline)"
+	case s.Baseline:
+		l += " (comparison)"
+	}
+	if s.Repeat > 0 {
+		l += fmt.Sprintf(" run %d", s.Repeat+1)
+	}
+	return l
+}
+
 // Iterations returns the total outer iterations per cgroup.
 func (s *ScenarioResult) Iterations() map[string]uint64 {
 	out := map[string]uint64{}

@@ -64,7 +64,7 @@ func TestCompareCmd(t *testing.T) {
 		{"scenario missing", []string{old, fewer}, exitUsage, []string{"results are not comparable: scenarios: mixed only in old (compare the common ones with Options.Common, scxvm compare --common)"}},
 		{"common scenarios", []string{"--common", old, fewer}, exitFail, []string{"not compared: mixed (only in old)", "steady    throughput  hogs    1.0k  700  -30.0%  REGRESSION"}},
 		{"other topology", []string{old, bigger}, exitUsage, []string{"topology: old 1n1l2c1t, new 1n1l4c1t"}},
-		{"bad threshold", []string{"--threshold", "speed=5%", old, same}, exitUsage, []string{`--threshold: threshold "speed=5%": unknown metric "speed" (metrics: throughput, wake_p50`}},
+		{"bad threshold", []string{"--threshold", "speed=5%", old, same}, exitUsage, []string{`--threshold: threshold "speed=5%": unknown metric "speed" (metrics: throughput, iterations, wake_p50`}},
 		{"bad threshold value", []string{"--threshold", "wake_p99=,-5us", old, same}, exitUsage, []string{"absolute threshold -5000 is out of range"}},
 		{"one file", []string{old}, exitUsage, []string{"takes two result files, got 1"}},
 		{"missing file", []string{old, "/nonexistent.json"}, exitUsage, []string{"no such file"}},

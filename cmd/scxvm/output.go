@@ -294,7 +294,7 @@ func printRatios(w io.Writer, res *vmtest.Result) {
 	}
 	fmt.Fprint(w, " per cgroup: throughput in work units/s")
 	if other != "" {
-		fmt.Fprintf(w, " (ratio > 1: %s did more)", res.Scheduler)
+		fmt.Fprintf(w, " and iterations/s as ratios (> 1: %s did more)", res.Scheduler)
 	}
 	fmt.Fprint(w, ", wake-up latency p50/p99 (lower is better)")
 	if runs > 1 {
@@ -304,7 +304,7 @@ func printRatios(w io.Writer, res *vmtest.Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	head := []string{"SCENARIO", "CGROUP", "THROUGHPUT " + res.Scheduler}
 	if other != "" {
-		head = append(head, other, "RATIO")
+		head = append(head, other, "RATIO", "IT/S RATIO")
 	}
 	head = append(head, "WAKE P50 "+res.Scheduler)
 	if other != "" {
@@ -328,7 +328,8 @@ func printRatios(w io.Writer, res *vmtest.Result) {
 		for _, cg := range summaryKeys("throughput", s, b) {
 			row := []string{s.Name, cg, medianString(s.Metric("throughput", cg))}
 			if b != nil {
-				row = append(row, medianString(b.Metric("throughput", cg)), ratioString(s.Metric("throughput", cg), b.Metric("throughput", cg)))
+				row = append(row, medianString(b.Metric("throughput", cg)), ratioString(s.Metric("throughput", cg), b.Metric("throughput", cg)),
+					ratioString(s.Metric("iterations", cg), b.Metric("iterations", cg)))
 			}
 			for _, m := range []string{"wake_p50", "wake_p99"} {
 				row = append(row, medianString(s.Metric(m, cg)))

@@ -59,8 +59,8 @@ func TestSummaryCompareTable(t *testing.T) {
 	run := func(sched string, baseline bool, rep int, units uint64, lat uint64) vmtest.ScenarioResult {
 		return vmtest.ScenarioResult{Name: "mixed", Scheduler: sched, Baseline: baseline, Repeat: rep, Passed: true, Duration: time.Second,
 			Workers: []check.Worker{
-				{Cgroup: "batch", Report: spec.WorkerReport{WorkUnits: units}},
-				{Cgroup: "interactive", Report: spec.WorkerReport{WorkUnits: units / 100, ResumeLatenciesNs: spec.Samples{lat, lat, 2 * lat}}},
+				{Cgroup: "batch", Report: spec.WorkerReport{WorkUnits: units, Iterations: units / 1000}},
+				{Cgroup: "interactive", Report: spec.WorkerReport{WorkUnits: units / 100, Iterations: lat / 1000, ResumeLatenciesNs: spec.Samples{lat, lat, 2 * lat}}},
 			}}
 	}
 	res := &vmtest.Result{Scheduler: "scx_simple", Compare: "fifo", Repeat: 2, Scenarios: []vmtest.ScenarioResult{
@@ -75,9 +75,9 @@ func TestSummaryCompareTable(t *testing.T) {
 		"mixed scx_simple (run 2) pass",
 		"scx_simple against fifo per cgroup",
 		"medians of 2 runs [min..max]",
-		"THROUGHPUT scx_simple fifo RATIO WAKE P50 scx_simple fifo WAKE P99 scx_simple fifo",
-		"mixed batch 1.10M [1.00M..1.20M] 2.00M 0.55x - - - -",
-		"mixed interactive 11.0k [10.0k..12.0k] 20.0k 0.55x 200us [100us..300us] 10us 400us [200us..600us] 20us",
+		"THROUGHPUT scx_simple fifo RATIO IT/S RATIO WAKE P50 scx_simple fifo WAKE P99 scx_simple fifo",
+		"mixed batch 1.10M [1.00M..1.20M] 2.00M 0.55x 0.55x - - - -",
+		"mixed interactive 11.0k [10.0k..12.0k] 20.0k 0.55x 20.00x 200us [100us..300us] 10us 400us [200us..600us] 20us",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
