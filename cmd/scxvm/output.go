@@ -152,11 +152,7 @@ func printSummary(w io.Writer, res *vmtest.Result) {
 			if !s.Passed {
 				verdict = fmt.Sprintf("FAIL (%d)", max(len(s.Failures), 1))
 			}
-			sched := s.Scheduler
-			if res.Repeat > 1 {
-				sched += fmt.Sprintf(" (run %d)", s.Repeat+1)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%.1fs\t%d\t%s\n", s.Name, sched, verdict, s.Elapsed.Seconds(), len(s.Workers), formatRates(s.Rates()))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.1fs\t%d\t%s\n", s.Name, s.Label(), verdict, s.Elapsed.Seconds(), len(s.Workers), formatRates(s.Rates()))
 		}
 		tw.Flush()
 	}

@@ -72,7 +72,7 @@ func TestSummaryCompareTable(t *testing.T) {
 	printSummary(&b, res)
 	out := strings.Join(strings.Fields(b.String()), " ")
 	for _, want := range []string{
-		"mixed scx_simple (run 2) pass",
+		"mixed scx_simple run 2 pass", "mixed fifo (comparison) run 2 pass",
 		"scx_simple against fifo per cgroup",
 		"medians of 2 runs [min..max]",
 		"THROUGHPUT scx_simple fifo RATIO IT/S RATIO WAKE P50 scx_simple fifo WAKE P99 scx_simple fifo",
