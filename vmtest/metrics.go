@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/scxvm/scxvm/spec"
 )
 
 // Better says in which direction a metric improves.
@@ -90,12 +92,12 @@ var metricTable = []Metric{
 	{
 		Name: "throughput", Unit: "units/s", Better: HigherIsBetter, Rel: 0.10,
 		Doc:     "work units per second of run time, summed over the cgroup's workers",
-		Extract: perCgroupSum(func(w *ScenarioResult, i int) float64 { return float64(w.Workers[i].Report.WorkUnits) }, true),
+		Extract: perCgroupRate(func(r *spec.WorkerReport) uint64 { return r.WorkUnits }),
 	},
 	{
 		Name: "iterations", Unit: "it/s", Better: HigherIsBetter, Rel: 0.10,
 		Doc:     "outer iterations (a burst and its sleep, a round trip) per second of run time, summed over the cgroup's workers",
-		Extract: perCgroupSum(func(w *ScenarioResult, i int) float64 { return float64(w.Workers[i].Report.Iterations) }, true),
+		Extract: perCgroupRate(func(r *spec.WorkerReport) uint64 { return r.Iterations }),
 	},
 	{
 		Name: "wake_p50", Unit: "ns", Better: LowerIsBetter, Rel: 0.20, Abs: 10e3,
@@ -148,25 +150,21 @@ func cgroupOrder(sr *ScenarioResult) []string {
 	return out
 }
 
-// perCgroupSum sums f over each cgroup's workers, per second of run time
-// when perSecond.
-func perCgroupSum(f func(sr *ScenarioResult, i int) float64, perSecond bool) func(*ScenarioResult) []KeyValue {
+// perCgroupRate sums f over each cgroup's workers, per second of run
+// time.
+func perCgroupRate(f func(*spec.WorkerReport) uint64) func(*ScenarioResult) []KeyValue {
 	return func(sr *ScenarioResult) []KeyValue {
 		secs := sr.RunTime().Seconds()
-		if len(sr.Workers) == 0 || (perSecond && secs <= 0) {
+		if len(sr.Workers) == 0 || secs <= 0 {
 			return nil
 		}
-		sum := map[string]float64{}
+		sum := map[string]uint64{}
 		for i := range sr.Workers {
-			sum[sr.Workers[i].Cgroup] += f(sr, i)
+			sum[sr.Workers[i].Cgroup] += f(&sr.Workers[i].Report)
 		}
 		var out []KeyValue
 		for _, cg := range cgroupOrder(sr) {
-			v := sum[cg]
-			if perSecond {
-				v /= secs
-			}
-			out = append(out, KeyValue{cg, v})
+			out = append(out, KeyValue{cg, float64(sum[cg]) / secs})
 		}
 		return out
 	}
