@@ -62,6 +62,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
+	if cmp, ok := cfg.compareScheduler(); ok {
+		if _, err := resolveSchedulerBinary(g.cacheDir, k, cmp); err != nil {
+			var ce *ConfigError
+			if errors.As(err, &ce) {
+				ce.Field = "compare"
+			}
+			return res, err
+		}
+	}
 	schedPaths, err := resolveSchedulerBinaries(g.cacheDir, k, cfg.schedulerSpecs())
 	if err != nil {
 		return res, err

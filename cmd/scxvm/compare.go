@@ -149,6 +149,9 @@ func printComparison(w io.Writer, c *compare.Comparison, oldName, newName string
 	for _, n := range c.OnlyNew {
 		fmt.Fprintf(w, "not compared: %s (only in new)\n", n)
 	}
+	if single := singleRuns(c); single != "" {
+		fmt.Fprintf(w, "note: %s; a change beyond the thresholds counts as a regression without a spread to call it noise (run each side with scxvm run --repeat N)\n", single)
+	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tMETRIC\tCGROUP\tOLD\tNEW\tCHANGE\tVERDICT")
@@ -222,4 +225,24 @@ func verdictDetail(ch compare.Change) string {
 		d += ", spread " + vmtest.FormatValue(ch.Spread, ch.Unit)
 	}
 	return d + ")"
+}
+
+// singleRuns says which side ran its scenarios once, or "".
+func singleRuns(c *compare.Comparison) string {
+	oldOnce, newOnce := true, true
+	for _, s := range c.Scenarios {
+		oldOnce = oldOnce && s.OldRuns < 2
+		newOnce = newOnce && s.NewRuns < 2
+	}
+	switch {
+	case len(c.Scenarios) == 0:
+		return ""
+	case oldOnce && newOnce:
+		return "both results ran each scenario once"
+	case oldOnce:
+		return "old ran each scenario once"
+	case newOnce:
+		return "new ran each scenario once"
+	}
+	return ""
 }

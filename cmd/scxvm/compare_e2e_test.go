@@ -39,6 +39,13 @@ func TestE2ECompareRepeat(t *testing.T) {
 	}
 	t.Setenv("SCXVM_AGENT", agent)
 
+	// A --compare scheduler the kernel does not have is named as such.
+	var buf bytes.Buffer
+	err = run(ctx, []string{"run", "--accel", "tcg", "--kernel", kernel.Debian, "--compare", "scx_nope"}, &buf, &buf)
+	if code := exitCode(err); code != exitUsage || !strings.Contains(err.Error(), `compare: unknown scheduler "scx_nope"`) {
+		t.Errorf("--compare scx_nope: exit %d, %v; want %d and the compare field named", code, err, exitUsage)
+	}
+
 	sc, err := vmtest.LookupScenario("pingpong")
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +60,7 @@ func TestE2ECompareRepeat(t *testing.T) {
 	if err := os.WriteFile(file, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
+	buf.Reset()
 	err = run(ctx, []string{"run", "--accel", "tcg", "--kernel", kernel.Debian, "--scheduler", "none", "--compare", "fifo", "--repeat", "2",
 		"--console", filepath.Join(dir, "console.log"), "--json", out, file}, &buf, &buf)
 	t.Logf("scxvm run:\n%s", buf.String())

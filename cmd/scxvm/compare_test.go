@@ -54,7 +54,7 @@ func TestCompareCmd(t *testing.T) {
 		code int
 		out  []string
 	}{
-		{"unchanged", []string{old, same}, exitPass, []string{"no change beyond the thresholds", "0 regressions"}},
+		{"unchanged", []string{old, same}, exitPass, []string{"no change beyond the thresholds", "0 regressions", "note: both results ran each scenario once"}},
 		{"unchanged, all rows", []string{"--all", old, same}, exitPass, []string{"steady    throughput  hogs    1.0k   1.0k   +2.0%   unchanged"}},
 		{"regression", []string{old, slower}, exitFail, []string{"steady    throughput  hogs    1.0k  700  -30.0%  REGRESSION (threshold 10%)", "2 regressions", "2 regression(s) from OLD to NEW"}},
 		{"threshold raised", []string{"--threshold", "throughput=40%", old, slower}, exitPass, []string{"0 regressions"}},
