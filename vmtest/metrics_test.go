@@ -194,3 +194,34 @@ func TestSessionCompareRepeat(t *testing.T) {
 		t.Errorf("throughput summary: %+v", m)
 	}
 }
+
+// A Compare scheduler that fails to load is not tried again in the
+// later repetitions; the scheduler under test keeps running.
+func TestSessionCompareLoadFailure(t *testing.T) {
+	cfg := Config{Scheduler: spec.Scheduler{Name: spec.SchedulerNone}, Compare: spec.SchedulerError, Repeat: 2}
+	jobs := 0
+	res, err := runSession(t, cfg, serveJobs(func(job *protocol.Job, c *protocol.Conn) bool {
+		jobs++
+		if job.Scheduler.Name == spec.SchedulerError {
+			c.Send(&protocol.SchedEvent{JobID: job.ID, Kind: protocol.SchedLoadFailed, Scheduler: "error", Reason: "verifier rejected the program"})
+			c.Send(&protocol.JobResult{JobID: job.ID, Status: protocol.StatusSchedulerFailed, Error: "load failed"})
+			return false
+		}
+		return true
+	}))
+	var f *Failure
+	if !errors.As(err, &f) || f.Kind != FailLoad {
+		t.Fatalf("got %v, want the comparison scheduler's load failure", err)
+	}
+	if jobs != 3 || len(res.Scenarios) != 4 {
+		t.Fatalf("%d jobs, %d results; want 3 jobs (the second load not tried) and 4 results", jobs, len(res.Scenarios))
+	}
+	for i, sr := range res.Scenarios {
+		if base := i%2 == 1; base != sr.Baseline || sr.Passed == base || sr.Repeat != i/2 {
+			t.Errorf("result %d: %s baseline=%v passed=%v repeat=%d", i, sr.Scheduler, sr.Baseline, sr.Passed, sr.Repeat)
+		}
+	}
+	if m := res.Scenarios[3].Failure; m == nil || !strings.Contains(m.Message, `not run: scheduler error failed to load in scenario "steady"`) {
+		t.Errorf("second comparison run: %+v", m)
+	}
+}
