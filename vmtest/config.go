@@ -27,9 +27,17 @@ type Config struct {
 	MemoryMB int
 	// Scenarios run one after another in one boot; empty means "steady".
 	Scenarios []spec.Scenario
-	// Compare, when "none", runs every scenario a second time under the
-	// kernel's default scheduler (EEVDF) in the same boot, for ratios.
-	Compare string
+	// Compare, when set, runs every scenario a second time in the same
+	// boot under this scheduler, named as spec.ParseScheduler takes it:
+	// "none" (the kernel's EEVDF), a built-in ("fifo"), an example
+	// scheduler ("scx_simple") or a binary's path. Its runs are marked
+	// ScenarioResult.Baseline. CompareArgs are its arguments.
+	Compare     string
+	CompareArgs []string
+	// Repeat runs every scenario (and its Compare run) this many times in
+	// the one boot, alternating the two schedulers; zero means once.
+	// Result.Summary holds the medians and spread of the repetitions.
+	Repeat int
 	// RestartScheduler restarts the scheduler before every scenario
 	// instead of keeping one instance for the whole boot.
 	RestartScheduler bool
@@ -91,6 +99,21 @@ func (c *Config) emit(e Event) {
 	}
 }
 
+// MaxRepeat bounds Config.Repeat.
+const MaxRepeat = 100
+
+// compareScheduler returns the scheduler of the Compare runs, and false
+// when there are none.
+func (c *Config) compareScheduler() (spec.Scheduler, bool) {
+	if c.Compare == "" {
+		return spec.Scheduler{}, false
+	}
+	return spec.ParseScheduler(c.Compare, c.CompareArgs), true
+}
+
+// repeats returns how many times every scenario runs.
+func (c *Config) repeats() int { return max(c.Repeat, 1) }
+
 // kernelName returns the kernel with the default applied.
 func (c *Config) kernelName() string {
 	if c.Kernel == "" {
@@ -135,11 +158,21 @@ func (c *Config) validate() error {
 	if err := c.Topology.Validate(); err != nil {
 		return &ConfigError{Field: "topology", Err: err}
 	}
-	if c.Compare != "" && c.Compare != spec.SchedulerNone {
-		return &ConfigError{Field: "compare", Msg: fmt.Sprintf("unknown value %q (allowed: \"none\")", c.Compare)}
+	if cmp, ok := c.compareScheduler(); ok {
+		if err := cmp.Validate(); err != nil {
+			return &ConfigError{Field: "compare", Err: err}
+		}
+		if n := strings.ToLower(cmp.Name); n == "eevdf" || n == "cfs" || n == "default" {
+			return &ConfigError{Field: "compare", Msg: fmt.Sprintf("unknown value %q (the kernel's own scheduler is %q)", c.Compare, spec.SchedulerNone)}
+		}
+		if cmp.String() == c.Scheduler.String() && cmp.Path == c.Scheduler.Path {
+			return &ConfigError{Field: "compare", Msg: fmt.Sprintf("comparing scheduler %s with itself makes no sense (give another scheduler, or other arguments with --compare-arg)", cmp)}
+		}
+	} else if len(c.CompareArgs) > 0 {
+		return &ConfigError{Field: "compare", Msg: "compare arguments given without a scheduler to compare with"}
 	}
-	if c.Compare == spec.SchedulerNone && c.Scheduler.IsNone() {
-		return &ConfigError{Field: "compare", Msg: "comparing scheduler none with none makes no sense"}
+	if c.Repeat < 0 || c.Repeat > MaxRepeat {
+		return &ConfigError{Field: "repeat", Msg: fmt.Sprintf("%d is out of range (0 to %d)", c.Repeat, MaxRepeat)}
 	}
 	for _, v := range []struct{ field, val string }{{"accel", c.Accel}, {"transport", c.Transport}, {"boot", c.Boot}} {
 		allowed := map[string][]string{"accel": {"", "auto", "kvm", "tcg"}, "transport": {"", "auto", "vsock", "virtio-serial"}, "boot": {"", "auto", "pvh", "image"}}[v.field]

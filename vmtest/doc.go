@@ -62,10 +62,14 @@
 // is "none"), builds the initramfs (package initramfs: agent, scheduler
 // binary and its libraries, kernel config and modules, extra files),
 // starts QEMU (package host), waits for the agent's Hello, sends one Job
-// per scenario (two with Compare "none": the scheduler, then EEVDF), and
-// collects progress, scheduler events, kernel log lines, worker reports
-// and the job result. The checks (checks.go, thresholds per scenario in
-// Checks) are evaluated on the host, so raw reports are never lost.
+// per scenario (two with Compare: the scheduler, then the Compare
+// scheduler, "none" for EEVDF; all of it Repeat times), and collects
+// progress, scheduler events, kernel log lines, worker reports and the job
+// result. The checks (checks.go, thresholds per scenario in Checks) are
+// evaluated on the host, so raw reports are never lost. Result.Summary
+// holds every metric (Metrics: throughput and wake-up latency per cgroup,
+// ...) as median and spread over the repetitions; package vmtest/compare
+// compares two Results.
 //
 // Every failure is attributed (Failure.Kind): the scheduler did not load
 // (with its output and the verifier's), the kernel ejected it (with the

@@ -14,8 +14,8 @@ import (
 
 // jobSpec returns the protocol scheduler spec for a run of a scenario.
 func (s *session) jobSpec(sc spec.Scenario, baseline bool) protocol.SchedulerSpec {
-	sched := s.cfg.schedulerFor(sc)
-	if baseline || sched.IsNone() {
+	sched := s.cfg.jobScheduler(sc, baseline)
+	if sched.IsNone() {
 		return protocol.SchedulerSpec{Kind: protocol.SchedulerNone}
 	}
 	out := protocol.SchedulerSpec{
@@ -86,15 +86,15 @@ func (js *jobState) addSchedEvent(ev SchedEvent) (firstBad bool) {
 
 // runJob sends one job and collects everything about it. fatal is set when
 // the guest is lost and no further job can run.
-func (s *session) runJob(ctx context.Context, sc spec.Scenario, baseline bool) (sr *ScenarioResult, fatal *Failure) {
+func (s *session) runJob(ctx context.Context, sc spec.Scenario, baseline bool, repeat int) (sr *ScenarioResult, fatal *Failure) {
 	s.nextID++
 	id := s.nextID
 	sched := s.jobSpec(sc, baseline)
-	schedName := s.cfg.schedulerFor(sc).String()
+	schedName := s.cfg.jobScheduler(sc, baseline).String()
 	if sched.Kind == protocol.SchedulerNone {
 		schedName = spec.SchedulerNone
 	}
-	sr = &ScenarioResult{Name: sc.Name, Scheduler: schedName, Baseline: baseline, Duration: sc.RunTime(), Checks: sc.Checks}
+	sr = &ScenarioResult{Name: sc.Name, Scheduler: schedName, Baseline: baseline, Repeat: repeat, Duration: sc.RunTime(), Checks: sc.Checks}
 	js := &jobState{sr: sr, sc: sc, sent: time.Now(), index: -1, badEvent: -1}
 	if s.jobs == nil {
 		s.jobs = map[uint32]*jobState{}
@@ -277,7 +277,7 @@ func (s *session) finishJob(js *jobState, lost *Failure) {
 	in := check.Input{
 		Scenario:       js.sc,
 		Workers:        sr.Workers,
-		Sched:          !sr.Baseline && !s.cfg.schedulerFor(js.sc).IsNone(),
+		Sched:          !s.cfg.jobScheduler(js.sc, sr.Baseline).IsNone(),
 		KernelLog:      sr.KernelLog,
 		StallWatch:     sr.StallWatch,
 		WorkerInfo:     js.workers,

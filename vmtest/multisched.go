@@ -36,7 +36,19 @@ func (c *Config) schedulerSpecs() []spec.Scheduler {
 			out = append(out, sched)
 		}
 	}
+	if cmp, ok := c.compareScheduler(); ok && !seen[binaryKey(cmp)] {
+		out = append(out, cmp)
+	}
 	return out
+}
+
+// jobScheduler returns the scheduler of one run of sc: the scheduler it
+// runs under, or for a Compare run (baseline) the Compare scheduler.
+func (c *Config) jobScheduler(sc spec.Scenario, baseline bool) spec.Scheduler {
+	if cmp, ok := c.compareScheduler(); ok && baseline {
+		return cmp
+	}
+	return c.schedulerFor(sc)
 }
 
 // needsSchedExt reports whether any scenario of the run loads a sched_ext

@@ -89,11 +89,14 @@ type PayloadResult struct {
 // ScenarioResult is the outcome of one scenario under one scheduler.
 type ScenarioResult struct {
 	Name string `json:"name"`
-	// Scheduler is the scheduler the scenario ran under ("none" for the
-	// EEVDF baseline of Compare).
+	// Scheduler is the scheduler the scenario ran under (for a Baseline
+	// run, Config.Compare's: "none" is EEVDF).
 	Scheduler string `json:"scheduler"`
-	// Baseline marks the EEVDF comparison run.
+	// Baseline marks the comparison run under Config.Compare's scheduler.
 	Baseline bool `json:"baseline,omitempty"`
+	// Repeat numbers the repetitions of the scenario (Config.Repeat),
+	// from 0.
+	Repeat int `json:"repeat,omitempty"`
 	// Passed is true when every check passed.
 	Passed bool `json:"passed"`
 	// Failures are the failed checks.
@@ -134,6 +137,23 @@ type JobTimings struct {
 	Total   time.Duration `json:"total_ns"`
 }
 
+// Label names the run for people: its scheduler, marked "(EEVDF
+// baseline)" or "(comparison)" for a Compare run, and "run N" for a
+// repetition after the first.
+func (s *ScenarioResult) Label() string {
+	l := s.Scheduler
+	switch {
+	case s.Baseline && s.Scheduler == spec.SchedulerNone:
+		l += " (EEVDF baseline)"
+	case s.Baseline:
+		l += " (comparison)"
+	}
+	if s.Repeat > 0 {
+		l += fmt.Sprintf(" run %d", s.Repeat+1)
+	}
+	return l
+}
+
 // Iterations returns the total outer iterations per cgroup.
 func (s *ScenarioResult) Iterations() map[string]uint64 {
 	out := map[string]uint64{}
@@ -171,6 +191,10 @@ type Result struct {
 	Kernel    KernelInfo `json:"kernel"`
 	Scheduler string     `json:"scheduler"`
 	Topology  string     `json:"topology"`
+	// Compare is the scheduler of the Baseline runs (Config.Compare), ""
+	// without them; Repeat is Config.Repeat.
+	Compare string `json:"compare,omitempty"`
+	Repeat  int    `json:"repeat,omitempty"`
 	// Accel and Transport are what the VM actually used.
 	Accel     string `json:"accel,omitempty"`
 	Transport string `json:"transport,omitempty"`
@@ -186,8 +210,11 @@ type Result struct {
 	// with Incident.At for the time to report a panic).
 	VMTime time.Duration `json:"vm_time_ns"`
 	// Scenarios are the scenario results in run order (a baseline run
-	// follows its scenario).
+	// follows its scenario, repetitions follow each other).
 	Scenarios []ScenarioResult `json:"scenarios"`
+	// Summary holds, per scenario and scheduler, every metric's median
+	// and spread over the repetitions (see Metrics and Summarize).
+	Summary []ScenarioSummary `json:"summary,omitempty"`
 	// KernelLog is every kernel log line received.
 	KernelLog []string `json:"kernel_log,omitempty"`
 	// Incidents are kernel incidents (panic, oops, BUG, WARNING, RCU
@@ -213,8 +240,8 @@ func (r *Result) WriteJSON(path string) error {
 	return nil
 }
 
-// Scenario returns the result of the named scenario under the scheduler
-// under test (not the baseline), or nil.
+// Scenario returns the (first) result of the named scenario under the
+// scheduler under test (not the baseline), or nil.
 func (r *Result) Scenario(name string) *ScenarioResult {
 	for i := range r.Scenarios {
 		if r.Scenarios[i].Name == name && !r.Scenarios[i].Baseline {
@@ -224,7 +251,7 @@ func (r *Result) Scenario(name string) *ScenarioResult {
 	return nil
 }
 
-// Baseline returns the EEVDF baseline of the named scenario, or nil.
+// Baseline returns the first Compare run of the named scenario, or nil.
 func (r *Result) Baseline(name string) *ScenarioResult {
 	for i := range r.Scenarios {
 		if r.Scenarios[i].Name == name && r.Scenarios[i].Baseline {

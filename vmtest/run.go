@@ -49,6 +49,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		Kernel:    KernelInfo{Name: k.Name, Image: k.Image, Release: g.release()},
 		Scheduler: cfg.Scheduler.String(),
 		Topology:  cfg.Topology.String(),
+		Repeat:    cfg.Repeat,
+	}
+	if cmp, ok := cfg.compareScheduler(); ok {
+		res.Compare = cmp.String()
 	}
 	if !info.SchedExt && cfg.needsSchedExt() {
 		return res, fmt.Errorf("kernel %s cannot run scheduler %s: %w", k.Name, cfg.Scheduler, info.SupportError())
@@ -57,6 +61,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	schedPath, err := resolveSchedulerBinary(g.cacheDir, k, cfg.Scheduler)
 	if err != nil {
 		return res, err
+	}
+	if cmp, ok := cfg.compareScheduler(); ok {
+		if _, err := resolveSchedulerBinary(g.cacheDir, k, cmp); err != nil {
+			var ce *ConfigError
+			if errors.As(err, &ce) {
+				ce.Field = "compare"
+			}
+			return res, err
+		}
 	}
 	schedPaths, err := resolveSchedulerBinaries(g.cacheDir, k, cfg.schedulerSpecs())
 	if err != nil {
@@ -99,6 +112,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Kernel.Boot, res.Kernel.BootFile, res.Kernel.BootReason = bi.Method, bi.Kernel, bi.Reason
 	}
 	err = s.run(ctx)
+	res.Summary = Summarize(res)
 	res.Wall = time.Since(start)
 	cfg.logf("run finished in %v", res.Wall)
 	return res, err
@@ -183,9 +197,9 @@ func (s *session) hardTimeout() time.Duration {
 		return s.cfg.Timeout
 	}
 	d := s.cfg.bootTimeout() + 30*time.Second
-	n := 1
+	n := s.cfg.repeats()
 	if s.cfg.Compare != "" {
-		n = 2
+		n *= 2
 	}
 	for _, sc := range s.scenarios {
 		d += time.Duration(n) * (sc.JobTimeout() + 10*time.Second)
@@ -304,45 +318,47 @@ func (s *session) run(ctx context.Context) (err error) {
 	}
 
 	loadFailed := map[string]string{} // scheduler -> first scenario it failed to load in
+	runs := []bool{false}
+	if _, ok := s.cfg.compareScheduler(); ok {
+		runs = append(runs, true)
+	}
 	for _, sc := range s.scenarios {
-		runs := []bool{false}
-		if s.cfg.Compare == spec.SchedulerNone {
-			runs = append(runs, true)
-		}
-		for _, baseline := range runs {
-			key := s.cfg.schedulerFor(sc).String()
-			if first, ok := loadFailed[key]; ok && !baseline {
-				// The same loader would fail again after its attach timeout.
-				res.Scenarios = append(res.Scenarios, ScenarioResult{
-					Name: sc.Name, Scheduler: key, Duration: sc.RunTime(), Checks: sc.Checks,
-					Failure: &Failure{Kind: FailLoad, Scenario: sc.Name, Message: fmt.Sprintf("not run: scheduler %s failed to load in scenario %q", key, first)},
-				})
-				continue
-			}
-			sr, fatal := s.runJob(live, sc, baseline)
-			if sr.Failure != nil && sr.Failure.Kind == FailLoad && !baseline {
-				loadFailed[key] = sc.Name
-			}
-			if ctx.Err() != nil {
-				s.vm.Kill()
-				<-s.vmDone
-				return ctx.Err()
-			}
-			res.Scenarios = append(res.Scenarios, *sr)
-			if js := s.jobs[s.nextID]; js != nil && js.sr == sr {
-				js.index = len(res.Scenarios) - 1
-			}
-			if !sr.Passed && res.Failure == nil {
-				res.Failure = sr.Failure
-				if res.Failure == nil {
-					res.Failure = checksFailure(sr)
+		for rep := range s.cfg.repeats() {
+			for _, baseline := range runs {
+				key := s.cfg.jobScheduler(sc, baseline).String()
+				if first, ok := loadFailed[key]; ok {
+					// The same loader would fail again after its attach timeout.
+					res.Scenarios = append(res.Scenarios, ScenarioResult{
+						Name: sc.Name, Scheduler: key, Baseline: baseline, Repeat: rep, Duration: sc.RunTime(), Checks: sc.Checks,
+						Failure: &Failure{Kind: FailLoad, Scenario: sc.Name, Message: fmt.Sprintf("not run: scheduler %s failed to load in scenario %q", key, first)},
+					})
+					continue
 				}
-			}
-			if fatal != nil {
-				if res.Failure == nil || res.Failure == sr.Failure {
-					res.Failure = fatal
+				sr, fatal := s.runJob(live, sc, baseline, rep)
+				if sr.Failure != nil && sr.Failure.Kind == FailLoad {
+					loadFailed[key] = sc.Name
 				}
-				return nil
+				if ctx.Err() != nil {
+					s.vm.Kill()
+					<-s.vmDone
+					return ctx.Err()
+				}
+				res.Scenarios = append(res.Scenarios, *sr)
+				if js := s.jobs[s.nextID]; js != nil && js.sr == sr {
+					js.index = len(res.Scenarios) - 1
+				}
+				if !sr.Passed && res.Failure == nil {
+					res.Failure = sr.Failure
+					if res.Failure == nil {
+						res.Failure = checksFailure(sr)
+					}
+				}
+				if fatal != nil {
+					if res.Failure == nil || res.Failure == sr.Failure {
+						res.Failure = fatal
+					}
+					return nil
+				}
 			}
 		}
 	}

@@ -45,6 +45,7 @@ func exitCode(err error) int {
 		ve *spec.ValidationError
 		ie *vmtest.InfraError
 		f  *vmtest.Failure
+		re *regressionError
 	)
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
@@ -59,7 +60,7 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.As(err, &ie):
 		return exitInfra
-	case errors.As(err, &f):
+	case errors.As(err, &f), errors.As(err, &re):
 		return exitFail
 	default:
 		return exitInternal

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -151,7 +152,7 @@ func printSummary(w io.Writer, res *vmtest.Result) {
 			if !s.Passed {
 				verdict = fmt.Sprintf("FAIL (%d)", max(len(s.Failures), 1))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%.1fs\t%d\t%s\n", s.Name, s.Scheduler, verdict, s.Elapsed.Seconds(), len(s.Workers), formatRates(s.Rates()))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.1fs\t%d\t%s\n", s.Name, s.Label(), verdict, s.Elapsed.Seconds(), len(s.Workers), formatRates(s.Rates()))
 		}
 		tw.Flush()
 	}
@@ -261,57 +262,127 @@ func payloadEnd(p vmtest.PayloadResult) string {
 	return end
 }
 
+// printRatios prints, for a run with --compare or --repeat, each
+// scenario's throughput and wake-up latency per cgroup (medians over the
+// repetitions), the scheduler beside the --compare scheduler with their
+// ratio, and stress-ng's ratios.
 func printRatios(w io.Writer, res *vmtest.Result) {
-	header := false
-	for _, s := range res.Scenarios {
+	sums := res.Summary
+	if sums == nil {
+		sums = vmtest.Summarize(res)
+	}
+	base := map[string]*vmtest.ScenarioSummary{}
+	runs := 1
+	other := "" // the --compare scheduler
+	for i := range sums {
+		if sums[i].Baseline {
+			base[sums[i].Name] = &sums[i]
+			other = sums[i].Scheduler
+		}
+		runs = max(runs, sums[i].Runs)
+	}
+	if len(base) == 0 && runs < 2 {
+		return
+	}
+	fmt.Fprintf(w, "\n%s", res.Scheduler)
+	if other != "" {
+		fmt.Fprintf(w, " against %s", other)
+	}
+	fmt.Fprint(w, " per cgroup: throughput in work units/s")
+	if other != "" {
+		fmt.Fprintf(w, " and iterations/s as ratios (> 1: %s did more)", res.Scheduler)
+	}
+	fmt.Fprint(w, ", wake-up latency p50/p99 (lower is better)")
+	if runs > 1 {
+		fmt.Fprintf(w, "; medians of %d runs [min..max]", runs)
+	}
+	fmt.Fprintln(w, ":")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	head := []string{"SCENARIO", "CGROUP", "THROUGHPUT " + res.Scheduler}
+	if other != "" {
+		head = append(head, other, "RATIO", "IT/S RATIO")
+	}
+	head = append(head, "WAKE P50 "+res.Scheduler)
+	if other != "" {
+		head = append(head, other)
+	}
+	head = append(head, "WAKE P99 "+res.Scheduler)
+	if other != "" {
+		head = append(head, other)
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	var stress []string
+	for i := range sums {
+		s := &sums[i]
 		if s.Baseline {
 			continue
 		}
-		b := res.Baseline(s.Name)
-		if b == nil {
+		b := base[s.Name]
+		if other != "" && b == nil {
 			continue
 		}
-		if !header {
-			fmt.Fprintf(w, "\n%s / EEVDF (work per second of run time: iterations by cgroup, stress-ng bogo ops; >1 means %s did more):\n", res.Scheduler, res.Scheduler)
-			header = true
-		}
-		mine, base := s.Rates(), b.Rates()
-		var names []string
-		for n := range mine {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		var parts []string
-		for _, n := range names {
-			if base[n] == 0 {
-				parts = append(parts, fmt.Sprintf("%s n/a", n))
-				continue
+		for _, cg := range summaryKeys("throughput", s, b) {
+			row := []string{s.Name, cg, medianString(s.Metric("throughput", cg))}
+			if b != nil {
+				row = append(row, medianString(b.Metric("throughput", cg)), ratioString(s.Metric("throughput", cg), b.Metric("throughput", cg)),
+					ratioString(s.Metric("iterations", cg), b.Metric("iterations", cg)))
 			}
-			parts = append(parts, fmt.Sprintf("%s %.2fx", n, mine[n]/base[n]))
+			for _, m := range []string{"wake_p50", "wake_p99"} {
+				row = append(row, medianString(s.Metric(m, cg)))
+				if b != nil {
+					row = append(row, medianString(b.Metric(m, cg)))
+				}
+			}
+			fmt.Fprintln(tw, strings.Join(row, "\t"))
 		}
-		parts = append(parts, stressRatios(s.Payloads, b.Payloads)...)
-		fmt.Fprintf(w, "  %-16s %s\n", s.Name, strings.Join(parts, ", "))
+		if b != nil {
+			for _, k := range summaryKeys("stress_ng", s, b) {
+				if r := ratioString(s.Metric("stress_ng", k), b.Metric("stress_ng", k)); r != "-" {
+					stress = append(stress, fmt.Sprintf("%s %s %s", s.Name, k, r))
+				}
+			}
+		}
+	}
+	tw.Flush()
+	if len(stress) > 0 {
+		fmt.Fprintf(w, "stress-ng bogo ops/s, %s / %s: %s\n", res.Scheduler, other, strings.Join(stress, ", "))
 	}
 }
 
-// stressRatios compares stress-ng's bogo ops per second of real time,
-// stressor by stressor, between a run and its EEVDF baseline.
-func stressRatios(mine, base []vmtest.PayloadResult) []string {
-	baseOps := map[string]float64{}
-	for _, p := range base {
-		for _, m := range p.StressNG {
-			baseOps[p.Name+"/"+m.Stressor] = m.OpsPerSecReal
+// summaryKeys returns the keys of metric in a and b (b may be nil), in
+// order of appearance.
+func summaryKeys(metric string, a, b *vmtest.ScenarioSummary) []string {
+	var out []string
+	for _, s := range []*vmtest.ScenarioSummary{a, b} {
+		if s == nil {
+			continue
 		}
-	}
-	var parts []string
-	for _, p := range mine {
-		for _, m := range p.StressNG {
-			if b := baseOps[p.Name+"/"+m.Stressor]; b > 0 {
-				parts = append(parts, fmt.Sprintf("stress-ng %s %.2fx", m.Stressor, m.OpsPerSecReal/b))
+		for _, m := range s.Metrics {
+			if m.Metric == metric && !slices.Contains(out, m.Key) {
+				out = append(out, m.Key)
 			}
 		}
 	}
-	return parts
+	return out
+}
+
+// medianString shows a metric's median and, over several runs, its range.
+func medianString(m *vmtest.MetricSummary) string {
+	if m == nil {
+		return "-"
+	}
+	s := vmtest.FormatValue(m.Median, m.Unit)
+	if lo, hi := vmtest.FormatValue(m.Min, m.Unit), vmtest.FormatValue(m.Max, m.Unit); len(m.Values) > 1 && lo != hi {
+		s += " [" + lo + ".." + hi + "]"
+	}
+	return s
+}
+
+func ratioString(a, b *vmtest.MetricSummary) string {
+	if a == nil || b == nil || b.Median == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", a.Median/b.Median)
 }
 
 // bootSummary says how the kernel booted: "pvh boot", or "bzImage boot"

@@ -31,6 +31,7 @@ Usage:
   scxvm kernel build [DIR]                configure and build a kernel tree for scxvm
   scxvm shell [flags]                     interactive shell in the guest (serial console)
   scxvm report [flags] RESULT.json        HTML report and Perfetto trace of a --json result
+  scxvm compare [flags] OLD.json NEW.json  compare two --json results; exit 1 on a regression
   scxvm bench [flags]                     benchmark table (what make bench prints)
   scxvm cache du|prune [flags]            the cache's size bound: usage, or free room
   scxvm help                              this text
@@ -39,7 +40,9 @@ Examples:
   scxvm run                                       # Debian 7.3 kernel, built-in fifo, "steady"
   scxvm run --kernel 6.12 --scheduler scx_simple steady pingpong
   scxvm run --kernel arch/x86/boot/bzImage --scheduler ./scx_mine --sched-arg=-v
-  scxvm run --compare none --json out.json mixed  # also run under EEVDF, print ratios
+  scxvm run --compare none --json out.json mixed  # also run under EEVDF, print both side by side
+  scxvm run --scheduler scx_simple --compare fifo --repeat 3 --json new.json
+  scxvm compare old.json new.json                 # exit 1 when new.json regressed
   scxvm run --html out.html --trace out.trace.json steady pingpong
   git bisect run scxvm run --kernel arch/x86/boot/bzImage --scheduler scx_simple
 
@@ -120,13 +123,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return benchCmd(ctx, rest, stdout, stderr) // bench.go
 	case "report":
 		return reportCmd(rest, stdout, stderr) // report.go
+	case "compare":
+		return compareCmd(rest, stdout, stderr) // compare.go
 	case "cache":
 		return cacheCmd(rest, stdout, stderr) // cache.go
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, helpText)
 		return nil
 	default:
-		return usagef("unknown command %q (commands: run, scenarios, kernel check|fetch|list|build, shell, report, bench, cache, help)", cmd)
+		return usagef("unknown command %q (commands: run, scenarios, kernel check|fetch|list|build, shell, report, compare, bench, cache, help)", cmd)
 	}
 }
 
@@ -251,6 +256,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		vf        vmFlags
 		scenarios listFlag
 		compare   string
+		cmpArgs   listFlag
+		repeat    int
 		restart   bool
 		jsonOut   string
 		out       outputFlags
@@ -258,7 +265,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	)
 	vf.register(fs)
 	fs.Var(&scenarios, "scenario", "scenario `NAME` or YAML/JSON FILE (repeatable; also positional)")
-	fs.StringVar(&compare, "compare", "", `"none": rerun each scenario under EEVDF in the same boot and print ratios`)
+	fs.StringVar(&compare, "compare", "", "also run each scenario under this `SCHEDULER` in the same boot (none = EEVDF, fifo, scx_NAME, a PATH) and print both side by side")
+	fs.Var(&cmpArgs, "compare-arg", "argument for the --compare scheduler binary (repeatable)")
+	fs.IntVar(&repeat, "repeat", 0, fmt.Sprintf("run each scenario `N` times in the one boot (up to %d); the result holds medians and spread", vmtest.MaxRepeat))
 	fs.BoolVar(&restart, "restart-scheduler", false, "restart the scheduler before every scenario")
 	fs.StringVar(&jsonOut, "json", "", "write the full result as JSON to `FILE`")
 	fs.StringVar(&out.html, "html", "", "write a self-contained HTML report with charts to `FILE`")
@@ -286,7 +295,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	cfg.Compare = compare
+	cfg.Compare, cfg.CompareArgs, cfg.Repeat = compare, cmpArgs, repeat
 	cfg.RestartScheduler = restart
 	if len(scenarios) > 0 {
 		ss, err := vmtest.ResolveScenarios(scenarios)

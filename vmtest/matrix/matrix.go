@@ -204,7 +204,7 @@ func (r *Report) boot(ctx context.Context, cfg Config, kname string, cells []Cel
 	// Each job loads its scheduler afresh and unloads it at its end, so
 	// that what a scheduler does on its way out is part of its cell.
 	vc.RestartScheduler = true
-	vc.Compare = ""
+	vc.Compare, vc.CompareArgs, vc.Repeat = "", nil, 0 // one run per cell
 	vc.Scenarios = nil
 	for _, c := range cells {
 		sc, _ := cfg.scenario(c.Scenario)

@@ -5,8 +5,9 @@
 // per cgroup and per worker, cpu time and fairness per cgroup, the wake-up
 // latency distribution per cgroup, migrations over time by cpu, and a
 // timeline of scheduler events, sched_ext state changes, kernel incidents
-// and each worker's longest stall. A scenario that ran beside its EEVDF
-// baseline (vmtest.Config.Compare) draws both schedulers on the same axes.
+// and each worker's longest stall. A scenario that ran beside another
+// scheduler (vmtest.Config.Compare: EEVDF or any other) draws both on the
+// same axes.
 //
 // The charts are SVG drawn by gonum.org/v1/plot and inlined; the page
 // loads nothing (its Content-Security-Policy forbids it), embeds the one

@@ -14,7 +14,7 @@ import (
 )
 
 // group is one scenario with the runs drawn together: the scheduler under
-// test and, when Compare ran it, its EEVDF baseline.
+// test and, when Compare ran it, its run under the Compare scheduler.
 type group struct {
 	ID   string
 	Name string
@@ -122,12 +122,7 @@ func newRunView(i int, sr *vmtest.ScenarioResult, incidents []timeline.Incident,
 }
 
 // runLabel names a run for headings and legends.
-func runLabel(sr *vmtest.ScenarioResult) string {
-	if sr.Baseline {
-		return sr.Scheduler + " (EEVDF baseline)"
-	}
-	return sr.Scheduler
-}
+func runLabel(sr *vmtest.ScenarioResult) string { return sr.Label() }
 
 // fairness returns the cpu time spread of each workload set among the
 // completed workers that are not fan-out messengers, as the fairness check

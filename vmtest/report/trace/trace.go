@@ -197,10 +197,7 @@ func incidentEvent(in timeline.Incident, at time.Duration, pid, tid int, scope s
 func (t *writer) scenario(res *vmtest.Result, i int, span timeline.Span, incidents []timeline.Incident) {
 	sr := &res.Scenarios[i]
 	pid := i + 1
-	name := sr.Name + " · " + sr.Scheduler
-	if sr.Baseline {
-		name += " (EEVDF baseline)"
-	}
+	name := sr.Name + " · " + sr.Label()
 	t.processName(pid, name, pid)
 	at := func(d time.Duration) float64 { return us(span.Start() + d) }
 
