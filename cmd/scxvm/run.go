@@ -388,4 +388,3 @@ func kernelCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	return nil
 }
-
