@@ -3,7 +3,6 @@ package vmtest
 import (
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/scxvm/scxvm/kernel/fetch"
@@ -63,8 +62,8 @@ func (g *guest) checkShares(cfg *Config) error {
 		case "m":
 			if !have[opt.module] {
 				hint := "build it in (" + opt.name + "=y)"
-				if slices.Contains(fetch.Names(), g.kernel.Name) {
-					hint = "the cache entry predates 9p modules: run `scxvm kernel fetch --refresh " + g.kernel.Name + "`"
+				if g.kernel.Name == fetch.Debian {
+					hint = "its cache entry predates the 9p modules: run `scxvm kernel fetch " + g.kernel.Name + "` (make kernel), which fetches them"
 				}
 				return &ConfigError{Field: "share", Msg: fmt.Sprintf("kernel %s has %s=m and no %s.ko beside it: %s", g.kernel.Name, opt.name, opt.module, hint)}
 			}
