@@ -162,7 +162,6 @@ func (s *session) shell(ctx context.Context, tio ShellIO, in *shellInput, w *not
 	}()
 	fail := func(f *Failure) error {
 		out.Failure = f
-		w.note("scxvm: " + f.Error())
 		return f
 	}
 	bootCtx, bootCancel := context.WithTimeout(live, s.cfg.bootTimeout())
