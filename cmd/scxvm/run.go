@@ -29,7 +29,7 @@ Usage:
   scxvm kernel fetch [NAME]               download Debian's kernel NAME (debian, stock-6.12)
   scxvm kernel list                       the cached kernels and where they came from
   scxvm kernel build [DIR]                configure and build a kernel tree for scxvm
-  scxvm shell [flags]                     interactive shell in the guest (serial console)
+  scxvm shell [flags]                     interactive shell in the guest, under the scheduler
   scxvm report [flags] RESULT.json        HTML report and Perfetto trace of a --json result
   scxvm bench [flags]                     benchmark table (what make bench prints)
   scxvm cache du|prune [flags]            the cache's size bound: usage, or free room
