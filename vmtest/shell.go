@@ -220,6 +220,13 @@ func (s *session) shell(ctx context.Context, tio ShellIO, in *shellInput, w *not
 	}
 	if tio.Resize != nil {
 		go func() {
+			// A size from before the shell runs waits: the agent has no
+			// console to set it on yet.
+			select {
+			case <-in.started:
+			case <-live.Done():
+				return
+			}
 			for {
 				select {
 				case sz := <-tio.Resize:

@@ -75,9 +75,13 @@ func TestShellE2E(t *testing.T) {
 		`echo x > /ro/new.txt || echo "ro-write=$((40 + 2))"`,
 		`echo guest-wrote > /mnt/rw/out.txt && echo "rw-write=$((40 + 3))"`,
 		`cat /ro/abs /ro/rel /ro/../outside.txt; echo "escape=$(cat /ro/abs /ro/rel 2>/dev/null | wc -c)"`,
+		// The resize races with the input: wait for it.
+		`for i in 1 2 3 4 5 6 7 8 9 10; do [ "$(stty size)" = "44 111" ] && break; sleep 0.5; done; echo "size=$(stty size | tr ' ' x)"`,
 	}, "\n") + "\n"
 	var out syncBuffer
-	res, err := Shell(t.Context(), cfg, ShellIO{In: strings.NewReader(script), Out: &out, Term: "xterm-test"})
+	resize := make(chan WindowSize, 1)
+	resize <- WindowSize{Rows: 44, Cols: 111} // a SIGWINCH during the boot
+	res, err := Shell(t.Context(), cfg, ShellIO{In: strings.NewReader(script), Out: &out, Term: "xterm-test", Size: WindowSize{Rows: 33, Cols: 101}, Resize: resize})
 	console := out.String()
 	t.Logf("console:\n%s", console)
 	if err != nil {
@@ -94,7 +98,7 @@ func TestShellE2E(t *testing.T) {
 	}
 	for _, want := range []string{
 		"state=enabled", "proc=1", "mounts=5", "leader=1 ctty=1", "term=xterm-test", "hello=4",
-		"ro-write=42", "rw-write=43", "escape=0", `scheduler attached "scxvm_fifo"`,
+		"ro-write=42", "rw-write=43", "escape=0", "size=44x111", `scheduler attached "scxvm_fifo"`,
 	} {
 		if !strings.Contains(console, want) {
 			t.Errorf("console lacks %q", want)
