@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/scxvm/scxvm/protocol"
@@ -120,8 +121,9 @@ func Shell(ctx context.Context, cfg Config, tio ShellIO) (*ShellResult, error) {
 
 	quit, quitCancel := context.WithCancel(ctx)
 	defer quitCancel()
+	var quitted atomic.Bool
 	w := &noteWriter{w: tio.Out}
-	in := newShellInput(tio.In, tio.Escape, func() { out.Quit = true; quitCancel() })
+	in := newShellInput(tio.In, tio.Escape, func() { quitted.Store(true); quitCancel() })
 	vc := g.vmConfig(&cfg, transport)
 	vc.Timeout, vc.ConsoleLog = cfg.Timeout, console
 	vc.Interactive, vc.Stdin, vc.Stdout = true, in, w
@@ -134,7 +136,7 @@ func Shell(ctx context.Context, cfg Config, tio ShellIO) (*ShellResult, error) {
 	}
 	s := &session{cfg: &cfg, res: res, start: start, schedPath: schedPath, agentPath: g.agent, vm: vm, userCtx: ctx}
 	err = s.shell(quit, tio, in, w, out)
-	if out.Quit {
+	if out.Quit = quitted.Load(); out.Quit {
 		w.note("scxvm: quit; the guest is stopped")
 		return out, nil
 	}
