@@ -59,6 +59,10 @@ func (s *session) runJob(ctx context.Context, job *protocol.Job, msgs <-chan pro
 			s.replay(pending)
 			return nil
 		case m := <-msgs:
+			if r, ok := m.(*protocol.Resize); ok { // for the running shell, now
+				s.resizeShell(r)
+				continue
+			}
 			if _, ok := m.(*protocol.Bye); ok {
 				s.cfg.Logf("job %d: host said bye mid-job; cancelling", job.ID)
 				cancel()
@@ -171,6 +175,10 @@ func (s *session) job(ctx context.Context, job *protocol.Job) {
 	arrived := time.Now()
 	if job.Synthetic != nil { // benchmark of the report path (synthetic_linux.go)
 		s.syntheticJob(job, arrived)
+		return
+	}
+	if job.Shell != nil { // an interactive shell (shell_linux.go)
+		s.shellJob(ctx, job, arrived)
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, jobTimeout(job))

@@ -98,6 +98,16 @@ func initProcess(logf func(string, ...any)) {
 	if mods := loadModules(modulesDir, finitModule, logf); len(mods) > 0 {
 		logf("loaded modules %v", mods)
 	}
+	if cmdline, err := os.ReadFile("/proc/cmdline"); err == nil {
+		if errs := mountShares(sys, string(cmdline), logf); len(errs) > 0 {
+			hello := gathered
+			gathered = func() *protocol.Hello {
+				h := hello()
+				h.ShareErrors = errs
+				return h
+			}
+		}
+	}
 	ts, f, err := openAndHello(cfg, gathered)
 	if err != nil {
 		logf("%v", err)

@@ -165,6 +165,9 @@ type session struct {
 	samplerMu sync.Mutex
 	// watch is the running job's stall watch (under mu), nil between jobs.
 	watch *stallwatch.Watch
+	// shellTTY is the console of a running shell job (under mu), nil
+	// otherwise: Resize messages apply to it.
+	shellTTY *os.File
 }
 
 // Serve runs the agent's side of one conversation over rwc until the host
@@ -412,6 +415,8 @@ func (s *session) loop(ctx context.Context, msgs <-chan protocol.Message, recvEr
 			s.stopScheduler()
 			s.final(&protocol.Bye{Reason: "host said bye"})
 			return nil
+		case *protocol.Resize:
+			// No shell runs between jobs: nothing to resize.
 		case *protocol.Error:
 			s.cfg.Logf("host error in %s: %s", m.Op, m.Message)
 			if m.Fatal {

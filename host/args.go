@@ -33,6 +33,9 @@ type Plan struct {
 	GuestCID  uint32 // guest vsock CID (vsock)
 	VhostFD   int    // QEMU's fd of an opened /dev/vhost-vsock holding GuestCID; 0: QEMU opens it
 	VsockPort uint32 // host port the guest dials; 0 means protocol.VsockPort
+	// ShareModel is the fsdev security model of Config.Shares (ShareModel);
+	// empty means ShareModelNone.
+	ShareModel string
 }
 
 // KernelCmdline returns the guest kernel command line for cfg and plan,
@@ -45,6 +48,7 @@ func KernelCmdline(cfg Config, plan Plan) (string, error) {
 			args = append(args, "scxvm.vsock_port="+strconv.FormatUint(uint64(plan.VsockPort), 10))
 		}
 	}
+	args = append(args, shareCmdline(cfg.Shares)...)
 	for _, a := range cfg.Cmdline {
 		if a = strings.TrimSpace(a); a != "" {
 			args = append(args, a)
@@ -119,5 +123,5 @@ func Args(cfg Config, plan Plan) []string {
 			"-chardev", fmt.Sprintf("socket,id=agent,fd=%d", plan.SerialFD),
 			"-device", "virtserialport,bus=vser.0,chardev=agent,name="+protocol.VirtioPortName)
 	}
-	return a
+	return append(a, shareArgs(cfg, plan)...)
 }

@@ -102,6 +102,30 @@ func TestArgs(t *testing.T) {
 			},
 		},
 		{
+			name: "shares",
+			cfg: func(c *Config) {
+				c.Shares = []spec.Share{{HostDir: "/h/src", GuestDir: "/src"}, {HostDir: "/h/a,readonly=off", GuestDir: "/out dir", Writable: true}}
+			},
+			plan: Plan{Accel: AccelTCG, Transport: protocol.TransportVirtioSerial, ConsoleFD: 3, SerialFD: 4, ShareModel: ShareModelPassthrough},
+			want: map[string][]string{
+				"-fsdev": {
+					"local,id=fsdev0,path=/h/src,security_model=passthrough,readonly=on",
+					"local,id=fsdev1,path=/h/a,,readonly=off,security_model=passthrough",
+				},
+				"-device": {
+					"virtio-serial-pci,id=vser", "virtserialport,bus=vser.0,chardev=agent,name=org.scxvm.0",
+					"virtio-9p-pci,fsdev=fsdev0,mount_tag=scxvm0", "virtio-9p-pci,fsdev=fsdev1,mount_tag=scxvm1",
+				},
+				"-append": {"console=ttyS0 panic=-1 nokaslr mitigations=off transparent_hugepage=madvise sysctl.kernel.sched_schedstats=1 quiet scxvm.share=scxvm0,ro,%2Fsrc scxvm.share=scxvm1,rw,%2Fout+dir"},
+			},
+		},
+		{
+			name: "share of a non-root user",
+			cfg:  func(c *Config) { c.Shares = []spec.Share{{HostDir: "/h", GuestDir: "/g", Writable: true}} },
+			plan: serial,
+			want: map[string][]string{"-fsdev": {"local,id=fsdev0,path=/h,security_model=none"}},
+		},
+		{
 			name: "extra cmdline",
 			cfg:  func(c *Config) { c.Cmdline = []string{"loglevel=7", " ", "scxvm.debug=1"} },
 			plan: serial,
@@ -169,6 +193,8 @@ func TestValidate(t *testing.T) {
 		{Config{Kernel: "k", Transport: "tcp"}, `unknown transport "tcp"`},
 		{Config{Kernel: "k", Machine: "microvm"}, `unknown machine "microvm" (want q35 or pc)`},
 		{Config{Kernel: "k", Interactive: true}, "interactive needs Stdin and Stdout"},
+		{Config{Kernel: "k", Shares: []spec.Share{{HostDir: "rel", GuestDir: "/g"}}}, "must be absolute"},
+		{Config{Kernel: "k", Shares: []spec.Share{{HostDir: "/h", GuestDir: "/proc"}}}, "inside the guest's /proc"},
 	}
 	for _, tt := range tests {
 		err := tt.cfg.Validate()

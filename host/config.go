@@ -101,6 +101,10 @@ type Config struct {
 	// Stdin and Stdout are the user's terminal when Interactive.
 	Stdin  io.Reader
 	Stdout io.Writer
+	// Shares are host directories shared into the guest with virtio-9p
+	// (HostDir and GuestDir absolute); the agent mounts them at boot, as
+	// the kernel command line tells it (protocol.ShareArg).
+	Shares []spec.Share
 	// Logf receives diagnostics such as the reason for an accelerator
 	// fallback. Nil discards them.
 	Logf func(format string, args ...any)
@@ -174,6 +178,9 @@ func (c Config) Validate() error {
 	case BootAuto, BootPVH, BootImage:
 	default:
 		return fmt.Errorf("config: unknown boot %q (want auto, pvh or image)", c.Boot)
+	}
+	if err := validateShares(c.Shares); err != nil {
+		return err
 	}
 	if c.Interactive && (c.Stdin == nil || c.Stdout == nil) {
 		return errors.New("config: interactive needs Stdin and Stdout")

@@ -128,6 +128,7 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 		vm.plan.VsockPort = l.Addr().(*vsock.Addr).Port
 	}
 
+	vm.plan.ShareModel = ShareModel(os.Geteuid() == 0)
 	if _, err := KernelCmdline(cfg, vm.plan); err != nil {
 		return nil, fmt.Errorf("start vm: %w", err)
 	}

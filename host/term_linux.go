@@ -31,3 +31,18 @@ func MakeRaw(f *os.File) (restore func() error, err error) {
 	}
 	return func() error { return unix.IoctlSetTermios(fd, unix.TCSETS, old) }, nil
 }
+
+// IsTerminal reports whether f is a terminal.
+func IsTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// TermSize returns the terminal f's size in rows and columns.
+func TermSize(f *os.File) (rows, cols int, err error) {
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0, 0, fmt.Errorf("terminal size of %s: %w", f.Name(), err)
+	}
+	return int(ws.Row), int(ws.Col), nil
+}

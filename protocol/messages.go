@@ -45,6 +45,8 @@ const (
 	TypeError
 	TypeBye
 	TypeRunnableWaits
+	TypeShellEvent
+	TypeResize
 	numTypes // one past the last type
 )
 
@@ -60,6 +62,8 @@ var typeNames = [...]string{
 	TypeBye:        "bye",
 
 	TypeRunnableWaits: "runnable_waits",
+	TypeShellEvent:    "shell_event",
+	TypeResize:        "resize",
 }
 
 // String returns the type's snake_case name, or "type(N)" when unknown.
@@ -74,8 +78,8 @@ func (t Type) String() string {
 func (t Type) Valid() bool { return t > 0 && t < numTypes }
 
 // Message is implemented by the pointer types *Hello, *Job, *Progress,
-// *SchedEvent, *KernelLog, *Reports, *JobResult, *Error, *Bye and
-// *RunnableWaits.
+// *SchedEvent, *KernelLog, *Reports, *JobResult, *Error, *Bye,
+// *RunnableWaits, *ShellEvent and *Resize.
 type Message interface {
 	// MessageType returns the type written in the frame header.
 	MessageType() Type
@@ -104,6 +108,10 @@ func NewMessage(t Type) (Message, error) {
 		return new(Bye), nil
 	case TypeRunnableWaits:
 		return new(RunnableWaits), nil
+	case TypeShellEvent:
+		return new(ShellEvent), nil
+	case TypeResize:
+		return new(Resize), nil
 	}
 	return nil, fmt.Errorf("%w %d", ErrUnknownType, uint16(t))
 }
@@ -160,6 +168,9 @@ type Hello struct {
 	// Transport is the channel in use: TransportVirtioSerial or
 	// TransportVsock.
 	Transport string `msgpack:"transport" json:"transport"`
+	// ShareErrors says which virtio-9p shares of the kernel command line
+	// (ShareArg) the agent could not mount, one message each.
+	ShareErrors []string `msgpack:"share_errors,omitempty" json:"share_errors,omitempty"`
 }
 
 // SchedExtInfo is a snapshot of /sys/kernel/sched_ext.
@@ -218,6 +229,9 @@ type Job struct {
 	// Synthetic, when set, replaces the scheduler and the scenario by
 	// generated reports (a benchmark of the report path).
 	Synthetic *SyntheticReports `msgpack:"synthetic,omitempty" json:"synthetic,omitempty"`
+	// Shell, when set, replaces the scenario by an interactive shell on
+	// the guest's console, under the job's scheduler (see shell.go).
+	Shell *ShellSpec `msgpack:"shell,omitempty" json:"shell,omitempty"`
 }
 
 // Defaults for the zero values of Job and SchedulerSpec fields.

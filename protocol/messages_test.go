@@ -53,9 +53,10 @@ func sampleMessages() []Message {
 			SchedExt:        SchedExtInfo{Available: true, State: "disabled", EnableSeq: 3, Ops: "simple"},
 			Topology: GuestTopology{CPUs: 4, Online: "0-3", Layout: spec.Topology{NUMANodes: 1, LLCs: 2, CoresPerLLC: 2, ThreadsPerCore: 1},
 				CPULLC: []int{0, 0, 1, 1}, CPUNode: []int{0, 0, 0, 0}, MemoryBytes: 1 << 30},
-			BootTime:   812 * time.Millisecond,
-			AgentStart: time.Unix(1_790_000_000, 123456789),
-			Transport:  TransportVsock,
+			BootTime:    812 * time.Millisecond,
+			AgentStart:  time.Unix(1_790_000_000, 123456789),
+			Transport:   TransportVsock,
+			ShareErrors: []string{"mount scxvm0 on /src: no such device"},
 		},
 		&Job{
 			ID: 7,
@@ -119,6 +120,8 @@ func sampleMessages() []Message {
 			Stats: WatchStats{Interval: 100 * time.Millisecond, Samples: 42, Watched: 4200 * time.Millisecond,
 				CPUTime: 80 * time.Millisecond, MaxTasks: 97, MaxSample: 9 * time.Millisecond, RealTime: true, Error: "read /proc: gone"},
 		},
+		&ShellEvent{JobID: 8, Started: true, TTY: "/dev/ttyS0", Exit: &ExitStatus{Code: 3}, Error: "no shell"},
+		&Resize{Size: WindowSize{Rows: 50, Cols: 132}},
 	}
 }
 
@@ -203,7 +206,9 @@ func TestTypeString(t *testing.T) {
 		{TypeBye, "bye"},
 		{0, "type(0)"},
 		{TypeRunnableWaits, "runnable_waits"},
-		{numTypes, "type(11)"},
+		{TypeShellEvent, "shell_event"},
+		{TypeResize, "resize"},
+		{numTypes, "type(13)"},
 		{0xffff, "type(65535)"},
 	}
 	for _, tt := range tests {
@@ -294,6 +299,31 @@ func TestParseGoBuildIDNote(t *testing.T) {
 	for _, tt := range tests {
 		if got := parseGoBuildIDNote(tt.note, le); got != tt.want {
 			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestShareArg(t *testing.T) {
+	for _, tt := range []struct {
+		tag, dir string
+		rw       bool
+	}{{"scxvm0", "/mnt/src", false}, {"scxvm1", "/home/a b,c=d%e", true}} {
+		arg := FormatShareArg(tt.tag, tt.dir, tt.rw)
+		if strings.ContainsAny(arg, " \t\n\"") {
+			t.Errorf("FormatShareArg(%q) = %q: not one kernel parameter", tt.dir, arg)
+		}
+		v, ok := strings.CutPrefix(arg, ShareArg+"=")
+		if !ok {
+			t.Fatalf("FormatShareArg = %q, want %s=...", arg, ShareArg)
+		}
+		tag, dir, rw, err := ParseShareArg(v)
+		if err != nil || tag != tt.tag || dir != tt.dir || rw != tt.rw {
+			t.Errorf("ParseShareArg(%q) = %q, %q, %v, %v; want %q, %q, %v", v, tag, dir, rw, err, tt.tag, tt.dir, tt.rw)
+		}
+	}
+	for _, bad := range []string{"", "scxvm0", "scxvm0,rx,/a", ",ro,/a", "scxvm0,ro,a", "scxvm0,ro,%zz"} {
+		if _, _, _, err := ParseShareArg(bad); err == nil {
+			t.Errorf("ParseShareArg(%q) succeeded", bad)
 		}
 	}
 }

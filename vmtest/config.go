@@ -1,6 +1,7 @@
 package vmtest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -56,6 +57,13 @@ type Config struct {
 	QEMU string
 	// ExtraFiles maps guest paths to host files copied into the image.
 	ExtraFiles map[string]string
+	// Shares are host directories shared into the guest through QEMU's
+	// virtio-9p instead of copied into the image, mounted by the agent at
+	// boot: read-only unless Writable, and nothing outside HostDir is
+	// reachable (see host's shareArgs). An empty GuestDir means HostDir's
+	// absolute path. The kernel needs CONFIG_9P_FS and
+	// CONFIG_NET_9P_VIRTIO (built in, or as modules in the cache).
+	Shares []spec.Share
 	// KernelArgs are appended to the kernel command line.
 	KernelArgs []string
 	// CacheDir is the cache root; empty means kernel.DefaultCacheDir().
@@ -203,6 +211,9 @@ func (c *Config) validate() error {
 			return &ConfigError{Field: "scenario " + s.Name, Msg: fmt.Sprintf("uses cpu %d but topology %s has %d cpus", max, c.Topology, c.Topology.CPUs())}
 		}
 	}
+	if _, err := c.shares(); err != nil {
+		return err
+	}
 	for guest, hostPath := range c.ExtraFiles {
 		if !filepath.IsAbs(guest) {
 			return &ConfigError{Field: "extra files", Msg: fmt.Sprintf("guest path %q must be absolute", guest)}
@@ -212,4 +223,45 @@ func (c *Config) validate() error {
 		}
 	}
 	return nil
+}
+
+// shares returns Shares with absolute host directories and the default
+// guest directories, after checking that each host directory exists and
+// that no two shares use one guest directory.
+func (c *Config) shares() ([]spec.Share, error) {
+	if len(c.Shares) > spec.MaxShares {
+		return nil, &ConfigError{Field: "share", Msg: fmt.Sprintf("%d shares, at most %d", len(c.Shares), spec.MaxShares)}
+	}
+	var out []spec.Share
+	seen := map[string]string{}
+	for _, sh := range c.Shares {
+		if err := sh.Validate(); err != nil {
+			return nil, &ConfigError{Field: "share", Err: err}
+		}
+		abs, err := filepath.Abs(sh.HostDir)
+		if err != nil {
+			return nil, &ConfigError{Field: "share", Err: err}
+		}
+		st, err := os.Stat(abs)
+		if err != nil {
+			return nil, &ConfigError{Field: "share", Msg: fmt.Sprintf("host directory %s: %v", sh.HostDir, errors.Unwrap(err))}
+		}
+		if !st.IsDir() {
+			return nil, &ConfigError{Field: "share", Msg: fmt.Sprintf("host directory %s is not a directory", sh.HostDir)}
+		}
+		sh.HostDir = abs
+		if sh.GuestDir == "" {
+			sh.GuestDir = abs
+			if err := sh.Validate(); err != nil {
+				return nil, &ConfigError{Field: "share", Msg: fmt.Sprintf("%v; name a guest directory: %s=/mnt/DIR", err, sh.HostDir)}
+			}
+		}
+		sh.GuestDir = filepath.Clean(sh.GuestDir)
+		if prev, ok := seen[sh.GuestDir]; ok {
+			return nil, &ConfigError{Field: "share", Msg: fmt.Sprintf("guest directory %s given twice (%s and %s)", sh.GuestDir, prev, sh.HostDir)}
+		}
+		seen[sh.GuestDir] = sh.HostDir
+		out = append(out, sh)
+	}
+	return out, nil
 }

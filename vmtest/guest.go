@@ -36,6 +36,8 @@ type imageOptions struct {
 	modules bool
 	// binaries are scheduler binaries for /sched.
 	binaries []string
+	// shares puts the kernel's 9p modules in the image (share.go).
+	shares bool
 }
 
 // prepareKernel finds cfg's kernel in the cache (fetching a known one
@@ -78,9 +80,7 @@ func (g *guest) buildImage(ctx context.Context, cfg *Config, opt imageOptions) e
 	}
 	g.agent = agent
 	icfg := initramfs.Config{Agent: agent, Debug: opt.debug, Binaries: opt.binaries, CacheDir: g.cacheDir, CacheMax: cfg.CacheMax}
-	if opt.modules {
-		icfg.Modules = g.kernel.Modules
-	}
+	icfg.Modules = selectModules(g.kernel.Modules, opt.modules, opt.shares)
 	if g.kernel.Config != "" && g.release() != "" {
 		icfg.KernelConfig, icfg.KernelRelease = g.kernel.Config, g.release()
 	}
@@ -113,6 +113,7 @@ func (g *guest) vmConfig(cfg *Config, transport string) vmConfig {
 		Boot:       cfg.Boot,
 		CacheDir:   g.cacheDir,
 		CacheMax:   cfg.CacheMax,
+		Shares:     cfg.resolvedShares(),
 		Logf:       cfg.Logf,
 	}
 }

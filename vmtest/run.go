@@ -76,7 +76,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, err
 	}
 	transport := resolveTransport(cfg.Transport)
-	if err := g.buildImage(ctx, &cfg, imageOptions{modules: needsModules(transport), binaries: binaryPaths(schedPaths)}); err != nil {
+	if err := g.checkShares(&cfg); err != nil {
+		return res, err
+	}
+	if err := g.buildImage(ctx, &cfg, imageOptions{modules: needsModules(transport), binaries: binaryPaths(schedPaths), shares: len(cfg.Shares) > 0}); err != nil {
 		return res, err
 	}
 
@@ -288,6 +291,10 @@ func (s *session) run(ctx context.Context) (err error) {
 	if err := protocol.CurrentBuild().Compatible(hello.Agent); err != nil {
 		s.bye(live)
 		return &InfraError{Op: "handshake", Err: fmt.Errorf("agent %s: %w; rebuild it from this scxvm (make build, or vmtest.BuildAgent)", s.agentPath, err)}
+	}
+	if err := shareErrors(hello); err != nil {
+		s.bye(live)
+		return err
 	}
 	res.BootToHello = s.vm.Since()
 	res.Guest = &GuestInfo{

@@ -48,6 +48,7 @@ type vmConfig struct {
 	Boot        string
 	CacheDir    string
 	CacheMax    int64
+	Shares      []spec.Share
 	Interactive bool
 	Stdin       io.Reader
 	Stdout      io.Writer

@@ -93,6 +93,7 @@ func startVM(ctx context.Context, c vmConfig) (vmHandle, error) {
 		Boot:        c.Boot,
 		CacheDir:    c.CacheDir,
 		CacheMax:    c.CacheMax,
+		Shares:      c.Shares,
 		Interactive: c.Interactive,
 		Stdin:       c.Stdin,
 		Stdout:      c.Stdout,

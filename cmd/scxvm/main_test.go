@@ -3,14 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/scxvm/scxvm/kernel"
 	"github.com/scxvm/scxvm/scenariofile"
+	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
 )
 
@@ -42,6 +45,14 @@ func TestRunUsage(t *testing.T) {
 		{[]string{"kernel"}, exitUsage, "usage: scxvm kernel check"},
 		{[]string{"kernel", "check", "/nonexistent"}, exitInfra, ""},
 		{[]string{"shell", "extra"}, exitUsage, "takes no arguments"},
+		{[]string{"shell", "-h"}, 0, "Ctrl-A x quits"},
+		{[]string{"shell", "-h"}, 0, "-share"},
+		{[]string{"run", "--share", "=/mnt"}, exitUsage, "--share"},
+		{[]string{"run", "--share", "testdata=mnt"}, exitUsage, `guest directory "mnt" is not absolute`},
+		{[]string{"run", "--share", "testdata=/proc/x"}, exitUsage, "inside the guest's /proc"},
+		{[]string{"run", "--share", "/nonexistent-share-dir"}, exitUsage, "/nonexistent-share-dir: no such file or directory"},
+		{[]string{"shell", "--share", "/nonexistent-share-dir=/mnt:rw"}, exitUsage, "/nonexistent-share-dir: no such file or directory"},
+		{[]string{"shell", "--share", "main.go"}, exitUsage, "is not a directory"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out bytes.Buffer
@@ -104,5 +115,31 @@ func TestRunUnsupportedKernelExit125(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "SCHED_CLASS_EXT") {
 		t.Errorf("kernel check output lacks the missing option:\n%s", out.String())
+	}
+}
+
+func TestShareFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []spec.Share
+	}{
+		{nil, nil},
+		{[]string{"--share", "src"}, []spec.Share{{HostDir: "src"}}},
+		{[]string{"--share", "src:rw", "--share", "/a/b=/mnt/b"}, []spec.Share{{HostDir: "src", Writable: true}, {HostDir: "/a/b", GuestDir: "/mnt/b"}}},
+		{[]string{"--share=/a=/b:ro"}, []spec.Share{{HostDir: "/a", GuestDir: "/b"}}},
+	} {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		var vf vmFlags
+		vf.register(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := vf.config()
+		if err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		if !slices.Equal(cfg.Shares, tc.want) {
+			t.Errorf("%q: shares %+v, want %+v", tc.args, cfg.Shares, tc.want)
+		}
 	}
 }

@@ -29,7 +29,7 @@ Usage:
   scxvm kernel fetch [NAME]               download Debian's kernel NAME (debian, stock-6.12)
   scxvm kernel list                       the cached kernels and where they came from
   scxvm kernel build [DIR]                configure and build a kernel tree for scxvm
-  scxvm shell [flags]                     interactive shell in the guest (serial console)
+  scxvm shell [flags]                     interactive shell in the guest, under the scheduler
   scxvm report [flags] RESULT.json        HTML report and Perfetto trace of a --json result
   scxvm compare [flags] OLD.json NEW.json  compare two --json results; exit 1 on a regression
   scxvm bench [flags]                     benchmark table (what make bench prints)
@@ -146,7 +146,7 @@ type vmFlags struct {
 	kernel, scheduler, topology, accel, transport, cache, console string
 	boot                                                          string
 	cacheMax                                                      sizeFlag
-	schedArgs, kernelArgs, files                                  listFlag
+	schedArgs, kernelArgs, files, shares                          listFlag
 	cpus, memory                                                  int
 	bootTimeout, timeout                                          time.Duration
 
@@ -165,6 +165,7 @@ func (v *vmFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&v.transport, "transport", "auto", "host-guest channel: auto, vsock or virtio-serial")
 	fs.Var(&v.kernelArgs, "kernel-arg", "extra kernel command-line argument (repeatable)")
 	fs.Var(&v.files, "file", "extra file for the guest, `GUEST=HOST` (repeatable)")
+	fs.Var(&v.shares, "share", "share a host directory into the guest (virtio-9p), `HOST_DIR[=GUEST_DIR][:rw]`: read-only unless :rw, mounted at GUEST_DIR (default: the same absolute path); symlinks in it resolve inside the guest, never to host files outside it (repeatable)")
 	fs.StringVar(&v.cache, "cache", "", "cache directory (default $SCXVM_CACHE_DIR, $XDG_CACHE_HOME/scxvm, ~/.cache/scxvm)")
 	fs.StringVar(&v.console, "console", "", "write the serial console log to `FILE` (default: a temp file, kept and named in the summary only when the run fails)")
 	fs.StringVar(&v.boot, "boot", "auto", "kernel boot: auto (PVH when the kernel has a PVH entry point, else the bzImage), pvh, or image (the bzImage as given)")
@@ -209,6 +210,13 @@ func (v *vmFlags) config() (vmtest.Config, error) {
 			cfg.ExtraFiles = map[string]string{}
 		}
 		cfg.ExtraFiles[guest] = host
+	}
+	for _, a := range v.shares {
+		sh, err := spec.ParseShare(a)
+		if err != nil {
+			return cfg, usagef("--share: %v", err)
+		}
+		cfg.Shares = append(cfg.Shares, sh)
 	}
 	agent, note, err := findAgent()
 	if err != nil {
@@ -388,35 +396,4 @@ func kernelCmd(args []string, stdout, stderr io.Writer) error {
 		return &vmtest.InfraError{Op: "inspect kernel", Err: err}
 	}
 	return nil
-}
-
-func shellCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("scxvm shell", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var vf vmFlags
-	vf.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: scxvm shell [flags]\n\nBoots the kernel with a debug image (u-root tools and a shell) and attaches\nthe serial console to this terminal. Power off with `poweroff` or Ctrl-A X.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usagef("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("scxvm shell takes no arguments, got %q", fs.Args())
-	}
-	if _, err := vf.kernelFromTree(fs); err != nil {
-		return err
-	}
-	cfg, err := vf.config()
-	if err != nil {
-		return err
-	}
-	if vf.scheduler == spec.SchedulerFIFO {
-		cfg.Scheduler = spec.Scheduler{Name: spec.SchedulerNone}
-	}
-	return vmtest.Shell(ctx, cfg, os.Stdin, stdout)
 }

@@ -43,6 +43,25 @@ const (
 // (their dependencies are added).
 var vsockModules = []string{"vsock", "vmw_vsock_virtio_transport_common", "vmw_vsock_virtio_transport", "vsock_loopback"}
 
+// ninePModules are the modules a virtio-9p share needs (their
+// dependencies, 9pnet and netfs, are added); vmtest loads them only into
+// guests with shares.
+var ninePModules = []string{"9pnet_virtio", "9p"}
+
+// guestModules are every module Fetch takes, in load order of the roots.
+func guestModules() []string { return append(slices.Clone(vsockModules), ninePModules...) }
+
+// hasModules reports whether dir/modules holds every module Fetch takes:
+// a cache entry of an scxvm that took fewer is fetched again.
+func hasModules(dir string) bool {
+	for _, m := range guestModules() {
+		if !isFile(filepath.Join(dir, "modules", modName(m)+".ko")) {
+			return false
+		}
+	}
+	return true
+}
+
 // Options configure Fetch. The zero value fetches into
 // kernel.DefaultCacheDir from the mirrors of the environment or the
 // system's apt sources.
@@ -139,7 +158,7 @@ func (f *fetcher) cached() (*Result, bool) {
 		return nil, false
 	}
 	rel := readLine(filepath.Join(dir, "release"))
-	if f.name == Debian && rel != envOr("SCXVM_DEBIAN_ABI", DefaultABI) {
+	if f.name == Debian && (rel != envOr("SCXVM_DEBIAN_ABI", DefaultABI) || !hasModules(dir)) {
 		return nil, false
 	}
 	return &Result{Name: f.name, Dir: dir, Release: rel, Package: readLine(filepath.Join(dir, "package")), Cached: true}, true
@@ -188,7 +207,17 @@ type deb struct {
 	rel     *debarchive.Release
 	pkg     *control.BinaryIndex
 	image   bool // take vmlinuz and config of the release
-	modules bool // take the vsock modules
+	modules bool // take the guest modules (vsock, 9p)
+}
+
+// modules reports whether the plan takes modules.
+func (p *plan) modules() bool {
+	for _, d := range p.debs {
+		if d.modules {
+			return true
+		}
+	}
+	return false
 }
 
 // plan is what to fetch for one kernel.
@@ -204,7 +233,10 @@ type plan struct {
 func (f *fetcher) run(ctx context.Context, p *plan) (*Result, error) {
 	final := filepath.Join(f.kernels, p.key)
 	res := &Result{Name: f.name, Dir: final, Release: p.release, Package: p.image.Package + " " + p.image.Version.String()}
-	if isFile(filepath.Join(final, ".complete")) {
+	complete := func() bool {
+		return isFile(filepath.Join(final, ".complete")) && (!p.modules() || hasModules(final))
+	}
+	if complete() {
 		res.Cached = true
 		return res, f.link(p.key)
 	}
@@ -213,7 +245,7 @@ func (f *fetcher) run(ctx context.Context, p *plan) (*Result, error) {
 		return nil, err
 	}
 	defer unlock()
-	if isFile(filepath.Join(final, ".complete")) { // another fetch finished it
+	if complete() { // another fetch finished it
 		res.Cached = true
 		return res, f.link(p.key)
 	}
@@ -250,7 +282,7 @@ func (f *fetcher) run(ctx context.Context, p *plan) (*Result, error) {
 	for _, d := range p.debs {
 		var mods *moduleCollector
 		if d.modules {
-			mods = newModuleCollector(p.release, vsockModules, filepath.Join(tmp, "modules"))
+			mods = newModuleCollector(p.release, guestModules(), filepath.Join(tmp, "modules"))
 		}
 		g.Go(func() error {
 			err := f.client.Deb(gctx, d.rel, d.pkg, tmp, progress, func(h *tar.Header, r io.Reader) (bool, error) {

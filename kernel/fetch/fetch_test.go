@@ -89,6 +89,10 @@ func debianArchive(t *testing.T, byHash bool) (*dt.Archive, map[string][]byte) {
 		"aaa_dep":                           module(""),
 		"zzz_dep":                           module(""),
 		"unrelated":                         module(""),
+		"netfs":                             module(""),
+		"9pnet":                             module(""),
+		"9pnet_virtio":                      module("9pnet"),
+		"9p":                                module("9pnet,netfs"),
 	}
 	dir := "usr/lib/modules/" + testABI + "/kernel/"
 	var files []dt.File
@@ -99,6 +103,10 @@ func debianArchive(t *testing.T, byHash bool) (*dt.Archive, map[string][]byte) {
 			sub = "aaa/"
 		case "zzz_dep":
 			sub = "zzz/"
+		case "netfs", "9p":
+			sub = "fs/"
+		case "9pnet", "9pnet_virtio":
+			sub = "net/9p/"
 		}
 		file := strings.ReplaceAll(name, "_", "-")
 		if name == "vsock" || strings.HasPrefix(name, "vmw") {
@@ -174,7 +182,7 @@ func TestFetchDebian(t *testing.T) {
 					t.Errorf("module %s is not the decompressed original", name)
 				}
 			}
-			want := []string{"vsock", "aaa_dep", "vmw_vsock_virtio_transport_common", "zzz_dep", "vmw_vsock_virtio_transport", "vsock_loopback"}
+			want := []string{"vsock", "aaa_dep", "vmw_vsock_virtio_transport_common", "zzz_dep", "vmw_vsock_virtio_transport", "vsock_loopback", "9pnet", "9pnet_virtio", "netfs", "9p"}
 			if !slices.Equal(order, want) {
 				t.Errorf("module order %q, want %q", order, want)
 			}
@@ -415,4 +423,32 @@ func xzWriter(w *bytes.Buffer) (interface {
 	Close() error
 }, error) {
 	return xz.NewWriter(w)
+}
+
+// TestFetchOlderEntry: a cache entry fetched before scxvm took the 9p
+// modules is fetched again, without --refresh.
+func TestFetchOlderEntry(t *testing.T) {
+	a, _ := debianArchive(t, false)
+	opt := testOptions(t, a.Start(), a)
+	res, err := Fetch(context.Background(), "", opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := Fetch(context.Background(), "", opt); err != nil || !again.Cached {
+		t.Fatalf("second Fetch = %+v, %v; want it cached", again, err)
+	}
+	ko := filepath.Join(res.Dir, "modules", "9p.ko")
+	if err := os.Remove(ko); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Fetch(context.Background(), "", opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Cached {
+		t.Errorf("Fetch of an entry without 9p.ko = %+v; want it fetched again", again)
+	}
+	if _, err := os.Stat(ko); err != nil {
+		t.Errorf("9p.ko not fetched again: %v", err)
+	}
 }
