@@ -38,6 +38,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if len(cfg.Exec) > 0 {
+		guestPath, files, err := cfg.resolveExec()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Exec = append([]string{guestPath}, cfg.Exec[1:]...)
+		cfg.ExtraFiles = files
+	}
 	scenarios, _ := cfg.scenarios()
 	g, err := prepareKernel(ctx, &cfg, start)
 	if err != nil {
@@ -99,6 +107,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Kernel.Boot, res.Kernel.BootFile, res.Kernel.BootReason = bi.Method, bi.Kernel, bi.Reason
 	}
 	err = s.run(ctx)
+	if err == nil {
+		err = collectError(res)
+	}
 	res.Wall = time.Since(start)
 	cfg.logf("run finished in %v", res.Wall)
 	return res, err
@@ -166,6 +177,9 @@ type session struct {
 	userCtx context.Context
 	// jobWait overrides jobTimeout (tests).
 	jobWait time.Duration
+	// collectNext makes the next job copy Config.Collect (the run's last
+	// job).
+	collectNext bool
 
 	// vmDone is closed when QEMU has exited; vmErr is Wait's error.
 	vmDone chan struct{}
@@ -304,12 +318,13 @@ func (s *session) run(ctx context.Context) (err error) {
 	}
 
 	loadFailed := map[string]string{} // scheduler -> first scenario it failed to load in
-	for _, sc := range s.scenarios {
+	for i, sc := range s.scenarios {
 		runs := []bool{false}
 		if s.cfg.Compare == spec.SchedulerNone {
 			runs = append(runs, true)
 		}
-		for _, baseline := range runs {
+		for j, baseline := range runs {
+			s.collectNext = i == len(s.scenarios)-1 && j == len(runs)-1
 			key := s.cfg.schedulerFor(sc).String()
 			if first, ok := loadFailed[key]; ok && !baseline {
 				// The same loader would fail again after its attach timeout.
