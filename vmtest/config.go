@@ -55,8 +55,10 @@ type Config struct {
 	// status counts (expect_exit 0), and no workers, run after Scenarios
 	// (alone when Scenarios is empty). Exec[0] is a guest path or, when it
 	// names a host executable (a path, or a name on the host's $PATH),
-	// that file, copied into the guest at the same absolute path with its
-	// shared libraries (an ExtraFiles entry for that guest path, or one
+	// that file, copied into the guest at the same absolute path (in
+	// ExecDir when that is below /tmp, /run, /dev, /proc or /sys, which
+	// the agent mounts over) with its shared libraries and a script's
+	// interpreter (an ExtraFiles entry for that guest path, or one
 	// whose base name is Exec[0], takes precedence). See ExecScenario.
 	Exec []string
 	// ExecTimeout bounds Exec's job in the guest (scheduler start,

@@ -2,6 +2,7 @@ package vmtest
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -106,8 +107,75 @@ func (c *Config) resolveExec() (guestPath string, files map[string]string, err e
 	if files == nil {
 		files = map[string]string{}
 	}
+	if hiddenInGuest(abs) {
+		// The agent mounts file systems there: the image's file would
+		// be hidden.
+		abs = path.Join(ExecDir, path.Base(abs))
+	}
 	if _, ok := files[abs]; !ok {
 		files[abs] = hostPath
 	}
+	for _, interp := range interpreters(hostPath) {
+		if _, ok := files[interp]; !ok {
+			real, err := filepath.EvalSymlinks(interp)
+			if err != nil {
+				continue // the guest names it when it is missing there too
+			}
+			files[interp] = real
+		}
+	}
 	return abs, files, nil
+}
+
+// ExecDir is where Config.Exec's host executable goes in the guest when
+// its own path is below a directory the agent mounts a file system on
+// (/tmp, /run, /dev, /proc, /sys), which would hide it.
+const ExecDir = "/exec"
+
+// hiddenInGuest reports whether a file of the image at p is hidden by a
+// file system the agent mounts at boot (see agent's init).
+func hiddenInGuest(p string) bool {
+	for _, dir := range []string{"/tmp", "/run", "/dev", "/proc", "/sys"} {
+		if p == dir || strings.HasPrefix(p, dir+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// interpreters returns the host executables a script needs to run in the
+// guest: its #! interpreter, and for "#!/usr/bin/env NAME" NAME as found
+// on the host's $PATH (the guest's $PATH has the usual directories).
+func interpreters(script string) []string {
+	f, err := os.Open(script)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	buf := make([]byte, 256)
+	n, _ := io.ReadFull(f, buf)
+	line, _, _ := strings.Cut(string(buf[:n]), "\n")
+	rest, ok := strings.CutPrefix(line, "#!")
+	if !ok {
+		return nil
+	}
+	fields := strings.Fields(rest)
+	if len(fields) == 0 || !filepath.IsAbs(fields[0]) {
+		return nil
+	}
+	out := []string{fields[0]}
+	if path.Base(fields[0]) == "env" {
+		for _, f := range fields[1:] {
+			if strings.HasPrefix(f, "-") {
+				continue
+			}
+			if p, err := exec.LookPath(f); err == nil {
+				if abs, err := filepath.Abs(p); err == nil {
+					out = append(out, abs)
+				}
+			}
+			break
+		}
+	}
+	return out
 }

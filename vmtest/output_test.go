@@ -42,6 +42,11 @@ func TestCollectingWritesBelowTheHostDir(t *testing.T) {
 }
 
 func TestResolveExec(t *testing.T) {
+	for p, want := range map[string]bool{"/tmp/a/runner": true, "/run": true, "/usr/bin/true": false, "/tmpfoo/x": false} {
+		if hiddenInGuest(p) != want {
+			t.Errorf("hiddenInGuest(%q) = %v", p, !want)
+		}
+	}
 	dir := t.TempDir()
 	tool := filepath.Join(dir, "tool")
 	if err := os.WriteFile(tool, []byte("#!/bin/sh\n"), 0o755); err != nil {
@@ -49,6 +54,10 @@ func TestResolveExec(t *testing.T) {
 	}
 	plain := filepath.Join(dir, "plain")
 	if err := os.WriteFile(plain, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(dir, "script")
+	if err := os.WriteFile(script, []byte("#!/usr/bin/env tool -x\necho hi\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", dir)
@@ -60,11 +69,12 @@ func TestResolveExec(t *testing.T) {
 		wantFile  string // host file shipped at wantGuest
 		wantErr   string
 	}{
-		{"host path", tool, nil, tool, tool, ""},
-		{"name on $PATH", "tool", nil, tool, tool, ""},
+		{"host path", tool, nil, hiddenOr(tool), tool, ""},
+		{"name on $PATH", "tool", nil, hiddenOr(tool), tool, ""},
 		{"extra file by base name", "runner", map[string]string{"/opt/runner": plain}, "/opt/runner", plain, ""},
 		{"extra file at its path", "/opt/runner", map[string]string{"/opt/runner": plain}, "/opt/runner", plain, ""},
 		{"guest-only path", "/init", nil, "/init", "", ""},
+		{"script", script, nil, hiddenOr(script), script, ""},
 		{"not executable", plain, nil, "", "", "is not an executable file"},
 		{"unknown name", "nothere", nil, "", "", `command "nothere" is not on the host's $PATH`},
 		{"relative missing", "./nothere", nil, "", "", "no such file on the host"},
@@ -84,6 +94,17 @@ func TestResolveExec(t *testing.T) {
 			if tc.wantFile != "" && files[guest] != tc.wantFile {
 				t.Errorf("files[%s] = %q, want %q", guest, files[guest], tc.wantFile)
 			}
+			if tc.exec == script && (files["/usr/bin/env"] == "" || files[tool] != tool) {
+				t.Errorf("files = %v, want the script's interpreter env and the tool env runs", files)
+			}
 		})
 	}
+}
+
+// hiddenOr is where resolveExec puts host file p in the guest.
+func hiddenOr(p string) string {
+	if hiddenInGuest(p) {
+		return ExecDir + "/" + filepath.Base(p)
+	}
+	return p
 }
