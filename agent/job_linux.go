@@ -193,6 +193,7 @@ func (s *session) job(ctx context.Context, job *protocol.Job) {
 		if job.Scheduler.Restart {
 			s.stopScheduler()
 		}
+		res.Collected = s.collect(job)
 		res.Timings.Total = time.Since(arrived)
 		s.send(res)
 		s.cfg.Logf("job %d: %s in %v", job.ID, res.Status, res.Timings.Total.Round(time.Millisecond))
@@ -234,6 +235,9 @@ func (s *session) job(ctx context.Context, job *protocol.Job) {
 			SysRq:         s.cfg.SysRq,
 			Hang:          s.hang,
 			Logf:          s.cfg.Logf,
+			Output: func(payload, stream int, data []byte) {
+				s.send(&protocol.Output{JobID: job.ID, Payload: payload, Stream: stream, Data: data})
+			},
 		},
 	})
 	stopWatch()

@@ -47,6 +47,8 @@ const (
 	TypeRunnableWaits
 	TypeShellEvent
 	TypeResize
+	TypeOutput
+	TypeFileData
 	numTypes // one past the last type
 )
 
@@ -64,6 +66,8 @@ var typeNames = [...]string{
 	TypeRunnableWaits: "runnable_waits",
 	TypeShellEvent:    "shell_event",
 	TypeResize:        "resize",
+	TypeOutput:        "output",
+	TypeFileData:      "file_data",
 }
 
 // String returns the type's snake_case name, or "type(N)" when unknown.
@@ -79,7 +83,7 @@ func (t Type) Valid() bool { return t > 0 && t < numTypes }
 
 // Message is implemented by the pointer types *Hello, *Job, *Progress,
 // *SchedEvent, *KernelLog, *Reports, *JobResult, *Error, *Bye,
-// *RunnableWaits, *ShellEvent and *Resize.
+// *RunnableWaits, *ShellEvent, *Resize, *Output and *FileData.
 type Message interface {
 	// MessageType returns the type written in the frame header.
 	MessageType() Type
@@ -112,6 +116,10 @@ func NewMessage(t Type) (Message, error) {
 		return new(ShellEvent), nil
 	case TypeResize:
 		return new(Resize), nil
+	case TypeOutput:
+		return new(Output), nil
+	case TypeFileData:
+		return new(FileData), nil
 	}
 	return nil, fmt.Errorf("%w %d", ErrUnknownType, uint16(t))
 }
@@ -145,6 +153,12 @@ func (*Bye) MessageType() Type { return TypeBye }
 
 // MessageType implements Message.
 func (*RunnableWaits) MessageType() Type { return TypeRunnableWaits }
+
+// MessageType implements Message.
+func (*Output) MessageType() Type { return TypeOutput }
+
+// MessageType implements Message.
+func (*FileData) MessageType() Type { return TypeFileData }
 
 // Hello is the agent's first message: who it is and what guest it runs in.
 type Hello struct {
@@ -232,6 +246,10 @@ type Job struct {
 	// Shell, when set, replaces the scenario by an interactive shell on
 	// the guest's console, under the job's scheduler (see shell.go).
 	Shell *ShellSpec `msgpack:"shell,omitempty" json:"shell,omitempty"`
+	// Collect lists guest directories the agent sends back (FileData
+	// messages) after the scenario, before the JobResult, whatever the
+	// scenario's outcome; JobResult.Collected says how each went.
+	Collect []string `msgpack:"collect,omitempty" json:"collect,omitempty"`
 }
 
 // Defaults for the zero values of Job and SchedulerSpec fields.
@@ -429,6 +447,67 @@ type JobResult struct {
 	SchedStateEnd  string `msgpack:"sched_state_end,omitempty" json:"sched_state_end,omitempty"`
 	EnableSeqStart uint64 `msgpack:"enable_seq_start,omitempty" json:"enable_seq_start,omitempty"`
 	EnableSeqEnd   uint64 `msgpack:"enable_seq_end,omitempty" json:"enable_seq_end,omitempty"`
+	// Collected says how each directory of Job.Collect was sent, in
+	// Job.Collect order.
+	Collected []CollectResult `msgpack:"collected,omitempty" json:"collected,omitempty"`
+}
+
+// CollectResult is how one collected guest directory was sent.
+type CollectResult struct {
+	// Dir is the guest directory, as in Job.Collect.
+	Dir string `msgpack:"dir" json:"dir"`
+	// Files and Bytes count the regular files sent and their bytes;
+	// Skipped counts entries that are neither regular files nor
+	// directories (symbolic links, devices), which are not sent.
+	Files   int   `msgpack:"files,omitempty" json:"files,omitempty"`
+	Bytes   int64 `msgpack:"bytes,omitempty" json:"bytes,omitempty"`
+	Skipped int   `msgpack:"skipped,omitempty" json:"skipped,omitempty"`
+	// Error says why the directory, or part of it, was not sent.
+	Error string `msgpack:"error,omitempty" json:"error,omitempty"`
+}
+
+// Output streams are the payload's standard output and standard error.
+const (
+	StreamStdout = 1
+	StreamStderr = 2
+)
+
+// MaxOutputChunk bounds the Data of one Output or FileData message.
+const MaxOutputChunk = 32 << 10
+
+// Output is a chunk of a payload's output, sent as the payload writes it
+// (the agent blocks the payload's pipe while a chunk is on its way, so
+// neither side holds more than a chunk per stream). A job's Output
+// messages come before its JobResult, in the order the payload wrote them
+// per stream.
+type Output struct {
+	JobID uint32 `msgpack:"job_id" json:"job_id"`
+	// Payload indexes the scenario's Payloads.
+	Payload int `msgpack:"payload" json:"payload"`
+	// Stream is StreamStdout or StreamStderr. The agent sends a
+	// payload's standard output and error through one pipe, in the order
+	// it wrote them, as StreamStdout.
+	Stream int    `msgpack:"stream" json:"stream"`
+	Data   []byte `msgpack:"data" json:"data"`
+}
+
+// FileData is a chunk of a file (or a directory entry) of a directory
+// the host asked for in Job.Collect.
+type FileData struct {
+	JobID uint32 `msgpack:"job_id" json:"job_id"`
+	// Dir indexes Job.Collect.
+	Dir int `msgpack:"dir" json:"dir"`
+	// Path is the entry's slash-separated path below the directory; the
+	// host must refuse one that is absolute or leaves the directory.
+	Path string `msgpack:"path" json:"path"`
+	// Mode is the entry's permission bits; IsDir marks a directory
+	// (no data).
+	Mode  uint32 `msgpack:"mode" json:"mode"`
+	IsDir bool   `msgpack:"is_dir,omitempty" json:"is_dir,omitempty"`
+	// Offset is where Data goes in the file; a file's chunks come in
+	// order, the first at offset zero (an empty file has one empty chunk).
+	Offset int64  `msgpack:"offset,omitempty" json:"offset,omitempty"`
+	Data   []byte `msgpack:"data,omitempty" json:"data,omitempty"`
 }
 
 // Timings splits a job's wall time.
@@ -457,6 +536,10 @@ type PayloadResult struct {
 	// OutputTail is the end of its combined stdout and stderr.
 	OutputTail string        `msgpack:"output_tail,omitempty" json:"output_tail,omitempty"`
 	Duration   time.Duration `msgpack:"duration" json:"duration"`
+	// OutputBytes counts every byte of output the payload wrote (all of
+	// it was sent in Output messages), so that the host can tell
+	// whether it received all of it.
+	OutputBytes int64 `msgpack:"output_bytes,omitempty" json:"output_bytes,omitempty"`
 }
 
 // Error reports a failure outside any job's normal flow (a malformed Job,

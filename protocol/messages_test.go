@@ -75,11 +75,12 @@ func sampleMessages() []Message {
 					{At: 2 * time.Second, Action: spec.StepSpawn, Cgroup: "b", Workloads: []spec.WorkloadConfig{{NumWorkers: 1}}},
 					{At: 3 * time.Second, Action: spec.StepKillWorker, Cgroup: "a", Worker: 1, Signal: 15},
 				},
-				Payloads: []spec.Payload{{Name: "stress", Path: "/usr/bin/stress-ng", Args: []string{"--cpu", "2"}, Cgroup: "b", Wait: true}},
+				Payloads: []spec.Payload{{Name: "stress", Path: "/usr/bin/stress-ng", Args: []string{"--cpu", "2"}, Cgroup: "b", Wait: true, ExpectExit: new(0)}},
 			},
 			ProgressInterval: 250 * time.Millisecond,
 			Timeout:          time.Minute,
 			Watchdog:         90 * time.Second,
+			Collect:          []string{"/results", "/tmp/logs"},
 		},
 		&Progress{
 			JobID: 7, At: 1500 * time.Millisecond,
@@ -104,10 +105,11 @@ func sampleMessages() []Message {
 			JobID: 7, Status: StatusTimedOut, Error: "job timeout 1m0s expired",
 			Timings: Timings{Setup: time.Millisecond, Run: 5 * time.Second, Collect: 20 * time.Millisecond, Total: 5100 * time.Millisecond},
 			Payloads: []PayloadResult{{Name: "stress", Signal: 9, TimedOut: true,
-				OutputTail: "stress-ng: info: dispatching hogs", Duration: 5 * time.Second, Error: ""},
+				OutputTail: "stress-ng: info: dispatching hogs", Duration: 5 * time.Second, Error: "", OutputBytes: 1 << 20},
 				{Name: "perf", ExitCode: new(0), Duration: time.Second},
 				{Name: "missing", Error: "start missing: fork/exec /usr/bin/missing: no such file or directory"}},
 			SchedStateEnd: "disabled", EnableSeqStart: 4, EnableSeqEnd: 5,
+			Collected: []CollectResult{{Dir: "/results", Files: 3, Bytes: 4096, Skipped: 1}, {Dir: "/tmp/logs", Error: "/tmp/logs: no such directory in the guest"}},
 		},
 		&Error{Op: "decode job", Message: "bad scenario", JobID: 7, Fatal: true},
 		&Bye{Reason: "no more jobs"},
@@ -122,6 +124,8 @@ func sampleMessages() []Message {
 		},
 		&ShellEvent{JobID: 8, Started: true, TTY: "/dev/ttyS0", Exit: &ExitStatus{Code: 3}, Error: "no shell"},
 		&Resize{Size: WindowSize{Rows: 50, Cols: 132}},
+		&Output{JobID: 7, Payload: 1, Stream: StreamStderr, Data: []byte("ok 1 - test\x00\xff")},
+		&FileData{JobID: 7, Dir: 1, Path: "sub/trace.dat", Mode: 0o644, Offset: 1 << 33, Data: []byte{0, 1, 2}},
 	}
 }
 
@@ -208,7 +212,9 @@ func TestTypeString(t *testing.T) {
 		{TypeRunnableWaits, "runnable_waits"},
 		{TypeShellEvent, "shell_event"},
 		{TypeResize, "resize"},
-		{numTypes, "type(13)"},
+		{TypeOutput, "output"},
+		{TypeFileData, "file_data"},
+		{numTypes, "type(15)"},
 		{0xffff, "type(65535)"},
 	}
 	for _, tt := range tests {

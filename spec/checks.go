@@ -21,6 +21,7 @@ const (
 	CheckKernelClean       = "kernel_clean"        // no kernel WARNING, BUG, Oops or panic
 	CheckJobCompleted      = "job_completed"       // the agent ran the job to its end
 	CheckNoStalledTask     = "no_stalled_task"     // no task of the guest stayed runnable without running above MaxRunnableWait
+	CheckPayloadExit       = "payload_exit"        // every payload with expect_exit exited with that status
 )
 
 // CheckNames lists every check in evaluation order.
@@ -28,7 +29,7 @@ var CheckNames = []string{
 	CheckJobCompleted, CheckSchedulerAttached, CheckNoWorkerCrash, CheckNotStarved,
 	CheckIsolation, CheckMaxGap, CheckFairness, CheckP99WakeLatency,
 	CheckWakeLatencyCV, CheckMinIterationRate, CheckMaxMigrationRatio, CheckNoStalledTask,
-	CheckKernelClean,
+	CheckKernelClean, CheckPayloadExit,
 }
 
 // Default thresholds (REFERENCE.md section 1).

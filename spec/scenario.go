@@ -118,19 +118,73 @@ type Step struct {
 }
 
 // Payload is a command the agent runs beside the workers (for example
-// stress-ng). Its exit status and output tail come back in the job's
-// result.
+// stress-ng, or a test suite's runner). Its exit status, its whole output
+// (streamed to the host as it is written) and a bounded head and tail of
+// it come back in the job's result.
 type Payload struct {
-	Name string   `msgpack:"name" json:"name" yaml:"name"`
+	// Name names the payload in results and in the file its output is
+	// saved to; empty means the base name of Path.
+	Name string `msgpack:"name" json:"name" yaml:"name"`
+	// Path is the command in the guest: an absolute path (a file put in
+	// the image with --file or Config.ExtraFiles) or a name looked up in
+	// the guest's $PATH.
 	Path string   `msgpack:"path" json:"path" yaml:"path"`
 	Args []string `msgpack:"args,omitempty" json:"args,omitempty" yaml:"args,omitempty"`
 	// Cgroup places the payload in one of the scenario's cgroups.
 	Cgroup string `msgpack:"cgroup,omitempty" json:"cgroup,omitempty" yaml:"cgroup,omitempty"`
 	// Wait makes the scenario wait for the payload's exit before stopping
-	// the workers (bounded by the job timeout); otherwise it is killed at
-	// the end of Duration.
+	// the workers (bounded by the scenario's Timeout); otherwise it is
+	// killed at the end of Duration.
 	Wait bool `msgpack:"wait,omitempty" json:"wait,omitempty" yaml:"wait,omitempty"`
+	// ExpectExit, when set, makes the payload's exit status part of the
+	// verdict (check payload_exit): the scenario fails unless the payload
+	// exits with this status; a payload that cannot start, is killed by a
+	// signal or runs into the Timeout fails it too. It implies Wait.
+	ExpectExit *int `msgpack:"expect_exit,omitempty" json:"expect_exit,omitempty" yaml:"expect_exit,omitempty"`
 }
+
+// Waited reports whether the scenario waits for the payload's exit (Wait,
+// or ExpectExit set).
+func (p Payload) Waited() bool { return p.Wait || p.ExpectExit != nil }
+
+// Label returns Name, else the base name of Path.
+func (p Payload) Label() string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return filepath.Base(p.Path)
+}
+
+// EndsWithPayloads reports whether the scenario's run ends when its
+// waited payloads exit rather than after Duration: it has waited
+// payloads, no workers and no steps (a command as the test).
+func (s Scenario) EndsWithPayloads() bool {
+	if len(s.Steps) > 0 || s.Workers() > 0 {
+		return false
+	}
+	return slices.ContainsFunc(s.Payloads, Payload.Waited)
+}
+
+// PayloadFieldsHelp documents a scenario's timeout and payload fields in
+// YAML, as comments: `scxvm scenarios NAME` appends it to a scenario's
+// YAML and `scxvm run -h` prints it.
+const PayloadFieldsHelp = `# Optional fields (values here are examples):
+# timeout: 10m           # the job's limit in the guest: scheduler start, setup,
+#                        # run, payloads that wait, collection (default:
+#                        # duration + 30s); a job over it fails as timed out
+# payloads:              # commands run beside the workers (put files in the
+#                        # guest with --file GUEST=HOST)
+#   - name: runner       # names it in the result and its output file
+#     path: /runner      # absolute guest path, or a name in the guest's $PATH
+#     args: [-t, foo]
+#     cgroup: NAME       # start it in one of the cgroups above
+#     wait: true         # the run waits for its exit (up to timeout);
+#                        # otherwise it is killed at the end of duration
+#     expect_exit: 0     # its exit status counts: any other status, a
+#                        # signal or a timeout fails the run (implies wait)
+# A scenario with waited payloads and no workers nor steps ends when they
+# exit. Each payload's whole output is saved with --output (or --json).
+`
 
 // Validate reports the first problem of the scenario as a
 // *ValidationError naming the field and the allowed values: names and
@@ -178,11 +232,18 @@ func (s Scenario) Validate() error {
 			return within(fmt.Sprintf("steps[%d]", i), err)
 		}
 	}
+	labels := map[string]bool{}
 	for i, pl := range s.Payloads {
 		p := fmt.Sprintf("payloads[%d]", i)
 		if pl.Path == "" {
 			return invalid(p+".path", "missing payload path")
 		}
+		if l := pl.Label(); labels[l] {
+			return invalid(p+".name", "duplicate payload name %q (give each payload its own name)", l)
+		} else if l == "." || l == ".." || strings.ContainsAny(l, "/\x00") {
+			return invalid(p+".name", "payload name %q must be a single path element", l)
+		}
+		labels[pl.Label()] = true
 		if pl.Cgroup != "" && !known[pl.Cgroup] {
 			return invalid(p+".cgroup", "unknown cgroup %q (known: %s)", pl.Cgroup, knownList(known))
 		}

@@ -32,6 +32,14 @@ func TestScenarioValidate(t *testing.T) {
 			s.Steps = []Step{{Action: StepAddCgroup, Cgroup: "new", CPUs: "0"}, {At: time.Second, Action: StepMoveTasks, Cgroup: "a", Target: "new"}}
 		}, ""},
 		{"payload", func(s *Scenario) { s.Payloads = []Payload{{Name: "p"}} }, "missing payload path"},
+		{"payload names", func(s *Scenario) {
+			s.Payloads = []Payload{{Path: "/usr/bin/runner"}, {Name: "runner", Path: "/runner"}}
+		}, `payloads[1].name: duplicate payload name "runner"`},
+		{"payload name slash", func(s *Scenario) { s.Payloads = []Payload{{Name: "a/b", Path: "/x"}} }, "single path element"},
+		{"payloads only", func(s *Scenario) {
+			s.Cgroups = nil
+			s.Payloads = []Payload{{Path: "/runner", ExpectExit: new(0)}, {Path: "/other"}}
+		}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := base()
@@ -77,5 +85,35 @@ func TestScenarioValidateReferences(t *testing.T) {
 	if err := (Scenario{Name: "x", Cgroups: ok, Steps: []Step{
 		{Action: StepAddCgroup, Cgroup: "n"}, {At: 1, Action: StepMoveTasks, Cgroup: "a", Target: "n"}}}).Validate(); err != nil {
 		t.Errorf("Validate(valid) = %v", err)
+	}
+}
+
+func TestPayloadWaitedAndEnd(t *testing.T) {
+	worker := []Cgroup{{Name: "a", Workloads: []WorkloadConfig{{NumWorkers: 1}}}}
+	for _, tc := range []struct {
+		name   string
+		sc     Scenario
+		waited []bool
+		ends   bool
+	}{
+		{"expect_exit implies wait", Scenario{Payloads: []Payload{{Path: "/a", ExpectExit: new(1)}}}, []bool{true}, true},
+		{"not waited", Scenario{Payloads: []Payload{{Path: "/a"}}}, []bool{false}, false},
+		{"waited beside workers", Scenario{Cgroups: worker, Payloads: []Payload{{Path: "/a", Wait: true}}}, []bool{true}, false},
+		{"waited beside steps", Scenario{Steps: []Step{{Action: StepSysRq, Key: "s"}}, Payloads: []Payload{{Path: "/a", Wait: true}}}, []bool{true}, false},
+		{"empty", Scenario{}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for i, p := range tc.sc.Payloads {
+				if p.Waited() != tc.waited[i] {
+					t.Errorf("payloads[%d].Waited() = %v", i, p.Waited())
+				}
+			}
+			if got := tc.sc.EndsWithPayloads(); got != tc.ends {
+				t.Errorf("EndsWithPayloads() = %v, want %v", got, tc.ends)
+			}
+		})
+	}
+	if l := (Payload{Path: "/usr/bin/stress-ng"}).Label(); l != "stress-ng" {
+		t.Errorf("Label() = %q, want the base name of the path", l)
 	}
 }

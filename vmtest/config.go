@@ -55,7 +55,8 @@ type Config struct {
 	Transport string
 	// QEMU is the qemu-system-x86_64 binary; empty means $PATH.
 	QEMU string
-	// ExtraFiles maps guest paths to host files copied into the image.
+	// ExtraFiles maps guest paths to host files copied into the image
+	// (a dynamically linked executable brings its shared libraries).
 	ExtraFiles map[string]string
 	// Shares are host directories shared into the guest through QEMU's
 	// virtio-9p instead of copied into the image, mounted by the agent at
@@ -64,6 +65,32 @@ type Config struct {
 	// absolute path. The kernel needs CONFIG_9P_FS and
 	// CONFIG_NET_9P_VIRTIO (built in, or as modules in the cache).
 	Shares []spec.Share
+
+	// Exec, when set, runs a command as the test: a scenario named
+	// ExecScenarioName with the command as its one payload, whose exit
+	// status counts (expect_exit 0), and no workers, run after Scenarios
+	// (alone when Scenarios is empty). Exec[0] is a guest path or, when it
+	// names a host executable (a path, or a name on the host's $PATH),
+	// that file, copied into the guest at the same absolute path (in
+	// ExecDir when that is below /tmp, /run, /dev, /proc or /sys, which
+	// the agent mounts over) with its shared libraries and a script's
+	// interpreter (an ExtraFiles entry for that guest path, or one
+	// whose base name is Exec[0], takes precedence). See ExecScenario.
+	Exec []string
+	// ExecTimeout bounds Exec's job in the guest (scheduler start,
+	// command, collection); zero means DefaultExecTimeout. The VM's limit
+	// (Timeout) grows with it.
+	ExecTimeout time.Duration
+	// OutputPrefix, when set, saves each payload's whole output (Exec's
+	// included) on the host in the file OutputPrefix + SCENARIO + "." +
+	// PAYLOAD + ".log" (".none" after SCENARIO for a Compare baseline
+	// run); "dir/" writes into directory dir, created when missing.
+	// PayloadResult.OutputFile names the file. The output is streamed as
+	// the payload writes it and never held in memory whole.
+	OutputPrefix string
+	// Collect copies guest directories to the host after the last
+	// scenario, whatever its outcome.
+	Collect []Collect
 	// KernelArgs are appended to the kernel command line.
 	KernelArgs []string
 	// CacheDir is the cache root; empty means kernel.DefaultCacheDir().
@@ -146,8 +173,22 @@ func (c *Config) memoryMB() int {
 	return (mb + n - 1) / n * n // QEMU splits memory evenly across nodes
 }
 
-// scenarios returns the scenarios with the default applied.
+// Collect is a guest directory copied to the host after the run.
+type Collect struct {
+	// Guest is the absolute path of the directory in the guest.
+	Guest string
+	// Host is the directory it is copied into (created when missing);
+	// Guest's files and subdirectories land below it. Entries that are
+	// neither files nor directories (symbolic links, devices) are
+	// skipped, and no path leaves Host.
+	Host string
+}
+
+// scenarios returns the scenarios with the default applied, Exec's last.
 func (c *Config) scenarios() ([]spec.Scenario, error) {
+	if len(c.Exec) > 0 {
+		return append(slices.Clone(c.Scenarios), ExecScenario(c.Exec, c.ExecTimeout)), nil
+	}
 	if len(c.Scenarios) == 0 {
 		s, err := LookupScenario(DefaultScenario)
 		if err != nil {
@@ -213,6 +254,27 @@ func (c *Config) validate() error {
 	}
 	if _, err := c.shares(); err != nil {
 		return err
+	}
+	if len(c.Exec) > 0 && c.Exec[0] == "" {
+		return &ConfigError{Field: "exec", Msg: "empty command"}
+	}
+	if c.ExecTimeout < 0 {
+		return &ConfigError{Field: "exec timeout", Msg: fmt.Sprintf("negative timeout %v", c.ExecTimeout)}
+	}
+	guests := map[string]bool{}
+	for _, col := range c.Collect {
+		switch {
+		case !filepath.IsAbs(col.Guest):
+			return &ConfigError{Field: "collect", Msg: fmt.Sprintf("guest directory %q must be an absolute path", col.Guest)}
+		case col.Host == "":
+			return &ConfigError{Field: "collect", Msg: fmt.Sprintf("no host directory for guest directory %s", col.Guest)}
+		case guests[filepath.Clean(col.Guest)]:
+			return &ConfigError{Field: "collect", Msg: fmt.Sprintf("guest directory %s given twice", col.Guest)}
+		}
+		guests[filepath.Clean(col.Guest)] = true
+		if st, err := os.Stat(col.Host); err == nil && !st.IsDir() {
+			return &ConfigError{Field: "collect", Msg: fmt.Sprintf("host path %s exists and is not a directory", col.Host)}
+		}
 	}
 	for guest, hostPath := range c.ExtraFiles {
 		if !filepath.IsAbs(guest) {

@@ -82,6 +82,30 @@
 // *ConfigError and *spec.ValidationError (usage, 131), ErrBadKernel (a file
 // that is no usable kernel image, 132).
 //
+// # A command as the test
+//
+// Config.Exec runs a command in the guest as the test (what `scxvm exec`
+// does): ExecScenario's one payload, whose exit status must be 0 (check
+// payload_exit; a failure is attributed as FailPayload), no workers, and
+// ExecTimeout as its limit (a command still running then is killed and
+// the run fails as FailTimeout, naming the command and the limit). A host
+// executable is copied into the guest at its path with its shared
+// libraries.
+//
+//	res, err := vmtest.Run(ctx, vmtest.Config{
+//		Agent:        agent,
+//		Scheduler:    spec.Scheduler{Name: "scx_simple"},
+//		Exec:         []string{"./runner", "-t", "foo"},
+//		ExecTimeout:  5 * time.Minute,
+//		OutputPrefix: t.TempDir() + "/",        // the whole output: Payloads[0].OutputFile
+//		Collect:      []vmtest.Collect{{Guest: "/results", Host: "results"}},
+//	})
+//
+// Any payload's output is streamed to the host as it is written:
+// Config.Progress receives it (EventOutput) and Config.OutputPrefix
+// saves it whole; PayloadResult.Output keeps its head and tail. A
+// payload's ExpectExit makes its exit status count in any scenario.
+//
 // # Scenarios
 //
 // Scenarios() lists the built-in catalogue (steady, oversubscribed,

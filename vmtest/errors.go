@@ -77,6 +77,11 @@ const (
 	FailProtocol      FailureKind = "protocol_error"  // an unexpected frame or a version mismatch
 	FailScenario      FailureKind = "scenario_failed" // the agent could not run a scenario
 	FailNoEvidence    FailureKind = "no_evidence"     // the job ended without the data a pass needs
+	FailPayload       FailureKind = "payload_failed"  // a payload whose exit status counts exited otherwise
+	// FailPayloadNotStarted: a payload whose exit status counts could
+	// not start (not found, not executable in the guest): a mistake in
+	// the test, not a verdict on the kernel (the CLI exits 131).
+	FailPayloadNotStarted FailureKind = "payload_not_started"
 )
 
 // Failure says why a run did not pass. Run returns it as its error

@@ -3,6 +3,7 @@ package vmtest
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -59,6 +60,10 @@ type jobState struct {
 	// badEvent indexes sr.SchedEvents: the first ejection, death or load
 	// failure, or -1.
 	badEvent int
+	// outputs are the payloads' output files, by payload index.
+	outputs []*payloadOutput
+	// collect is set when the job copies Config.Collect.
+	collect *collecting
 }
 
 // schedBad returns the job's first ejection, death or load failure, or
@@ -100,6 +105,7 @@ func (s *session) runJob(ctx context.Context, sc spec.Scenario, baseline bool, r
 		s.jobs = map[uint32]*jobState{}
 	}
 	s.jobs[id] = js
+	s.openOutputs(js)
 	job := &protocol.Job{
 		ID:               id,
 		Scheduler:        sched,
@@ -109,6 +115,12 @@ func (s *session) runJob(ctx context.Context, sc spec.Scenario, baseline bool, r
 	}
 	if job.Scenario.Duration == 0 {
 		job.Scenario.Duration = sc.RunTime()
+	}
+	if s.collectNext && len(s.cfg.Collect) > 0 {
+		js.collect = &collecting{dirs: s.cfg.Collect, roots: make([]*os.Root, len(s.cfg.Collect)), errs: make([]error, len(s.cfg.Collect))}
+		for _, c := range s.cfg.Collect {
+			job.Collect = append(job.Collect, c.Guest)
+		}
 	}
 	s.emit(Event{Kind: EventScenarioStart, Scenario: sc.Name, Scheduler: schedName})
 	wait := jobTimeout(sc)
@@ -182,6 +194,14 @@ func (s *session) handle(js *jobState, id uint32, m protocol.Message) *Failure {
 	case *protocol.JobResult:
 		if m.JobID == id {
 			js.result = m
+		}
+	case *protocol.Output:
+		if m.JobID == id {
+			s.output(js, m)
+		}
+	case *protocol.FileData:
+		if m.JobID == id && js.collect != nil {
+			js.collect.fileData(m)
 		}
 	case *protocol.RunnableWaits:
 		if m.JobID == id {
@@ -289,8 +309,12 @@ func (s *session) finishJob(js *jobState, lost *Failure) {
 	}
 	if r := js.result; r != nil {
 		sr.Timings = &JobTimings{Setup: r.Timings.Setup, Run: r.Timings.Run, Collect: r.Timings.Collect, Total: r.Timings.Total}
-		for _, p := range r.Payloads {
-			sr.Payloads = append(sr.Payloads, payloadResult(p))
+		for i, p := range r.Payloads {
+			pr := payloadResult(p)
+			if i < len(js.sc.Payloads) {
+				pr.ExpectExit = js.sc.Payloads[i].ExpectExit
+			}
+			sr.Payloads = append(sr.Payloads, pr)
 		}
 		if r.EnableSeqStart != 0 || r.EnableSeqEnd != 0 {
 			in.EnableSeqStart, in.EnableSeqEnd = int64(r.EnableSeqStart), int64(r.EnableSeqEnd)
@@ -307,6 +331,15 @@ func (s *session) finishJob(js *jobState, lost *Failure) {
 	} else {
 		in.Incomplete = "no job result (the guest was lost)"
 	}
+	js.closeOutputs()
+	if js.collect != nil {
+		var agent []protocol.CollectResult
+		if js.result != nil {
+			agent = js.result.Collected
+		}
+		s.res.Collected = js.collect.finish(agent)
+	}
+	in.Payloads = checkPayloads(js.sc, sr.Payloads)
 	sr.Failures = check.Evaluate(in)
 
 	sr.Passed = len(sr.Failures) == 0 && lost == nil
@@ -369,7 +402,7 @@ func (s *session) jobFailure(js *jobState, lost *Failure) *Failure {
 	if r := js.result; r != nil {
 		switch r.Status {
 		case protocol.StatusTimedOut:
-			return &Failure{Kind: FailTimeout, Scenario: js.sc.Name, Message: "the job timed out in the guest: " + r.Error}
+			return s.timeoutFailure(js, r)
 		case protocol.StatusFailed, protocol.StatusSchedulerFailed:
 			return &Failure{Kind: FailScenario, Scenario: js.sc.Name, Message: r.Error, Detail: js.errs}
 		}
@@ -386,6 +419,9 @@ func (s *session) jobFailure(js *jobState, lost *Failure) *Failure {
 				return &Failure{Kind: FailPanic, Scenario: js.sc.Name, Message: fmt.Sprintf("kernel %s: %s", k, strings.TrimSpace(l))}
 			}
 		}
+	}
+	if f := payloadFailure(js); f != nil {
+		return f
 	}
 	if len(js.sr.Failures) > 0 {
 		return checksFailure(js.sr)

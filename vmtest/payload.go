@@ -10,7 +10,7 @@ import (
 func payloadResult(p protocol.PayloadResult) PayloadResult {
 	return PayloadResult{
 		Name: p.Name, ExitCode: p.ExitCode, Signal: p.Signal, Error: p.Error, Output: p.OutputTail,
-		TimedOut: p.TimedOut, Duration: p.Duration,
+		TimedOut: p.TimedOut, Duration: p.Duration, OutputBytes: p.OutputBytes,
 		StressNG: stressng.ParseMetrics(p.OutputTail),
 	}
 }

@@ -84,6 +84,32 @@ type PayloadResult struct {
 	// StressNG holds stress-ng's metrics rows when the payload printed
 	// them (--metrics-brief; see StressNGPayload).
 	StressNG []stressng.Metric `json:"stress_ng,omitempty"`
+	// ExpectExit is the scenario's expect_exit for the payload: its exit
+	// status counts when set (check payload_exit).
+	ExpectExit *int `json:"expect_exit,omitempty"`
+	// OutputBytes is how many bytes of output the payload wrote (Output
+	// holds their head and tail only); OutputFile is the file on the
+	// host that holds all of them (Config.OutputPrefix), and
+	// OutputMissing how many of them did not reach it (zero when the
+	// output is complete), OutputError why.
+	OutputBytes   int64  `json:"output_bytes,omitempty"`
+	OutputFile    string `json:"output_file,omitempty"`
+	OutputMissing int64  `json:"output_missing,omitempty"`
+	OutputError   string `json:"output_error,omitempty"`
+}
+
+// CollectResult is how a Config.Collect directory was copied.
+type CollectResult struct {
+	Guest string `json:"guest"`
+	Host  string `json:"host"`
+	// Files and Bytes count the files copied and their bytes; Skipped
+	// the entries that are neither files nor directories.
+	Files   int   `json:"files"`
+	Bytes   int64 `json:"bytes"`
+	Skipped int   `json:"skipped,omitempty"`
+	// Error says what could not be copied ("no such directory in the
+	// guest", a host write error).
+	Error string `json:"error,omitempty"`
 }
 
 // ScenarioResult is the outcome of one scenario under one scheduler.
@@ -226,6 +252,8 @@ type Result struct {
 	ConsoleExcerpt []string `json:"console_excerpt,omitempty"`
 	// Passed is true when every scenario passed.
 	Passed bool `json:"passed"`
+	// Collected says how each Config.Collect directory was copied.
+	Collected []CollectResult `json:"collected,omitempty"`
 }
 
 // WriteJSON writes the result, indented, to path.
@@ -274,7 +302,19 @@ const (
 	EventScenarioDone  EventKind = "scenario_done"  // a scenario finished and was judged
 	EventKernelLog     EventKind = "kernel_log"     // a kernel log line (Message)
 	EventStall         EventKind = "stall"          // a task of the guest waited longer than MaxRunnableWait (Message)
+	EventOutput        EventKind = "output"         // a chunk of a payload's output (Output)
 )
+
+// OutputChunk is a chunk of a payload's output, in the order the payload
+// wrote it.
+type OutputChunk struct {
+	// Payload is the payload's label (spec.Payload.Label).
+	Payload string
+	// Stderr marks standard error; the agent sends a payload's standard
+	// output and error combined, as standard output.
+	Stderr bool
+	Data   []byte
+}
 
 // Event is a live report of a run, for Config.Progress.
 type Event struct {
@@ -291,4 +331,7 @@ type Event struct {
 	Sample     *ProgressSample
 	SchedEvent *SchedEvent
 	Result     *ScenarioResult
+	// Output is set for EventOutput; its Data is only valid during the
+	// call.
+	Output *OutputChunk
 }

@@ -38,6 +38,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if len(cfg.Exec) > 0 {
+		guestPath, files, err := cfg.resolveExec()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Exec = append([]string{guestPath}, cfg.Exec[1:]...)
+		cfg.ExtraFiles = files
+	}
 	scenarios, _ := cfg.scenarios()
 	g, err := prepareKernel(ctx, &cfg, start)
 	if err != nil {
@@ -116,6 +124,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	err = s.run(ctx)
 	res.Summary = Summarize(res)
+	if err == nil {
+		err = collectError(res)
+	}
 	res.Wall = time.Since(start)
 	cfg.logf("run finished in %v", res.Wall)
 	return res, err
@@ -183,6 +194,9 @@ type session struct {
 	userCtx context.Context
 	// jobWait overrides jobTimeout (tests).
 	jobWait time.Duration
+	// collectNext makes the next job copy Config.Collect (the run's last
+	// job).
+	collectNext bool
 
 	// vmDone is closed when QEMU has exited; vmErr is Wait's error.
 	vmDone chan struct{}
@@ -329,9 +343,11 @@ func (s *session) run(ctx context.Context) (err error) {
 	if _, ok := s.cfg.compareScheduler(); ok {
 		runs = append(runs, true)
 	}
-	for _, sc := range s.scenarios {
+	for i, sc := range s.scenarios {
 		for rep := range s.cfg.repeats() {
-			for _, baseline := range runs {
+			for j, baseline := range runs {
+				// Collection follows the last job.
+				s.collectNext = i == len(s.scenarios)-1 && rep == s.cfg.repeats()-1 && j == len(runs)-1
 				key := s.cfg.jobScheduler(sc, baseline).String()
 				if first, ok := loadFailed[key]; ok {
 					// The same loader would fail again after its attach timeout.

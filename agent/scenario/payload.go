@@ -1,12 +1,16 @@
 package scenario
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,6 +30,7 @@ type payload struct {
 	spec  spec.Payload
 	cmd   *exec.Cmd
 	out   *logbuf.HeadTail
+	bytes atomic.Int64 // output bytes written, all streamed
 	start time.Time
 	done  chan struct{}
 	res   protocol.PayloadResult
@@ -33,17 +38,70 @@ type payload struct {
 	mu    sync.Mutex
 }
 
+// stream is one output stream of a payload: what the payload writes goes
+// to the head+tail buffer and, chunk by chunk, to the Output hook, which
+// blocks while a chunk is on its way. The payload's pipe then fills and
+// the payload waits: its whole output reaches the host, and the agent
+// holds at most a chunk per stream.
+type stream struct {
+	p      *payload
+	index  int
+	stream int
+	out    func(payload, stream int, data []byte)
+}
+
+func (w *stream) Write(b []byte) (int, error) {
+	n := len(b)
+	w.p.out.Write(b)
+	w.p.bytes.Add(int64(n))
+	for w.out != nil && len(b) > 0 {
+		k := min(len(b), protocol.MaxOutputChunk)
+		w.out(w.index, w.stream, bytes.Clone(b[:k]))
+		b = b[k:]
+	}
+	return n, nil
+}
+
+// command returns the payload's command with its output wired up.
+func (p *payload) command(i int, hooks Hooks) *exec.Cmd {
+	cmd := exec.Command(p.spec.Path, p.spec.Args...)
+	// One pipe for both, so that the output keeps the order in which
+	// the payload wrote it; it is streamed as standard output.
+	w := &stream{p: p, index: i, stream: protocol.StreamStdout, out: hooks.Output}
+	cmd.Stdout, cmd.Stderr = w, w
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A process outside the group that keeps the pipes open must not
+	// keep the payload from being reaped.
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// startError explains why a payload's command did not start, naming the
+// command.
+func startError(sp spec.Payload, err error) string {
+	name := filepath.Base(sp.Path)
+	switch {
+	case errors.Is(err, exec.ErrNotFound):
+		return fmt.Sprintf("start %s: %q not found in the guest's $PATH (give an absolute path, and put the file in the guest with --file GUEST=HOST)", name, sp.Path)
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("start %s: %s: no such file in the guest (put it there with --file %s=HOST)", name, sp.Path, sp.Path)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Sprintf("start %s: %s is not executable in the guest (permission denied)", name, sp.Path)
+	case errors.Is(err, syscall.ENOEXEC):
+		return fmt.Sprintf("start %s: %s is not an executable the guest can run (exec format error)", name, sp.Path)
+	}
+	return fmt.Sprintf("start %s: %v", name, err)
+}
+
 // startPayloads starts every payload. A payload that cannot start gets a
 // result with Error set; it does not stop the scenario.
 func startPayloads(ctx context.Context, specs []spec.Payload, r *runner, outBytes int) *payloads {
 	ps := &payloads{}
-	for _, spec := range specs {
+	for i, spec := range specs {
 		p := &payload{spec: spec, out: logbuf.NewHeadTail(outBytes), done: make(chan struct{})}
-		p.res.Name = spec.Name
+		p.res.Name = spec.Label()
 		ps.list = append(ps.list, p)
-		cmd := exec.Command(spec.Path, spec.Args...)
-		cmd.Stdout, cmd.Stderr = p.out, p.out
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd := p.command(i, r.cfg.Hooks)
 		var cgfd *os.File
 		if spec.Cgroup != "" && r.mgr != nil {
 			// Start it in its cgroup directly (clone3 CLONE_INTO_CGROUP)
@@ -56,12 +114,10 @@ func startPayloads(ctx context.Context, specs []spec.Payload, r *runner, outByte
 			}
 		}
 		err := cmd.Start()
-		if err != nil && cgfd != nil {
+		if err != nil && cgfd != nil && !isPathError(err) {
 			// Kernels or fake roots without CLONE_INTO_CGROUP: start it
 			// anywhere and move it.
-			cmd = exec.Command(spec.Path, spec.Args...)
-			cmd.Stdout, cmd.Stderr = p.out, p.out
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			cmd = p.command(i, r.cfg.Hooks)
 			err = cmd.Start()
 			if err == nil {
 				if merr := r.mgr.MoveTasks(spec.Cgroup, []int{cmd.Process.Pid}); merr != nil {
@@ -74,7 +130,7 @@ func startPayloads(ctx context.Context, specs []spec.Payload, r *runner, outByte
 		}
 		p.start = time.Now()
 		if err != nil {
-			p.res.Error = fmt.Sprintf("start %s: %v", filepath.Base(spec.Path), err)
+			p.res.Error = startError(spec, err)
 			close(p.done)
 			continue
 		}
@@ -90,10 +146,17 @@ func startPayloads(ctx context.Context, specs []spec.Payload, r *runner, outByte
 	return ps
 }
 
+// isPathError reports whether a start failed on the command's file
+// (missing, not executable), which no other way of starting it cures.
+func isPathError(err error) bool {
+	return errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) ||
+		errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.ENOEXEC)
+}
+
 // waitFor waits for the payloads marked Wait, bounded by ctx.
 func (ps *payloads) waitFor(ctx context.Context) error {
 	for _, p := range ps.list {
-		if !p.spec.Wait {
+		if !p.spec.Waited() {
 			continue
 		}
 		select {
@@ -142,6 +205,7 @@ func (p *payload) result() protocol.PayloadResult {
 	defer p.mu.Unlock()
 	r := p.res
 	r.OutputTail = p.out.String()
+	r.OutputBytes = p.bytes.Load()
 	select {
 	case <-p.done:
 	default:

@@ -43,6 +43,11 @@ type Hooks struct {
 	Hang func(ctx context.Context)
 	// Logf receives diagnostic messages.
 	Logf func(format string, args ...any)
+	// Output receives each chunk a payload writes (payload indexes the
+	// scenario's Payloads, stream is protocol.StreamStdout or
+	// StreamStderr), in order per stream; the payload's pipe waits
+	// until it returns. Nil keeps only the head and tail.
+	Output func(payload, stream int, data []byte)
 }
 
 // Config says where and how to run a scenario.
@@ -143,7 +148,12 @@ func Run(ctx context.Context, sc spec.Scenario, cfg Config) (res *Result, err er
 	for _, h := range r.handles {
 		r.startHandle(h.h)
 	}
-	runErr := r.run(ctx)
+	var runErr error
+	if !sc.EndsWithPayloads() {
+		runErr = r.run(ctx)
+	} else {
+		r.progress()
+	}
 	if runErr == nil {
 		runErr = r.payload.waitFor(ctx)
 	}
@@ -441,7 +451,7 @@ func (r *runner) spawnStarted(name string, wls []spec.WorkloadConfig) error {
 // scenario waits for extends the run: its workers run until collected.
 func (r *runner) startHandle(h *workload.WorkloadHandle) {
 	for _, p := range r.sc.Payloads {
-		if p.Wait {
+		if p.Waited() {
 			h.Start()
 			return
 		}

@@ -1,10 +1,13 @@
 package scenario
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -273,5 +276,88 @@ func TestSpawnFailureCleansUp(t *testing.T) {
 	t.Logf("Run error: %v", err)
 	if _, err := os.Stat(filepath.Join(parent, "scxvm-job-1")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("job cgroup left behind: %v", err)
+	}
+}
+
+// A payload's whole output reaches the Output hook, in order, however
+// long it is; the head and tail buffer keeps only its ends. A scenario
+// with only waited payloads ends when they exit, not after Duration.
+func TestPayloadOutputStreamed(t *testing.T) {
+	cfg, _ := fakeConfig(t)
+	var (
+		mu     sync.Mutex
+		got    bytes.Buffer
+		chunks int
+	)
+	cfg.Output = func(payload, stream int, data []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		if payload != 0 || stream != protocol.StreamStdout || len(data) > protocol.MaxOutputChunk {
+			t.Errorf("chunk of payload %d stream %d, %d bytes", payload, stream, len(data))
+		}
+		chunks++
+		got.Write(data)
+		time.Sleep(time.Millisecond) // a slow channel: the payload waits
+	}
+	const lines = 20000 // about 150 KB
+	script := `i=0; while [ $i -lt ` + strconv.Itoa(lines) + ` ]; do echo "line $i"; echo "err $i" >&2; i=$((i+1)); done; exit 4`
+	sc := spec.Scenario{
+		Name:     "output",
+		Duration: time.Minute, // not waited for: no workers, only waited payloads
+		Payloads: []spec.Payload{{Name: "loud", Path: "/bin/sh", Args: []string{"-c", script}, ExpectExit: new(0)}},
+	}
+	start := time.Now()
+	res, err := Run(context.Background(), sc, cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("Run took %v: it should end when the payload exits", d)
+	}
+	var want bytes.Buffer
+	for i := range lines {
+		fmt.Fprintf(&want, "line %d\nerr %d\n", i, i)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Errorf("streamed %d bytes in %d chunks, want the %d bytes the payload wrote, in order", got.Len(), chunks, want.Len())
+	}
+	p := res.Payloads[0]
+	if p.OutputBytes != int64(want.Len()) || p.ExitCode == nil || *p.ExitCode != 4 {
+		t.Errorf("result: %d output bytes, exit %v; want %d, exit 4", p.OutputBytes, p.ExitCode, want.Len())
+	}
+	if !strings.Contains(p.OutputTail, "bytes elided") || !strings.HasSuffix(p.OutputTail, fmt.Sprintf("err %d\n", lines-1)) {
+		t.Errorf("output tail should keep the head and the end: %.200q", p.OutputTail)
+	}
+}
+
+// A command that is missing or not executable in the guest is named.
+func TestPayloadStartErrors(t *testing.T) {
+	cfg, dir := fakeConfig(t)
+	plain := filepath.Join(dir, "plain")
+	if err := os.WriteFile(plain, []byte("not a program\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sc := spec.Scenario{
+		Name: "bad",
+		Payloads: []spec.Payload{
+			{Name: "missing", Path: "/no/such/runner", Wait: true},
+			{Name: "plain", Path: plain, Wait: true},
+			{Name: "bare", Path: "no-such-command-anywhere", Wait: true},
+		},
+	}
+	res, err := Run(context.Background(), sc, cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	for i, want := range []string{
+		"/no/such/runner: no such file in the guest",
+		plain + " is not executable in the guest",
+		`"no-such-command-anywhere" not found in the guest's $PATH`,
+	} {
+		if p := res.Payloads[i]; !strings.Contains(p.Error, want) || p.ExitCode != nil {
+			t.Errorf("payload %s: error %q, want it to contain %q", p.Name, p.Error, want)
+		}
 	}
 }

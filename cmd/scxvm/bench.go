@@ -29,8 +29,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	boot := fs.String("boot", "auto", "kernel boot of the agent and its baseline: auto (PVH when possible), pvh or image")
 	bootKernels := fs.String("boot-kernels", "debian,6.12", "comma-separated kernels whose PVH boot is measured against their bzImage boot (empty: none)")
 	verbose := fs.Bool("v", false, "print progress lines")
+	only := fs.String("only", "", "comma-separated groups of rows to measure: boot, boot-method, guest, exec, rss (default: all)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: scxvm bench [flags]\n\nMeasures boot to Hello, PVH against bzImage boot, per-scenario overhead,\nreport throughput, ping-pong round trips against perf bench sched pipe,\nspawn/stop of 256 workers and the host driver's peak RSS, each against its\ntarget.")
+		fmt.Fprintln(stderr, "usage: scxvm bench [flags]\n\nMeasures boot to Hello, PVH against bzImage boot, per-scenario overhead,\nreport throughput, ping-pong round trips against perf bench sched pipe,\nspawn/stop of 256 workers, scxvm exec against scxvm run of an empty\nscenario and the host driver's peak RSS, each against its target.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -54,6 +55,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, k := range strings.Split(*bootKernels, ",") {
 		if k = strings.TrimSpace(k); k != "" {
 			cfg.BootKernels = append(cfg.BootKernels, k)
+		}
+	}
+	for _, g := range strings.Split(*only, ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			cfg.Only = append(cfg.Only, g)
 		}
 	}
 	start := time.Now()

@@ -40,12 +40,13 @@ func usagef(format string, args ...any) error {
 // exitCode maps an error of run to the process exit code.
 func exitCode(err error) int {
 	var (
-		ue *usageError
-		ce *vmtest.ConfigError
-		ve *spec.ValidationError
-		ie *vmtest.InfraError
-		f  *vmtest.Failure
-		re *regressionError
+		ue  *usageError
+		ce  *vmtest.ConfigError
+		ve  *spec.ValidationError
+		ie  *vmtest.InfraError
+		f   *vmtest.Failure
+		re  *regressionError
+		col *vmtest.CollectError
 	)
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
@@ -60,8 +61,12 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.As(err, &ie):
 		return exitInfra
+	case errors.As(err, &f) && f.Kind == vmtest.FailPayloadNotStarted:
+		return exitUsage // the test names a command the guest cannot run
 	case errors.As(err, &f), errors.As(err, &re):
 		return exitFail
+	case errors.As(err, &col):
+		return exitUsage // the run passed; a --collect directory is missing
 	default:
 		return exitInternal
 	}

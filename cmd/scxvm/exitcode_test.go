@@ -35,6 +35,9 @@ func TestExitCode(t *testing.T) {
 		{"fail", &vmtest.Failure{Kind: vmtest.FailEjected, Message: "the kernel ejected scheduler"}, exitFail},
 		{"fail", fmt.Errorf("run: %w", &vmtest.Failure{Kind: vmtest.FailPanic}), exitFail},
 		{"fail", &vmtest.Failure{Kind: vmtest.FailTimeout}, exitFail},
+		{"fail", &vmtest.Failure{Kind: vmtest.FailPayload, Message: "payload runner exited 1 (expect_exit 0)"}, exitFail},
+		{"usage", &vmtest.Failure{Kind: vmtest.FailPayloadNotStarted, Message: "payload x could not start"}, exitUsage},
+		{"usage", &vmtest.CollectError{Collected: []vmtest.CollectResult{{Guest: "/nope", Host: "out", Error: "no such directory in the guest"}}}, exitUsage},
 
 		{"unsupported", unsupported, exitUnsupported},
 		{"unsupported", fmt.Errorf("kernel stock-6.12 cannot run scheduler fifo: %w", unsupported), exitUnsupported},

@@ -53,6 +53,15 @@ func TestRunUsage(t *testing.T) {
 		{[]string{"run", "--share", "/nonexistent-share-dir"}, exitUsage, "/nonexistent-share-dir: no such file or directory"},
 		{[]string{"shell", "--share", "/nonexistent-share-dir=/mnt:rw"}, exitUsage, "/nonexistent-share-dir: no such file or directory"},
 		{[]string{"shell", "--share", "main.go"}, exitUsage, "is not a directory"},
+		{[]string{"run", "--file", "/a=x", "--file", "/a=y"}, exitUsage, "guest file /a given twice"},
+		{[]string{"run", "-h"}, 0, "expect_exit: 0"},
+		{[]string{"run", "steady", "--"}, exitUsage, "no command after --"},
+		{[]string{"scenarios", "steady"}, 0, "# timeout:"},
+		{[]string{"exec", "-h"}, 0, "the run fails as timed out"},
+		{[]string{"exec", "--accel", "tcg"}, exitUsage, "no command given"},
+		{[]string{"exec", "--collect", "/results", "--", "/bin/true"}, exitUsage, "want GUEST_DIR=HOST_DIR"},
+		{[]string{"exec", "--collect", "results=out", "--", "/bin/true"}, exitUsage, "must be an absolute path"},
+		{[]string{"exec", "--", "no-such-command-on-this-host"}, exitUsage, `command "no-such-command-on-this-host" is not on the host's $PATH`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out bytes.Buffer

@@ -25,6 +25,10 @@ type printer struct {
 	verbose  bool
 	status   bool // a status line is on screen
 	lastLine time.Time
+	// out, when set, receives the payloads' output as it comes (scxvm
+	// exec); quiet drops the progress lines, which would mix with it.
+	out   io.Writer
+	quiet bool
 }
 
 func newPrinter(w io.Writer, verbose bool) *printer {
@@ -74,8 +78,16 @@ func (p *printer) event(e vmtest.Event) {
 			verdict = "FAIL"
 		}
 		p.line("%s %s %s under %s (%.1fs)", tag, verdict, e.Scenario, e.Scheduler, e.Result.Elapsed.Seconds())
+	case vmtest.EventOutput:
+		if p.out != nil && e.Output != nil {
+			if p.status {
+				fmt.Fprint(p.w, "\r\033[K")
+				p.status = false
+			}
+			p.out.Write(e.Output.Data)
+		}
 	case vmtest.EventProgress:
-		if e.Sample == nil {
+		if e.Sample == nil || p.quiet {
 			return
 		}
 		s := fmt.Sprintf("%s   %s/%s %4.1fs  %s  sched_ext: %s", tag, e.Scenario, e.Scheduler,
@@ -157,6 +169,7 @@ func printSummary(w io.Writer, res *vmtest.Result) {
 		tw.Flush()
 	}
 	printPayloads(w, res)
+	printCollected(w, res)
 	printDegraded(w, res)
 	printRatios(w, res)
 	shown := map[*vmtest.Failure]bool{}
@@ -234,10 +247,31 @@ func printPayloads(w io.Writer, res *vmtest.Result) {
 				header = true
 			}
 			fmt.Fprintf(w, "  %s/%s  %s  %s\n", s.Name, s.Scheduler, p.Name, payloadEnd(p))
+			if p.OutputFile != "" {
+				note := ""
+				if p.OutputMissing > 0 {
+					note = fmt.Sprintf(", %d bytes missing", p.OutputMissing)
+				}
+				if p.OutputError != "" {
+					note += ", " + p.OutputError
+				}
+				fmt.Fprintf(w, "    output: %s (%d bytes%s)\n", p.OutputFile, p.OutputBytes, note)
+			}
 			for _, m := range p.StressNG {
 				fmt.Fprintf(w, "    %s: %d bogo ops, %s ops/s real, %s ops/s cpu\n", m.Stressor, m.BogoOps, humanRate(m.OpsPerSecReal), humanRate(m.OpsPerSecCPU))
 			}
 		}
+	}
+}
+
+// printCollected says where each --collect directory went.
+func printCollected(w io.Writer, res *vmtest.Result) {
+	for _, c := range res.Collected {
+		if c.Error != "" {
+			fmt.Fprintf(w, "collect %s -> %s: %d files, %d bytes; error: %s\n", c.Guest, c.Host, c.Files, c.Bytes, c.Error)
+			continue
+		}
+		fmt.Fprintf(w, "collected %s -> %s: %d files, %d bytes\n", c.Guest, c.Host, c.Files, c.Bytes)
 	}
 }
 
@@ -247,6 +281,8 @@ func payloadEnd(p vmtest.PayloadResult) string {
 	switch {
 	case p.Error != "":
 		end = "error: " + p.Error
+	case p.TimedOut && p.ExpectExit != nil:
+		end = "timed out (killed)"
 	case p.TimedOut:
 		end = "stopped at the end of the scenario"
 	case p.Signal != 0:

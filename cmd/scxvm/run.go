@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ workload scenarios against it; the host judges the workers' reports.
 
 Usage:
   scxvm run [flags] [SCENARIO|FILE ...]   boot, run scenarios, print a verdict
+  scxvm exec [flags] -- CMD [ARG ...]     boot, run CMD in the guest as the test
   scxvm scenarios [NAME]                  list built-in scenarios, or print one as YAML
   scxvm kernel check PATH                 can this kernel image run sched_ext?
   scxvm kernel fetch [NAME]               download Debian's kernel NAME (debian, stock-6.12)
@@ -44,6 +46,7 @@ Examples:
   scxvm run --scheduler scx_simple --compare fifo --repeat 3 --json new.json
   scxvm compare old.json new.json                 # exit 1 when new.json regressed
   scxvm run --html out.html --trace out.trace.json steady pingpong
+  scxvm exec --scheduler scx_simple -- ./runner -t foo  # ./runner's exit status is the verdict
   git bisect run scxvm run --kernel arch/x86/boot/bzImage --scheduler scx_simple
 
 Kernels (--kernel): "debian" (Debian's 7.3, fetched on first use, or with
@@ -103,7 +106,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "run":
-		return runCmd(ctx, rest, stdout, stderr)
+		return runCmd(ctx, rest, stdout, stderr, false)
+	case "exec":
+		return runCmd(ctx, rest, stdout, stderr, true)
 	case "scenarios":
 		return scenariosCmd(rest, stdout, stderr)
 	case "kernel":
@@ -131,7 +136,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, helpText)
 		return nil
 	default:
-		return usagef("unknown command %q (commands: run, scenarios, kernel check|fetch|list|build, shell, report, compare, bench, cache, help)", cmd)
+		return usagef("unknown command %q (commands: run, exec, scenarios, kernel check|fetch|list|build, shell, report, compare, bench, cache, help)", cmd)
 	}
 }
 
@@ -171,7 +176,7 @@ func (v *vmFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&v.boot, "boot", "auto", "kernel boot: auto (PVH when the kernel has a PVH entry point, else the bzImage), pvh, or image (the bzImage as given)")
 	fs.Var(&v.cacheMax, "cache-max", "bound of the cache's images and extracted kernels, a `SIZE` such as 500M (default $SCXVM_CACHE_MAX, else 2G)")
 	fs.DurationVar(&v.bootTimeout, "boot-timeout", 60*time.Second, "limit from QEMU start to the agent's hello")
-	fs.DurationVar(&v.timeout, "timeout", 0, "hard limit for the whole VM (default: boot timeout + scenario timeouts + 30s)")
+	fs.DurationVar(&v.timeout, "timeout", 0, "hard limit for the whole VM (default: boot timeout + scenario timeouts + 30s); with a command (scxvm exec), the command's limit (default 10m), the VM's growing with it")
 }
 
 // config turns the flags into a vmtest.Config.
@@ -208,6 +213,9 @@ func (v *vmFlags) config() (vmtest.Config, error) {
 		}
 		if cfg.ExtraFiles == nil {
 			cfg.ExtraFiles = map[string]string{}
+		}
+		if prev, ok := cfg.ExtraFiles[guest]; ok {
+			return cfg, usagef("--file: guest file %s given twice (=%s and =%s)", guest, prev, host)
 		}
 		cfg.ExtraFiles[guest] = host
 	}
@@ -257,8 +265,15 @@ func findAgent() (path, note string, err error) {
 	return "", fmt.Sprintf("no %s next to %s nor on $PATH", agentName, exe), nil
 }
 
-func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("scxvm run", flag.ContinueOnError)
+// runCmd is `scxvm run` and, with execMode, `scxvm exec`: the same flags;
+// exec runs the command after the flags (or after "--") as the test,
+// run runs scenarios and, after a "--", a command too.
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, execMode bool) error {
+	name := "run"
+	if execMode {
+		name = "exec"
+	}
+	fs := flag.NewFlagSet("scxvm "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
 		vf        vmFlags
@@ -270,6 +285,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		jsonOut   string
 		out       outputFlags
 		verbose   bool
+		collects  listFlag
+		prefix    string
 	)
 	vf.register(fs)
 	fs.Var(&scenarios, "scenario", "scenario `NAME` or YAML/JSON FILE (repeatable; also positional)")
@@ -280,10 +297,26 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&jsonOut, "json", "", "write the full result as JSON to `FILE`")
 	fs.StringVar(&out.html, "html", "", "write a self-contained HTML report with charts to `FILE`")
 	fs.StringVar(&out.trace, "trace", "", "write the timeline as Chrome trace-event JSON (Perfetto UI, chrome://tracing) to `FILE`")
+	fs.StringVar(&prefix, "output", "", "save each payload's and the command's whole output to `PREFIX`SCENARIO.PAYLOAD.log (\"dir/\" writes into dir; default with --json FILE: FILE without .json, then \".\")")
+	fs.Var(&collects, "collect", "copy guest directory GUEST_DIR to host directory HOST_DIR after the run, `GUEST_DIR=HOST_DIR` (repeatable)")
 	fs.BoolVar(&verbose, "v", false, "verbose: log accel/transport choices and the kernel log")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: scxvm run [flags] [SCENARIO|FILE ...]")
+		if execMode {
+			fmt.Fprint(fs.Output(), execUsage)
+		} else {
+			fmt.Fprint(fs.Output(), runUsage)
+		}
 		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\nScenario files: the fields of `scxvm scenarios steady`, and these:\n%s", spec.PayloadFieldsHelp)
+	}
+	var command []string
+	if !execMode {
+		if i := slices.Index(args, "--"); i >= 0 {
+			args, command = args[:i], args[i+1:]
+			if len(command) == 0 {
+				return usagef("scxvm run: no command after --")
+			}
+		}
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -291,10 +324,23 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		return usagef("%v", err)
 	}
-	scenarios = append(scenarios, fs.Args()...)
+	if execMode {
+		command = fs.Args()
+		if len(command) == 0 {
+			return usagef("usage: scxvm exec [flags] -- CMD [ARG ...]: no command given")
+		}
+	} else {
+		scenarios = append(scenarios, fs.Args()...)
+	}
 	treeNote, err := vf.kernelFromTree(fs) // tree.go
 	if err != nil {
 		return err
+	}
+	// With a command, scxvm's own lines go to stderr and the command's
+	// output to stdout, as it comes.
+	info := stdout
+	if len(command) > 0 {
+		info = stderr
 	}
 	if treeNote != "" {
 		fmt.Fprintf(stderr, "scxvm: %s\n", treeNote)
@@ -312,7 +358,25 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		cfg.Scenarios = ss
 	}
-	p := newPrinter(stdout, verbose)
+	if len(command) > 0 {
+		// --timeout is the command's limit; the VM's grows with it.
+		cfg.Exec, cfg.ExecTimeout, cfg.Timeout = command, vf.timeout, 0
+	}
+	for _, c := range collects {
+		guest, host, ok := strings.Cut(c, "=")
+		if !ok || guest == "" || host == "" {
+			return usagef("--collect %q: want GUEST_DIR=HOST_DIR", c)
+		}
+		cfg.Collect = append(cfg.Collect, vmtest.Collect{Guest: guest, Host: host})
+	}
+	cfg.OutputPrefix = prefix
+	if prefix == "" && jsonOut != "" {
+		cfg.OutputPrefix = strings.TrimSuffix(jsonOut, ".json") + "."
+	}
+	p := newPrinter(info, verbose)
+	if len(command) > 0 {
+		p.out, p.quiet = stdout, true
+	}
 	cfg.Progress = p.event
 	if verbose {
 		cfg.Logf = p.logf
@@ -321,20 +385,43 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	res, err := vmtest.Run(ctx, cfg)
 	p.finish()
 	if res != nil && (len(res.Scenarios) > 0 || res.Failure != nil) {
-		printSummary(stdout, res)
+		printSummary(info, res)
 	}
 	if res != nil && jsonOut != "" {
 		if werr := res.WriteJSON(jsonOut); werr != nil {
 			fmt.Fprintf(stderr, "scxvm: %v\n", werr)
+		} else if len(command) > 0 {
+			fmt.Fprintf(info, "result: %s\n", jsonOut)
 		}
 	}
 	if res != nil {
-		if werr := out.write(res, stdout); werr != nil {
+		if werr := out.write(res, info); werr != nil {
 			fmt.Fprintf(stderr, "scxvm: %v\n", werr)
 		}
 	}
 	return err
 }
+
+const runUsage = `usage: scxvm run [flags] [SCENARIO|FILE ...] [-- CMD [ARG ...]]
+
+Boots the kernel, attaches the scheduler and runs the scenarios; after
+"--", CMD runs last as in scxvm exec.
+`
+
+const execUsage = `usage: scxvm exec [flags] -- CMD [ARG ...]
+
+Boots the kernel, attaches the scheduler (--scheduler none: the kernel's
+own), runs CMD in the guest as the test and streams its output here (its
+stdout and stderr, combined, to stdout; scxvm's own lines to stderr). The
+verdict includes CMD's exit status: CMD exiting non-zero fails the run
+(exit 1) beside the scheduler and kernel checks (ejection, stall, panic).
+CMD is a path in the guest (put files there with --file), or a host
+executable (a path, or a name on $PATH), which is copied into the guest at
+the same path with its shared libraries. --timeout bounds CMD (default
+10m): at the limit it is killed and the run fails as timed out, with its
+output so far. --output or --json saves its whole output in a file,
+--collect copies a guest directory out afterwards.
+`
 
 func scenariosCmd(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 1 {
@@ -353,6 +440,9 @@ func scenariosCmd(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("print scenario: %w", err)
 		}
+		// The optional fields the scenario does not use, as comments:
+		// the output stays a valid scenario file.
+		data = append(data, spec.PayloadFieldsHelp...)
 		_, err = stdout.Write(data)
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -50,6 +51,11 @@ type Config struct {
 	Boots int
 	// Rounds is the number of synthetic report rounds; zero means 3.
 	Rounds int
+	// Only, when not empty, limits the run to these groups of rows:
+	// "boot" (boot to Hello, report throughput), "boot-method", "guest"
+	// (overhead, round trips, spawn), "exec" (scxvm exec against an
+	// empty run), "rss".
+	Only []string
 	// Logf receives progress lines; nil discards them.
 	Logf func(format string, args ...any)
 }
@@ -134,11 +140,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer os.RemoveAll(tmp)
 
 	b := &bencher{cfg: cfg, k: k, tmp: tmp, rep: rep}
-	for _, step := range []func(context.Context) []Row{b.bootAndReports, b.bootMethods, b.inGuest, b.hostRSS} {
+	steps := []struct {
+		name string
+		run  func(context.Context) []Row
+	}{
+		{"boot", b.bootAndReports}, {"boot-method", b.bootMethods}, {"guest", b.inGuest},
+		{"exec", b.execVsEmpty}, {"rss", b.hostRSS},
+	}
+	for _, step := range steps {
+		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, step.name) {
+			continue
+		}
 		if ctx.Err() != nil {
 			return rep, ctx.Err()
 		}
-		rep.Rows = append(rep.Rows, step(ctx)...)
+		rep.Rows = append(rep.Rows, step.run(ctx)...)
 	}
 	for i := range rep.Rows {
 		if rep.Rows[i].Error != "" {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/scxvm/scxvm/ktext"
@@ -77,6 +78,54 @@ type Input struct {
 	// nothing; WorkerInfo maps worker pids to cgroups and indexes.
 	StallWatch *StallWatch
 	WorkerInfo []protocol.WorkerInfo
+	// Payloads are the scenario's payload commands and how they ended,
+	// for check payload_exit.
+	Payloads []Payload
+}
+
+// Payload is how one payload command ended, beside what its scenario
+// expected of it.
+type Payload struct {
+	// Name is the payload's label (spec.Payload.Label).
+	Name string
+	// ExpectExit is the spec's expect_exit: nil when the exit status does
+	// not count.
+	ExpectExit *int
+	// ExitCode is nil when the command did not exit by itself; Signal,
+	// TimedOut and Error say why.
+	ExitCode *int
+	Signal   int
+	TimedOut bool
+	Error    string
+	Duration time.Duration
+	// Missing means the job's result did not list the payload.
+	Missing bool
+}
+
+// Verdict says why p fails check payload_exit, or "" when it passes or
+// its exit status does not count: "exited 3 (expect_exit 0)", "timed
+// out after 10m0s and was killed", "killed by signal 11", "could not
+// start: ...".
+func (p Payload) Verdict() string {
+	if p.ExpectExit == nil {
+		return ""
+	}
+	want := *p.ExpectExit
+	switch {
+	case p.Missing:
+		return "has no result (the job did not report it)"
+	case p.Error != "" && p.ExitCode == nil && p.Duration == 0:
+		return "could not start: " + p.Error
+	case p.TimedOut:
+		return fmt.Sprintf("timed out after %v and was killed (expect_exit %d)", p.Duration.Round(time.Millisecond), want)
+	case p.Signal != 0:
+		return fmt.Sprintf("was killed by signal %d (%v) (expect_exit %d)", p.Signal, syscall.Signal(p.Signal), want)
+	case p.ExitCode == nil:
+		return fmt.Sprintf("has no exit status: %s (expect_exit %d)", p.Error, want)
+	case *p.ExitCode != want:
+		return fmt.Sprintf("exited %d (expect_exit %d)", *p.ExitCode, want)
+	}
+	return ""
 }
 
 // Evaluate runs every check of in.Scenario that is not skipped and
@@ -146,6 +195,13 @@ func Evaluate(in Input) []Failure {
 	}
 	if !c.Skips(spec.CheckNoStalledTask) {
 		out = append(out, stalledTasks(in.StallWatch, c.MaxRunnableWaitOrDefault(), in.WorkerInfo)...)
+	}
+	if !c.Skips(spec.CheckPayloadExit) {
+		for _, p := range in.Payloads {
+			if v := p.Verdict(); v != "" {
+				add(spec.CheckPayloadExit, "", -1, "payload %s %s", p.Name, v)
+			}
+		}
 	}
 	if !c.Skips(spec.CheckKernelClean) {
 		for _, l := range in.KernelLog {

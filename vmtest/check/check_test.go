@@ -135,3 +135,36 @@ func TestEvaluate(t *testing.T) {
 		})
 	}
 }
+
+func TestPayloadVerdict(t *testing.T) {
+	zero, three := 0, 3
+	for _, tc := range []struct {
+		name string
+		p    Payload
+		want string
+	}{
+		{"does not count", Payload{Name: "p", ExitCode: &three}, ""},
+		{"expected", Payload{Name: "p", ExpectExit: &zero, ExitCode: &zero}, ""},
+		{"expected non-zero", Payload{Name: "p", ExpectExit: &three, ExitCode: &three}, ""},
+		{"other status", Payload{Name: "p", ExpectExit: &zero, ExitCode: &three}, "exited 3 (expect_exit 0)"},
+		{"timed out", Payload{Name: "p", ExpectExit: &zero, Signal: 9, TimedOut: true, Duration: 3 * time.Second}, "timed out after 3s and was killed"},
+		{"signal", Payload{Name: "p", ExpectExit: &zero, Signal: 11, Duration: time.Second}, "killed by signal 11 (segmentation fault)"},
+		{"not started", Payload{Name: "p", ExpectExit: &zero, Error: "start p: /p: no such file in the guest"}, "could not start: start p: /p: no such file"},
+		{"no result", Payload{Name: "p", ExpectExit: &zero, Missing: true}, "has no result"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.p.Verdict()
+			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+				t.Errorf("Verdict() = %q, want %q", got, tc.want)
+			}
+			fails := Evaluate(Input{Payloads: []Payload{tc.p}})
+			if (len(fails) == 1 && fails[0].Check == spec.CheckPayloadExit) != (tc.want != "") {
+				t.Errorf("Evaluate = %v", fails)
+			}
+			skipped := Evaluate(Input{Scenario: spec.Scenario{Checks: spec.Checks{Skip: []string{spec.CheckPayloadExit}}}, Payloads: []Payload{tc.p}})
+			if len(skipped) != 0 {
+				t.Errorf("Evaluate with payload_exit skipped = %v", skipped)
+			}
+		})
+	}
+}
