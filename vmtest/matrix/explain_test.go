@@ -109,6 +109,9 @@ func TestInterleaveAndSort(t *testing.T) {
 		return Cell{Kernel: "k", Scheduler: spec.Scheduler{Name: s}, Scenario: sc}
 	}
 	cells := []Cell{c("a", "steady"), c("a", "pingpong"), c("b", "steady"), c("b", "pingpong")}
+	for i := range cells {
+		cells[i].Index = i
+	}
 	got := interleave(cells)
 	want := []Cell{c("a", "steady"), c("b", "steady"), c("a", "pingpong"), c("b", "pingpong")}
 	for i := range want {
@@ -120,10 +123,10 @@ func TestInterleaveAndSort(t *testing.T) {
 	for _, x := range got {
 		rep.Cells = append(rep.Cells, CellResult{Cell: x})
 	}
-	rep.sortAs(cells)
+	rep.sortByIndex()
 	for i := range cells {
 		if rep.Cells[i].Cell.String() != cells[i].String() {
-			t.Fatalf("sortAs: got %v at %d, want %v", rep.Cells[i].Cell, i, cells[i])
+			t.Fatalf("sortByIndex: got %v at %d, want %v", rep.Cells[i].Cell, i, cells[i])
 		}
 	}
 	if c := rep.Find("k", "b", "steady"); c == nil || c.Cell.String() != "k/b/steady" {
