@@ -154,7 +154,12 @@ func (s *Spec) Validate() error {
 		}
 		if !isFile(sc) && !slices.Contains(vmtest.ScenarioNames(), sc) {
 			_, err := vmtest.LookupScenario(sc) // its message lists the names
-			return &spec.ValidationError{Path: fmt.Sprintf("scenarios[%d]", i), Msg: err.Error()}
+			msg := err.Error()
+			var ce *vmtest.ConfigError
+			if errors.As(err, &ce) {
+				msg = ce.Msg
+			}
+			return &spec.ValidationError{Path: fmt.Sprintf("scenarios[%d]", i), Msg: msg}
 		}
 	}
 	if _, err := ExpandTopologies(s.Topologies); err != nil {

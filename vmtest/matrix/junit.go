@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // JUnit XML as CI engines read it (GitHub Actions reporters, GitLab,
@@ -39,7 +40,10 @@ type (
 		Failure   *junitProblem `xml:"failure,omitempty"`
 		Error     *junitProblem `xml:"error,omitempty"`
 		Skipped   *junitProblem `xml:"skipped,omitempty"`
-		SystemOut string        `xml:"system-out,omitempty"`
+		SystemOut *junitText    `xml:"system-out,omitempty"`
+	}
+	junitText struct {
+		Text string `xml:",cdata"`
 	}
 	junitProblem struct {
 		Message string `xml:"message,attr"`
@@ -68,7 +72,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		if c.Topology != "" {
 			tc.Name += "@" + c.Topology
 		}
-		p := &junitProblem{Message: c.Reason, Type: string(c.Outcome)}
+		p := &junitProblem{Message: xmlText(c.Reason), Type: string(c.Outcome)}
 		switch c.Outcome.Class() {
 		case ClassFail:
 			tc.Failure = p
@@ -81,7 +85,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 			s.Skipped++
 		}
 		if c.Outcome != OutcomePass {
-			tc.SystemOut = evidence(c)
+			tc.SystemOut = &junitText{xmlText(evidence(c))}
 		}
 		s.Cases = append(s.Cases, tc)
 	}
@@ -97,6 +101,20 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// xmlText replaces the characters XML 1.0 cannot hold (control
+// characters of a console log, invalid UTF-8) with U+FFFD.
+func xmlText(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t', r == '\n', r == '\r':
+			return r
+		case r < 0x20, r == utf8.RuneError, r >= 0xFFFE && r <= 0xFFFF, r >= 0xD800 && r <= 0xDFFF:
+			return '\uFFFD'
+		}
+		return r
+	}, s)
 }
 
 // evidence is what a cell that did not pass shows besides its reason.

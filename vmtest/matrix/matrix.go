@@ -1,11 +1,11 @@
 package matrix
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"cmp"
 	"io"
 	"os"
 	"slices"

@@ -165,10 +165,11 @@ func (p *Plan) Shard(s Shard, e *Estimates) []Cell {
 }
 
 // Budget picks from cells those that fit in budget of wall time with jobs
-// guests at once, greedily for coverage: first a cell of every scheduler
-// and every scenario not covered yet (then of every kernel and topology),
-// the cheapest of equals first, then the rest in plan order. It returns
-// the picked cells and the ones left out, both in plan order.
+// guests at once, greedily for coverage: first cells of schedulers and
+// scenarios not covered yet (the cheapest of equals first: one in a boot
+// already picked costs no boot), then of kernels and topologies not
+// covered yet, then the rest in plan order, each while it fits. It
+// returns the picked cells and the ones left out, both in plan order.
 func (p *Plan) Budget(cells []Cell, budget time.Duration, jobs int, e *Estimates) (picked, left []Cell) {
 	if budget <= 0 {
 		return slices.Clone(cells), nil
@@ -185,22 +186,17 @@ func (p *Plan) Budget(cells []Cell, budget time.Duration, jobs int, e *Estimates
 		}
 		return d
 	}
-	// novelty scores what a cell would cover that nothing picked covers:
-	// a scheduler or scenario counts more than a kernel or topology.
-	novelty := func(c Cell) int {
+	count := func(keys ...string) int {
 		n := 0
-		for _, k := range []string{"s:" + c.Scheduler.String(), "c:" + c.Scenario} {
-			if !covered[k] {
-				n += 4
-			}
-		}
-		for _, k := range []string{"k:" + c.Kernel, "t:" + c.Topology} {
+		for _, k := range keys {
 			if !covered[k] {
 				n++
 			}
 		}
 		return n
 	}
+	primary := func(c Cell) int { return count("s:"+c.Scheduler.String(), "c:"+c.Scenario) }
+	secondary := func(c Cell) int { return count("k:"+c.Kernel, "t:"+c.Topology) }
 	take := func(i int) {
 		c := cells[i]
 		used += costOf(c)
@@ -210,15 +206,31 @@ func (p *Plan) Budget(cells []Cell, budget time.Duration, jobs int, e *Estimates
 		}
 		taken[i] = true
 	}
+	// better reports whether cell i is a better next pick than cell j.
+	better := func(i, j int) bool {
+		a, b := cells[i], cells[j]
+		if pa, pb := primary(a), primary(b); pa != pb {
+			return pa > pb
+		}
+		if primary(a) > 0 {
+			if ca, cb := costOf(a), costOf(b); ca != cb {
+				return ca < cb
+			}
+			return secondary(a) > secondary(b)
+		}
+		if sa, sb := secondary(a), secondary(b); sa != sb {
+			return sa > sb
+		}
+		return costOf(a) < costOf(b)
+	}
 	for {
-		best, bestN := -1, 0
+		best := -1
 		for i, c := range cells {
-			if taken[i] || used+costOf(c) > room {
+			if taken[i] || used+costOf(c) > room || primary(c)+secondary(c) == 0 {
 				continue
 			}
-			n := novelty(c)
-			if n > bestN || (n == bestN && n > 0 && costOf(c) < costOf(cells[best])) {
-				best, bestN = i, n
+			if best < 0 || better(i, best) {
+				best = i
 			}
 		}
 		if best < 0 {
