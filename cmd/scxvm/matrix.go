@@ -50,7 +50,7 @@ type matrixFlags struct {
 	kernels, schedulers, scenarios, topologies listFlag
 	estimates, kernelArgs                      listFlag
 	duration, budget, bootTimeout, timeout     time.Duration
-	shard, accel, transport, cache             string
+	shard, accel, transport, cache, file       string
 	jobs, memory                               int
 	list, verbose                              bool
 	results                                    resultFlags
@@ -153,10 +153,13 @@ func (m *matrixFlags) spec(file string) (*matrix.Spec, error) {
 	return s, nil
 }
 
-func matrixCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// parseMatrix parses scxvm matrix's arguments: the flags, the matrix
+// file (m.file) and the selection they ask for.
+func parseMatrix(args []string, stderr io.Writer) (*matrixFlags, matrix.Selection, error) {
 	fs := flag.NewFlagSet("scxvm matrix", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var m matrixFlags
+	var sel matrix.Selection
 	m.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), matrixUsage)
@@ -164,27 +167,35 @@ func matrixCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			return nil, sel, err
 		}
-		return usagef("%v", err)
+		return nil, sel, usagef("%v", err)
 	}
 	if fs.NArg() > 1 {
-		return usagef("scxvm matrix takes one matrix file, got %q", fs.Args())
+		return nil, sel, usagef("scxvm matrix takes one matrix file, got %q", fs.Args())
 	}
+	m.file = fs.Arg(0)
 	if m.jobs < 1 {
-		return usagef("--jobs %d: want at least 1", m.jobs)
+		return nil, sel, usagef("--jobs %d: want at least 1", m.jobs)
 	}
 	if m.budget < 0 {
-		return usagef("--budget %v: negative", m.budget)
+		return nil, sel, usagef("--budget %v: negative", m.budget)
 	}
-	var sel matrix.Selection
 	sel.Budget = m.budget
 	if m.shard != "" {
 		sh, err := matrix.ParseShard(m.shard)
 		if err != nil {
-			return usagef("--shard: %v", err)
+			return nil, sel, usagef("--shard: %v", err)
 		}
 		sel.Shard = sh
+	}
+	return &m, sel, nil
+}
+
+func matrixCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	m, sel, err := parseMatrix(args, stderr)
+	if err != nil {
+		return err
 	}
 	var earlier []*matrix.Report
 	for _, f := range m.estimates {
@@ -195,7 +206,7 @@ func matrixCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		earlier = append(earlier, r)
 	}
 	sel.Estimates = matrix.NewEstimates(earlier...)
-	s, err := m.spec(fs.Arg(0))
+	s, err := m.spec(m.file)
 	if err != nil {
 		return err
 	}
@@ -316,53 +327,66 @@ func verdict(rep *matrix.Report) error {
 	return nil
 }
 
-// reportMergeCmd is `scxvm report merge [flags] SHARD.json...`.
-func reportMergeCmd(args []string, stdout, stderr io.Writer) error {
+// mergeFlags are the flags of scxvm report merge.
+type mergeFlags struct {
+	results resultFlags
+	partial bool
+	inputs  []string
+}
+
+// parseMerge parses scxvm report merge's arguments; flags may follow the
+// files.
+func parseMerge(args []string, stderr io.Writer) (*mergeFlags, error) {
 	fs := flag.NewFlagSet("scxvm report merge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var (
-		res     resultFlags
-		partial bool
-	)
-	res.register(fs)
-	fs.BoolVar(&partial, "partial", false, "merge even when shards are missing (their cells are left out)")
+	var mf mergeFlags
+	mf.results.register(fs)
+	fs.BoolVar(&mf.partial, "partial", false, "merge even when shards are missing (their cells are left out)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: scxvm report merge [flags] SHARD.json...\n\nMerges the --json results of the shards of one `scxvm matrix` run into the\nresult of the whole matrix, prints its table, writes it with --json, --junit,\n--ktap, and exits as the whole matrix would have.")
 		fs.PrintDefaults()
 	}
-	var inputs []string
 	for rest := args; ; {
 		if err := fs.Parse(rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return err
+				return nil, err
 			}
-			return usagef("%v", err)
+			return nil, usagef("%v", err)
 		}
 		if fs.NArg() == 0 {
 			break
 		}
-		inputs = append(inputs, fs.Arg(0))
+		mf.inputs = append(mf.inputs, fs.Arg(0))
 		rest = fs.Args()[1:]
 	}
-	if len(inputs) == 0 {
-		return usagef("scxvm report merge takes the shards' result files (usage: scxvm report merge [flags] SHARD.json...)")
+	if len(mf.inputs) == 0 {
+		return nil, usagef("scxvm report merge takes the shards' result files (usage: scxvm report merge [flags] SHARD.json...)")
+	}
+	return &mf, nil
+}
+
+// reportMergeCmd is `scxvm report merge [flags] SHARD.json...`.
+func reportMergeCmd(args []string, stdout, stderr io.Writer) error {
+	mf, err := parseMerge(args, stderr)
+	if err != nil {
+		return err
 	}
 	var reps []*matrix.Report
-	for _, in := range inputs {
+	for _, in := range mf.inputs {
 		r, err := matrix.ReadReport(in)
 		if err != nil {
 			return usagef("%v", err)
 		}
 		reps = append(reps, r)
 	}
-	rep, err := matrix.Merge(partial, reps...)
+	rep, err := matrix.Merge(mf.partial, reps...)
 	if err != nil {
 		return usagef("%v", err)
 	}
 	if err := rep.WriteTable(stdout); err != nil {
 		return err
 	}
-	if err := res.write(rep); err != nil {
+	if err := mf.results.write(rep); err != nil {
 		return err
 	}
 	return verdict(rep)
