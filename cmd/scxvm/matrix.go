@@ -231,7 +231,8 @@ func matrixCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	var mu sync.Mutex
 	start := time.Now()
-	done, total := 0, len(plan.Shard(sel.Shard, sel.Estimates))
+	picked, _ := plan.Budget(plan.Shard(sel.Shard, sel.Estimates), sel.Budget, m.jobs, sel.Estimates)
+	done, total := 0, len(picked)
 	cfg := matrix.Config{
 		Base: vmtest.Config{
 			Agent: agent, Accel: m.accel, Transport: m.transport, MemoryMB: m.memory,

@@ -58,12 +58,30 @@ func ProbeHost() (Host, error) {
 	return h, &vmtest.InfraError{Op: "probe host memory", Err: fmt.Errorf("/proc/meminfo has no MemAvailable")}
 }
 
+// isTCG reports whether guests of accel run under TCG: "tcg", or "auto"
+// (or empty) on a host whose /dev/kvm cannot be opened. (With a /dev/kvm,
+// auto may still fall back to TCG after host's probe; admission then
+// counts a cpu per vcpu, which errs on the safe side.)
+func isTCG(accel string) bool {
+	switch accel {
+	case "tcg":
+		return true
+	case "", "auto":
+		f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+		if err != nil {
+			return true
+		}
+		f.Close()
+	}
+	return false
+}
+
 // need is the room one boot of vc takes: its guest memory plus QEMU's
 // own, and one host cpu under TCG (single-threaded: one thread runs
 // every vcpu), else a cpu per vcpu, at most the host's.
 func (r *runner) need(vc vmtest.Config) Host {
 	cpus := vc.Topology.CPUs()
-	if vc.Accel == "tcg" {
+	if r.tcg {
 		cpus = 1
 	}
 	return Host{CPUs: min(cpus, r.pool.size.CPUs), MemoryMB: vc.GuestMemoryMB() + qemuOverheadMB}

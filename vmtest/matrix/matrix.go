@@ -148,7 +148,8 @@ func AllCells(cacheDir string, kernels, scenarios []string) ([]Cell, error) {
 
 // Config describes a matrix run.
 type Config struct {
-	// Cells are run in order, grouped by kernel (one boot per kernel).
+	// Cells are run grouped by kernel and topology (one boot for each,
+	// more when a cell loses the guest), scenario-major in each group.
 	Cells []Cell
 	// Base is the vmtest configuration every boot starts from (Agent,
 	// CacheDir, Accel, Topology, Logf...); Kernel, Scheduler, Scenarios
@@ -265,7 +266,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		host.CPUs = cmp.Or(max(host.CPUs, 0), probed.CPUs)
 		host.MemoryMB = cmp.Or(max(host.MemoryMB, 0), probed.MemoryMB)
 	}
-	r := &runner{cfg: cfg, rep: rep, pool: newPool(host)}
+	r := &runner{cfg: cfg, rep: rep, pool: newPool(host), tcg: isTCG(cfg.Base.Accel)}
 	work := make(chan []Cell)
 	var wg sync.WaitGroup
 	for range max(1, min(cfg.Jobs, len(groups))) {
@@ -288,6 +289,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // runner runs the boot groups of one Run, several at once.
 type runner struct {
 	cfg  Config
+	tcg  bool // the guests run under TCG
 	pool *pool
 	mu   sync.Mutex // guards rep and the OnCell calls
 	rep  *Report
