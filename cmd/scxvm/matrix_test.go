@@ -23,6 +23,10 @@ func TestMatrixUsage(t *testing.T) {
 	if err := (&matrix.Report{Plan: "p", PlanCells: 2, Shard: "1/2", Cells: []matrix.CellResult{{Outcome: matrix.OutcomePass}}}).WriteJSON(shard); err != nil {
 		t.Fatal(err)
 	}
+	runJSON := filepath.Join(dir, "run.json")
+	if err := (&vmtest.Result{Passed: true}).WriteJSON(runJSON); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -40,6 +44,7 @@ func TestMatrixUsage(t *testing.T) {
 		{[]string{"matrix", "--list", "--scheduler", "fifo", "--scheduler", "scx_qmap -e 100", "--scenario", "steady,pingpong", "--topology", "1n1l2c1t"}, 0, "debian/scx_qmap -e 100/pingpong@1n1l2c1t\n\n4 of the plan's 4 cells"},
 		{[]string{"matrix", "--list", "--shard", "2/2", "--scenario", "steady,pingpong", "--topology", "1n1l2c1t"}, 0, "1 of the plan's 2 cells"},
 		{[]string{"report", "merge"}, exitUsage, "takes the shards' result files"},
+		{[]string{"report", "merge", runJSON}, exitUsage, "not a result of `scxvm matrix --json`"},
 		{[]string{"report", "merge", shard}, exitUsage, "shards missing: 2/2"},
 		{[]string{"report", "merge", "--partial", shard, "--ktap", filepath.Join(dir, "m.ktap")}, 0, "1 cells, 1 passed"},
 	} {

@@ -18,6 +18,9 @@ func ReadReport(path string) (*Report, error) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("read matrix report %s: %w", path, err)
 	}
+	if r.Cells == nil && r.Boots == nil {
+		return nil, fmt.Errorf("read matrix report %s: no cells and no boots: not a result of `scxvm matrix --json`", path)
+	}
 	return &r, nil
 }
 
