@@ -32,7 +32,9 @@
 // and an event the agent reports late still names the scheduler it
 // belongs to. When a cell loses the guest (a panic, a hang), the cells
 // after it run in a fresh boot; a boot that runs no cell at all ends its
-// remaining cells with its failure. Config.Jobs boots run at once, each
+// remaining cells with its failure. Config.Jobs boots run at once (when
+// there are fewer boot keys than jobs, the largest groups of cells are
+// split, a boot more for each, so that every job has a boot), each
 // admitted when the host (Host, probed from the cpus this process may use
 // and MemAvailable) has room for it: its guest memory plus QEMU's own,
 // and one host cpu under TCG (single-threaded) or one per vcpu otherwise.

@@ -256,6 +256,22 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		groups[i] = append(groups[i], c)
 	}
+	// More jobs than boots: split the largest groups, a boot more for
+	// each, so that every job has a boot to run.
+	for len(groups) < cfg.Jobs {
+		i := 0
+		for j, g := range groups {
+			if len(g) > len(groups[i]) {
+				i = j
+			}
+		}
+		if len(groups) == 0 || len(groups[i]) < 2 {
+			break
+		}
+		g := groups[i]
+		groups[i] = g[:len(g)/2]
+		groups = slices.Insert(groups, i+1, g[len(g)/2:])
+	}
 	defer rep.sortByIndex()
 	host := cfg.Host
 	if host.CPUs <= 0 || host.MemoryMB <= 0 {

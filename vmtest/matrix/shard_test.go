@@ -249,6 +249,25 @@ func TestRunJobsAdmission(t *testing.T) {
 	}
 }
 
+// TestRunJobsSplit: one kernel and topology, two jobs: the cells are split
+// over two boots run side by side.
+func TestRunJobsSplit(t *testing.T) {
+	p := testPlan(t, []string{"fifo", "error"}, []string{"steady", "pingpong", "fanout"}, []string{"1n1l2c1t"})
+	for _, tc := range []struct{ jobs, boots, peak int }{{1, 1, 1}, {2, 2, 2}, {4, 4, 2}, {10, 6, 2}} {
+		f := &fakeBoot{delay: 20 * time.Millisecond}
+		rep, err := Run(t.Context(), Config{Cells: p.Cells, Scenarios: p.Scenarios, Jobs: tc.jobs, Host: Host{CPUs: 2, MemoryMB: 64 << 10}, Base: vmtest.Config{Accel: "tcg"}, boot: f.run})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Boots) != tc.boots || int(f.peak.Load()) != tc.peak || len(rep.Cells) != len(p.Cells) {
+			t.Errorf("jobs %d: %d boots, peak %d, %d cells; want %d boots, peak %d, %d cells", tc.jobs, len(rep.Boots), f.peak.Load(), len(rep.Cells), tc.boots, tc.peak, len(p.Cells))
+		}
+		if got, want := keys(rep.Cells), keys(p.Cells); !slices.Equal(got, want) {
+			t.Errorf("jobs %d: cells %q, want the plan's order %q", tc.jobs, got, want)
+		}
+	}
+}
+
 func TestRunInterrupted(t *testing.T) {
 	p := testPlan(t, []string{"fifo"}, []string{"steady"}, []string{"tcg"})
 	ctx, cancel := context.WithCancel(t.Context())
