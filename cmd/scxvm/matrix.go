@@ -240,6 +240,8 @@ func matrixCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		},
 		Jobs: m.jobs,
 		OnCell: func(c matrix.CellResult) {
+			mu.Lock()
+			defer mu.Unlock()
 			done++
 			fmt.Fprintf(stdout, "%6.1fs [%d/%d] %s: %s %s\n", time.Since(start).Seconds(), done, total, c.Key(), c.Outcome, oneLine(c.Reason))
 		},
