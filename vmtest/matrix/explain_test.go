@@ -152,4 +152,18 @@ func TestWriteTable(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", s, out)
 		}
 	}
+	if strings.Contains(out, "TOPOLOGY") {
+		t.Errorf("a topology column without topologies:\n%s", out)
+	}
+	// With topologies, a column of them.
+	rep.Cells[0].Topology, rep.Cells[1].Topology = "1n1l2c1t", "2n1l1c1t"
+	b.Reset()
+	if err := rep.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"KERNEL  TOPOLOGY  SCHEDULER", "debian  1n1l2c1t  scx_simple", "\ndebian/scx_qmap/steady@2n1l1c1t: load_failed"} {
+		if !strings.Contains(b.String(), s) {
+			t.Errorf("table lacks %q:\n%s", s, b.String())
+		}
+	}
 }

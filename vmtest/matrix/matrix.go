@@ -759,13 +759,22 @@ func (r *Report) Find(kernelName, scheduler, scenario string) *CellResult {
 // failed cell.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KERNEL\tSCHEDULER\tSCENARIO\tOUTCOME\tTIME\tREASON")
+	topo := slices.ContainsFunc(r.Cells, func(c CellResult) bool { return c.Topology != "" })
+	if topo {
+		fmt.Fprintln(tw, "KERNEL\tTOPOLOGY\tSCHEDULER\tSCENARIO\tOUTCOME\tTIME\tREASON")
+	} else {
+		fmt.Fprintln(tw, "KERNEL\tSCHEDULER\tSCENARIO\tOUTCOME\tTIME\tREASON")
+	}
 	for _, c := range r.Cells {
 		el := "-"
 		if c.Elapsed > 0 {
 			el = fmt.Sprintf("%.1fs", c.Elapsed.Seconds())
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Kernel, c.SchedulerName, c.Scenario, c.Outcome, el, oneLine(c.Reason, 110))
+		k := c.Kernel
+		if topo {
+			k += "\t" + c.Topology
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k, c.SchedulerName, c.Scenario, c.Outcome, el, oneLine(c.Reason, 110))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -774,7 +783,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if c.Outcome == OutcomePass || len(c.Excerpt) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s/%s/%s: %s: %s\n", c.Kernel, c.SchedulerName, c.Scenario, c.Outcome, c.Reason)
+		fmt.Fprintf(w, "\n%s: %s: %s\n", c.Key(), c.Outcome, c.Reason)
 		for _, l := range c.Excerpt {
 			fmt.Fprintf(w, "    %s\n", l)
 		}
