@@ -280,9 +280,17 @@ func checkFields(n *yaml.Node, t reflect.Type, path string, lines map[string]int
 	return nil
 }
 
+// Named is implemented by types that DecodeStrict reads and that name
+// themselves in its errors ("unknown field "x" in NAME"); other types go
+// by their lower-cased Go name.
+type Named interface{ FileName() string }
+
 func typeName(t reflect.Type) string {
 	if n, ok := typeNames[t]; ok {
 		return n
+	}
+	if n, ok := reflect.Zero(t).Interface().(Named); ok {
+		return n.FileName()
 	}
 	return strings.ToLower(t.Name())
 }

@@ -48,6 +48,12 @@ type SchedulerEntry struct {
 	spec.Scheduler `yaml:",inline"`
 }
 
+// FileName names the type in a matrix file's errors.
+func (SchedulerEntry) FileName() string { return "scheduler" }
+
+// FileName names the type in a matrix file's errors.
+func (Spec) FileName() string { return "matrix" }
+
 // ParseSchedulerEntry reads a scheduler as a flag or a file's string
 // gives it: the first word is a name, a path (with a slash) or Examples,
 // the others are its arguments.

@@ -69,9 +69,9 @@ duration: 1s
 		want       string // the whole error message
 	}{
 		{"unknown field", "kernels: [debian]\nschedulers:\n  - name: scx_qmap\n    arg: [-v]\n",
-			`m.yaml:4: schedulers[0]: unknown field "arg" in schedulerentry (allowed: name, path, args, attach_timeout); did you mean "args"?`},
+			`m.yaml:4: schedulers[0]: unknown field "arg" in scheduler (allowed: name, path, args, attach_timeout); did you mean "args"?`},
 		{"unknown top-level field", "kernel: [debian]\n",
-			`m.yaml:1: unknown field "kernel" in spec (allowed: kernels, schedulers, scenarios, topologies, duration); did you mean "kernels"?`},
+			`m.yaml:1: unknown field "kernel" in matrix (allowed: kernels, schedulers, scenarios, topologies, duration); did you mean "kernels"?`},
 		{"duration without unit", "duration: 5\n", `m.yaml:1: duration: duration 5 needs a unit (such as "5ms" or "5s")`},
 		{"short topology", "topologies:\n  - tcg\n  - 2n2l\n", `m.yaml:3: topologies[1]: "2n2l": write it as "2n2l2c1t" (all four parts, in order)`},
 		{"bad topology", "topologies: [big]\n", `m.yaml:1: topologies[0]: "big": `},
@@ -79,7 +79,7 @@ duration: 1s
 		{"name and path", "schedulers:\n  - fifo\n  - {name: a, path: ./b}\n", `m.yaml:3: schedulers[1].path: give a name or a path, not both`},
 		{"examples with args", "schedulers:\n  - examples -v\n", `m.yaml:2: schedulers[0].args: examples takes no arguments`},
 		{"wrong type", "kernels: debian\n", `m.yaml:1: line 1: cannot unmarshal !!str`},
-		{"a list", "- steady\n", `m.yaml:1: want a mapping of spec`},
+		{"a list", "- steady\n", `m.yaml:1: want a mapping of matrix`},
 		{"empty", "", `m.yaml: empty file`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
