@@ -260,6 +260,12 @@ func matrixCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if werr := rep.WriteTable(stdout); werr != nil {
 			return werr
 		}
+		// vmtest keeps the console log of a boot that did not pass.
+		for _, b := range rep.Boots {
+			if b.ConsoleLog != "" && b.Error != "" {
+				fmt.Fprintf(stdout, "console log of the %s@%s boot: %s\n", b.Kernel, b.Topology, b.ConsoleLog)
+			}
+		}
 		if werr := m.results.write(rep); werr != nil {
 			return werr
 		}
