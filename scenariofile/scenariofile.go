@@ -92,6 +92,50 @@ func Parse(name string, data []byte) ([]spec.Scenario, error) {
 	return out, nil
 }
 
+// DecodeStrict decodes one YAML or JSON mapping from data into v (a
+// pointer to a struct) by the rules Parse reads scenarios with: an
+// unknown field (with the allowed ones and a likely intended one), a bare
+// number for a duration or a value of the wrong type is a
+// *spec.ValidationError with name as its file, the line and the field's
+// path. lines, when not nil, receives the line of every field path
+// ("schedulers[1].args"), so that the caller's own validation can name
+// the line of the field it rejects (LineOf).
+func DecodeStrict(name string, data []byte, v any, lines map[string]int) error {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return &spec.ValidationError{File: name, Msg: "empty file"}
+		}
+		return &spec.ValidationError{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	t := reflect.TypeOf(v)
+	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return fmt.Errorf("scenariofile.DecodeStrict: %T is not a pointer to a struct", v)
+	}
+	if root.Kind != yaml.MappingNode {
+		return &spec.ValidationError{File: name, Line: root.Line, Msg: "want a mapping of " + typeName(t.Elem())}
+	}
+	if lines == nil {
+		lines = map[string]int{}
+	}
+	if err := checkFields(root, t.Elem(), "", lines); err != nil {
+		err.File = name
+		return err
+	}
+	if err := root.Decode(v); err != nil {
+		return &spec.ValidationError{File: name, Line: root.Line, Msg: decodeMessage(err)}
+	}
+	return nil
+}
+
+// LineOf returns the line DecodeStrict recorded for path, or for its
+// closest parent, or def.
+func LineOf(lines map[string]int, path string, def int) int { return lineOf(lines, path, def) }
+
 // normalizeKinds rewrites work kinds to their canonical spelling
 // ("pipeio" -> "PipeIo"); unknown kinds are left for Validate to report.
 func normalizeKinds(s *spec.Scenario) {
@@ -236,9 +280,17 @@ func checkFields(n *yaml.Node, t reflect.Type, path string, lines map[string]int
 	return nil
 }
 
+// Named is implemented by types that DecodeStrict reads and that name
+// themselves in its errors ("unknown field "x" in NAME"); other types go
+// by their lower-cased Go name.
+type Named interface{ FileName() string }
+
 func typeName(t reflect.Type) string {
 	if n, ok := typeNames[t]; ok {
 		return n
+	}
+	if n, ok := reflect.Zero(t).Interface().(Named); ok {
+		return n.FileName()
 	}
 	return strings.ToLower(t.Name())
 }

@@ -90,3 +90,34 @@ func TestParseEmptyList(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeStrict(t *testing.T) {
+	type inner struct {
+		Wait time.Duration `yaml:"wait"`
+	}
+	type doc struct {
+		Names []string `yaml:"names"`
+		Inner inner    `yaml:"inner"`
+	}
+	var d doc
+	lines := map[string]int{}
+	if err := DecodeStrict("d.yaml", []byte("names: [a, b]\ninner:\n  wait: 2s\n"), &d, lines); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Names) != 2 || d.Inner.Wait != 2*time.Second || LineOf(lines, "inner.wait", 0) != 3 || LineOf(lines, "names[1]", 0) != 1 {
+		t.Errorf("decoded %+v, lines %v", d, lines)
+	}
+	for _, tc := range []struct{ data, want string }{
+		{"names: [a]\ninner:\n  wiat: 1s\n", `d.yaml:3: inner: unknown field "wiat" in inner (allowed: wait); did you mean "wait"?`},
+		{"inner:\n  wait: 3\n", `d.yaml:2: inner.wait: duration 3 needs a unit`},
+		{"[1, 2]\n", `d.yaml:1: want a mapping of doc`},
+	} {
+		err := DecodeStrict("d.yaml", []byte(tc.data), &doc{}, nil)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.data, err, tc.want)
+		}
+	}
+	if err := DecodeStrict("d.yaml", []byte("a: 1\n"), doc{}, nil); err == nil {
+		t.Error("a non-pointer was accepted")
+	}
+}

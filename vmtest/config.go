@@ -164,6 +164,11 @@ func (c *Config) bootTimeout() time.Duration {
 	return 60 * time.Second
 }
 
+// GuestMemoryMB returns the guest memory Run asks QEMU for: MemoryMB, or
+// its default for the topology, rounded up to a multiple of the NUMA
+// nodes.
+func (c *Config) GuestMemoryMB() int { return c.memoryMB() }
+
 func (c *Config) memoryMB() int {
 	mb := c.MemoryMB
 	if mb <= 0 {

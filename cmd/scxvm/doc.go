@@ -7,7 +7,9 @@
 //	scxvm kernel list                       the cached kernels and where they came from
 //	scxvm kernel build [DIR]                configure and build a kernel tree for scxvm
 //	scxvm shell [flags]                     interactive shell in the guest
+//	scxvm matrix [flags] [MATRIX.yaml]      kernels x schedulers x scenarios x topologies (matrix.go)
 //	scxvm report [flags] RESULT.json        HTML report and Perfetto trace of a result
+//	scxvm report merge [flags] SHARD.json...  merge the shards of a matrix run (matrix.go)
 //	scxvm bench [flags]                     benchmark table
 //	scxvm cache du|prune [flags]            the cache's size bound
 //

@@ -32,7 +32,9 @@ Usage:
   scxvm kernel list                       the cached kernels and where they came from
   scxvm kernel build [DIR]                configure and build a kernel tree for scxvm
   scxvm shell [flags]                     interactive shell in the guest, under the scheduler
+  scxvm matrix [flags] [MATRIX.yaml]      kernels x schedulers x scenarios x topologies, sharded for CI
   scxvm report [flags] RESULT.json        HTML report and Perfetto trace of a --json result
+  scxvm report merge [flags] SHARD.json...  merge the shards of a matrix run
   scxvm compare [flags] OLD.json NEW.json  compare two --json results; exit 1 on a regression
   scxvm bench [flags]                     benchmark table (what make bench prints)
   scxvm cache du|prune [flags]            the cache's size bound: usage, or free room
@@ -126,7 +128,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return shellCmd(ctx, rest, stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, rest, stdout, stderr) // bench.go
+	case "matrix":
+		return matrixCmd(ctx, rest, stdout, stderr) // matrix.go
 	case "report":
+		if len(rest) > 0 && rest[0] == "merge" {
+			return reportMergeCmd(rest[1:], stdout, stderr) // matrix.go
+		}
 		return reportCmd(rest, stdout, stderr) // report.go
 	case "compare":
 		return compareCmd(rest, stdout, stderr) // compare.go
@@ -136,7 +143,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, helpText)
 		return nil
 	default:
-		return usagef("unknown command %q (commands: run, exec, scenarios, kernel check|fetch|list|build, shell, report, compare, bench, cache, help)", cmd)
+		return usagef("unknown command %q (commands: run, exec, scenarios, kernel check|fetch|list|build, shell, matrix, report [merge], compare, bench, cache, help)", cmd)
 	}
 }
 

@@ -109,6 +109,9 @@ func TestInterleaveAndSort(t *testing.T) {
 		return Cell{Kernel: "k", Scheduler: spec.Scheduler{Name: s}, Scenario: sc}
 	}
 	cells := []Cell{c("a", "steady"), c("a", "pingpong"), c("b", "steady"), c("b", "pingpong")}
+	for i := range cells {
+		cells[i].Index = i
+	}
 	got := interleave(cells)
 	want := []Cell{c("a", "steady"), c("b", "steady"), c("a", "pingpong"), c("b", "pingpong")}
 	for i := range want {
@@ -120,10 +123,10 @@ func TestInterleaveAndSort(t *testing.T) {
 	for _, x := range got {
 		rep.Cells = append(rep.Cells, CellResult{Cell: x})
 	}
-	rep.sortAs(cells)
+	rep.sortByIndex()
 	for i := range cells {
 		if rep.Cells[i].Cell.String() != cells[i].String() {
-			t.Fatalf("sortAs: got %v at %d, want %v", rep.Cells[i].Cell, i, cells[i])
+			t.Fatalf("sortByIndex: got %v at %d, want %v", rep.Cells[i].Cell, i, cells[i])
 		}
 	}
 	if c := rep.Find("k", "b", "steady"); c == nil || c.Cell.String() != "k/b/steady" {
@@ -147,6 +150,20 @@ func TestWriteTable(t *testing.T) {
 	for _, s := range []string{"KERNEL", "scx_simple  steady    pass", "4.0s", "load_failed", "\ndebian/scx_qmap/steady: load_failed: verifier rejected x", "    R7 invalid mem access", "2 cells, 1 passed, 1 boots"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("table lacks %q:\n%s", s, out)
+		}
+	}
+	if strings.Contains(out, "TOPOLOGY") {
+		t.Errorf("a topology column without topologies:\n%s", out)
+	}
+	// With topologies, a column of them.
+	rep.Cells[0].Topology, rep.Cells[1].Topology = "1n1l2c1t", "2n1l1c1t"
+	b.Reset()
+	if err := rep.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"KERNEL  TOPOLOGY  SCHEDULER", "debian  1n1l2c1t  scx_simple", "\ndebian/scx_qmap/steady@2n1l1c1t: load_failed"} {
+		if !strings.Contains(b.String(), s) {
+			t.Errorf("table lacks %q:\n%s", s, b.String())
 		}
 	}
 }

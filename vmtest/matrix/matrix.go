@@ -1,6 +1,7 @@
 package matrix
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -30,7 +32,44 @@ const (
 	OutcomeConfig       Outcome = "config_error"  // invalid cell (unknown scheduler, ...)
 	OutcomeInfra        Outcome = "infra_error"   // QEMU, kernel cache, image build
 	OutcomeNotRun       Outcome = "not_run"       // the context ended first
+	OutcomeSkipped      Outcome = "skipped"       // left out by the budget
 )
+
+// Class groups outcomes by what a CI engine and an exit code make of them.
+type Class int
+
+// Classes of outcomes.
+const (
+	ClassPass   Class = iota
+	ClassFail         // a verdict against the scheduler or kernel
+	ClassSkip         // no verdict: the kernel lacks sched_ext, or the budget left the cell out
+	ClassError        // no verdict: the infrastructure failed or the cell was invalid
+	ClassNotRun       // no verdict: interrupted
+)
+
+// Class returns o's class: vmtest's failure kinds are ClassFail.
+func (o Outcome) Class() Class {
+	switch o {
+	case OutcomePass:
+		return ClassPass
+	case OutcomeNotSupported, OutcomeSkipped:
+		return ClassSkip
+	case OutcomeConfig, OutcomeInfra:
+		return ClassError
+	case OutcomeNotRun:
+		return ClassNotRun
+	}
+	return ClassFail
+}
+
+// Count returns how many cells of r are of each class.
+func (r *Report) Count() map[Class]int {
+	n := map[Class]int{}
+	for _, c := range r.Cells {
+		n[c.Outcome.Class()]++
+	}
+	return n
+}
 
 // Defaults are the settings (arguments, attach timeout) AllCells gives an
 // example scheduler; schedulers not listed run without arguments and with
@@ -40,17 +79,42 @@ var Defaults = map[string]spec.Scheduler{
 	"scx_pair": {AttachTimeout: 45 * time.Second},
 }
 
-// Cell is one run of the matrix: a scenario under a scheduler on a kernel.
+// Cell is one run of the matrix: a scenario under a scheduler on a kernel
+// booted with a topology. A field that changes the boot a cell needs
+// belongs in bootKey as well as in Key.
 type Cell struct {
-	// Kernel is a kernel name known to package kernel ("debian", "6.12").
+	// Kernel is a kernel as vmtest.Config.Kernel takes it: a name known
+	// to package kernel ("debian", "6.12"), an image's path or a built
+	// kernel tree.
 	Kernel string `json:"kernel"`
+	// Topology is a topology preset ("1n1l2c1t", see ExpandTopologies);
+	// empty means Config.Base's topology.
+	Topology string `json:"topology,omitempty"`
 	// Scheduler is the scheduler under test.
 	Scheduler spec.Scheduler `json:"scheduler"`
 	// Scenario names a built-in scenario or a key of Config.Scenarios.
 	Scenario string `json:"scenario"`
+	// Index is the cell's position in its whole plan (Spec.Plan). It
+	// stays with the cell through sharding, so that merged shards come
+	// back in the plan's order. Run numbers cells that all have 0 by
+	// their position in Config.Cells.
+	Index int `json:"index"`
 }
 
-func (c Cell) String() string { return c.Kernel + "/" + c.Scheduler.String() + "/" + c.Scenario }
+// Key identifies a cell in a plan: kernel/scheduler/scenario, followed by
+// @topology when the cell has one.
+func (c Cell) Key() string {
+	k := c.Kernel + "/" + c.Scheduler.String() + "/" + c.Scenario
+	if c.Topology != "" {
+		k += "@" + c.Topology
+	}
+	return k
+}
+
+func (c Cell) String() string { return c.Key() }
+
+// bootKey is what cells that can share a boot have in common.
+func (c Cell) bootKey() string { return c.Kernel + "@" + c.Topology }
 
 // AllCells returns a cell for every example scheduler built for each
 // kernel (`make schedulers`, kernel.Schedulers) and every scenario, the
@@ -84,7 +148,8 @@ func AllCells(cacheDir string, kernels, scenarios []string) ([]Cell, error) {
 
 // Config describes a matrix run.
 type Config struct {
-	// Cells are run in order, grouped by kernel (one boot per kernel).
+	// Cells are run grouped by kernel and topology (one boot for each,
+	// more when a cell loses the guest), scenario-major in each group.
 	Cells []Cell
 	// Base is the vmtest configuration every boot starts from (Agent,
 	// CacheDir, Accel, Topology, Logf...); Kernel, Scheduler, Scenarios
@@ -95,8 +160,17 @@ type Config struct {
 	Scenarios map[string]spec.Scenario
 	// Duration, when positive, replaces every scenario's duration.
 	Duration time.Duration
-	// OnCell, when set, is called with each cell's result as its boot ends.
+	// OnCell, when set, is called with each cell's result as its boot
+	// ends, never concurrently.
 	OnCell func(CellResult)
+	// Jobs is how many guests may run at once (zero: one). A boot
+	// starts only when Host has room for it (admission).
+	Jobs int
+	// Host is the room guests share; zero fields are probed (ProbeHost).
+	Host Host
+
+	// boot replaces vmtest.Run in tests.
+	boot func(context.Context, vmtest.Config) (*vmtest.Result, error)
 }
 
 // CellResult is the outcome of one cell.
@@ -114,7 +188,7 @@ type CellResult struct {
 	// Elapsed is the cell's wall time in the guest's boot, from sending
 	// its job to its result.
 	Elapsed time.Duration `json:"elapsed_ns"`
-	// Boot indexes Report.Boots.
+	// Boot indexes Report.Boots; -1 when the cell had no boot.
 	Boot int `json:"boot"`
 	// Result is vmtest's full scenario result, when the cell ran.
 	Result *vmtest.ScenarioResult `json:"result,omitempty"`
@@ -123,6 +197,7 @@ type CellResult struct {
 // Boot is one guest boot of a matrix run.
 type Boot struct {
 	Kernel        string        `json:"kernel"`
+	Topology      string        `json:"topology,omitempty"`
 	KernelRelease string        `json:"kernel_release,omitempty"`
 	Cells         int           `json:"cells"`
 	BootToHello   time.Duration `json:"boot_to_hello_ns"`
@@ -133,51 +208,142 @@ type Boot struct {
 	Error string `json:"error,omitempty"`
 }
 
-// Report is a matrix run's outcome.
+// Report is a matrix run's outcome: a whole plan's, a shard's, or a
+// merge of shards (Merge).
 type Report struct {
 	Cells []CellResult  `json:"cells"`
 	Boots []Boot        `json:"boots"`
 	Wall  time.Duration `json:"wall_ns"`
+	// Plan identifies the whole plan the cells belong to (Plan.ID) and
+	// PlanCells is its number of cells; RunPlan sets both, Merge checks
+	// them.
+	Plan      string `json:"plan,omitempty"`
+	PlanCells int    `json:"plan_cells,omitempty"`
+	// Shard is "I/N" for one shard of a plan; Shards lists the shards a
+	// merged report was made of.
+	Shard  string   `json:"shard,omitempty"`
+	Shards []string `json:"shards,omitempty"`
 }
 
 // Run runs every cell; see the package documentation. It returns an error
 // only when ctx ends (the report then holds the cells that ran and the
-// rest as OutcomeNotRun) or when a cell names an unknown scenario; failed
-// cells are outcomes, not errors.
+// rest as OutcomeNotRun) or when a cell names an unknown scenario or
+// topology; failed cells are outcomes, not errors.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	start := time.Now()
 	rep := &Report{}
 	defer func() { rep.Wall = time.Since(start) }()
-	var kernels []string
-	byKernel := map[string][]Cell{}
-	for _, c := range cfg.Cells {
+	cells := slices.Clone(cfg.Cells)
+	if !slices.ContainsFunc(cells, func(c Cell) bool { return c.Index != 0 }) {
+		for i := range cells {
+			cells[i].Index = i
+		}
+	}
+	var groups [][]Cell
+	at := map[string]int{}
+	for _, c := range cells {
 		if _, err := cfg.scenario(c.Scenario); err != nil {
 			return rep, err
 		}
-		if _, ok := byKernel[c.Kernel]; !ok {
-			kernels = append(kernels, c.Kernel)
+		if _, err := cfg.topology(c); err != nil {
+			return rep, err
 		}
-		byKernel[c.Kernel] = append(byKernel[c.Kernel], c)
-	}
-	defer rep.sortAs(cfg.Cells)
-	for _, k := range kernels {
-		pending := interleave(byKernel[k])
-		for len(pending) > 0 {
-			if ctx.Err() != nil {
-				rep.add(cfg, notRun(pending, len(rep.Boots), ctx.Err())...)
-				return rep, ctx.Err()
-			}
-			ran := rep.boot(ctx, cfg, k, pending)
-			if ran == 0 {
-				break // the boot ran nothing: its error ended every pending cell
-			}
-			pending = pending[ran:]
+		i, ok := at[c.bootKey()]
+		if !ok {
+			i = len(groups)
+			at[c.bootKey()] = i
+			groups = append(groups, nil)
 		}
+		groups[i] = append(groups[i], c)
 	}
-	if ctx.Err() != nil {
-		return rep, ctx.Err()
+	// More jobs than boots: split the largest groups, a boot more for
+	// each, so that every job has a boot to run.
+	for len(groups) < cfg.Jobs {
+		i := 0
+		for j, g := range groups {
+			if len(g) > len(groups[i]) {
+				i = j
+			}
+		}
+		if len(groups) == 0 || len(groups[i]) < 2 {
+			break
+		}
+		g := groups[i]
+		groups[i] = g[:len(g)/2]
+		groups = slices.Insert(groups, i+1, g[len(g)/2:])
 	}
-	return rep, nil
+	defer rep.sortByIndex()
+	host := cfg.Host
+	if host.CPUs <= 0 || host.MemoryMB <= 0 {
+		probed, err := ProbeHost()
+		if err != nil {
+			return rep, err
+		}
+		host.CPUs = cmp.Or(max(host.CPUs, 0), probed.CPUs)
+		host.MemoryMB = cmp.Or(max(host.MemoryMB, 0), probed.MemoryMB)
+	}
+	r := &runner{cfg: cfg, rep: rep, pool: newPool(host), tcg: isTCG(cfg.Base.Accel)}
+	work := make(chan []Cell)
+	var wg sync.WaitGroup
+	for range max(1, min(cfg.Jobs, len(groups))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for g := range work {
+				r.group(ctx, g)
+			}
+		}()
+	}
+	for _, g := range groups {
+		work <- g
+	}
+	close(work)
+	wg.Wait()
+	return rep, ctx.Err()
+}
+
+// runner runs the boot groups of one Run, several at once.
+type runner struct {
+	cfg  Config
+	tcg  bool // the guests run under TCG
+	pool *pool
+	mu   sync.Mutex // guards rep and the OnCell calls
+	rep  *Report
+}
+
+// group runs the cells of one boot key, booting again after a cell that
+// lost the guest.
+func (r *runner) group(ctx context.Context, cells []Cell) {
+	pending := interleave(cells)
+	for len(pending) > 0 {
+		vc, err := r.config(pending)
+		if err == nil {
+			err = r.pool.acquire(ctx, r.need(vc))
+		}
+		if err != nil {
+			r.mu.Lock()
+			r.add(notRun(pending, -1, err)...)
+			r.mu.Unlock()
+			return
+		}
+		ran := r.boot(ctx, vc, pending)
+		r.pool.release(r.need(vc))
+		if ran == 0 {
+			return // the boot ran nothing: its error ended every pending cell
+		}
+		pending = pending[ran:]
+	}
+}
+
+func (c *Config) topology(cell Cell) (spec.Topology, error) {
+	if cell.Topology == "" {
+		return c.Base.Topology, nil
+	}
+	t, err := spec.ParseTopology(cell.Topology)
+	if err != nil {
+		return t, fmt.Errorf("matrix: cell %s: %w", cell, err)
+	}
+	return t, nil
 }
 
 func (c *Config) scenario(name string) (spec.Scenario, error) {
@@ -194,12 +360,16 @@ func (c *Config) scenario(name string) (spec.Scenario, error) {
 	return sc, nil
 }
 
-// boot runs cells (all on one kernel) in one boot and records their
-// results. It returns how many cells ran; when none did, every cell is
-// recorded with the boot's error.
-func (r *Report) boot(ctx context.Context, cfg Config, kname string, cells []Cell) int {
-	vc := cfg.Base
-	vc.Kernel = kname
+// config is the vmtest configuration of one boot of cells (all with one
+// boot key).
+func (r *runner) config(cells []Cell) (vmtest.Config, error) {
+	vc := r.cfg.Base
+	vc.Kernel = cells[0].Kernel
+	topo, err := r.cfg.topology(cells[0])
+	if err != nil {
+		return vc, err
+	}
+	vc.Topology = topo
 	vc.Scheduler = spec.Scheduler{}
 	// Each job loads its scheduler afresh and unloads it at its end, so
 	// that what a scheduler does on its way out is part of its cell.
@@ -207,14 +377,24 @@ func (r *Report) boot(ctx context.Context, cfg Config, kname string, cells []Cel
 	vc.Compare, vc.CompareArgs, vc.Repeat = "", nil, 0 // one run per cell
 	vc.Scenarios = nil
 	for _, c := range cells {
-		sc, _ := cfg.scenario(c.Scenario)
+		sc, _ := r.cfg.scenario(c.Scenario)
 		sched := c.Scheduler
 		sc.Scheduler = &sched
 		vc.Scenarios = append(vc.Scenarios, sc)
 	}
-	res, err := vmtest.Run(ctx, vc)
-	idx := len(r.Boots)
-	b := Boot{Kernel: kname, Cells: len(cells)}
+	return vc, nil
+}
+
+// boot runs cells (all with one boot key) in one boot and records their
+// results. It returns how many cells ran; when none did, every cell is
+// recorded with the boot's error.
+func (r *runner) boot(ctx context.Context, vc vmtest.Config, cells []Cell) int {
+	run := r.cfg.boot
+	if run == nil {
+		run = vmtest.Run
+	}
+	res, err := run(ctx, vc)
+	b := Boot{Kernel: cells[0].Kernel, Topology: cells[0].Topology, Cells: len(cells)}
 	if err != nil {
 		b.Error = err.Error()
 	}
@@ -222,7 +402,6 @@ func (r *Report) boot(ctx context.Context, cfg Config, kname string, cells []Cel
 		b.KernelRelease = res.Kernel.Release
 		b.BootToHello, b.Wall, b.ConsoleLog = res.BootToHello, res.Wall, res.ConsoleLog
 	}
-	r.Boots = append(r.Boots, b)
 	var out []CellResult
 	ran := 0
 	if res != nil {
@@ -231,27 +410,29 @@ func (r *Report) boot(ctx context.Context, cfg Config, kname string, cells []Cel
 			if sr.Baseline || ran >= len(cells) {
 				continue
 			}
-			cr := fromScenario(cells[ran], sr)
-			cr.Boot = idx
-			out = append(out, cr)
+			out = append(out, fromScenario(cells[ran], sr))
 			ran++
 		}
 	}
 	if ran == 0 {
 		if ctx.Err() != nil {
-			out = notRun(cells, idx, ctx.Err())
+			out = notRun(cells, 0, ctx.Err())
 		} else {
 			for _, c := range cells {
-				cr := fromError(c, res, err)
-				cr.Boot = idx
-				out = append(out, cr)
+				out = append(out, fromError(c, res, err))
 			}
 		}
 	} else {
 		b.Cells = ran
-		r.Boots[idx] = b
 	}
-	r.add(cfg, out...)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	idx := len(r.rep.Boots)
+	r.rep.Boots = append(r.rep.Boots, b)
+	for i := range out {
+		out[i].Boot = idx
+	}
+	r.add(out...)
 	return ran
 }
 
@@ -272,21 +453,17 @@ func interleave(cells []Cell) []Cell {
 	return out
 }
 
-// sortAs puts the report's cells in the order of cells.
-func (r *Report) sortAs(cells []Cell) {
-	pos := func(c CellResult) int {
-		return slices.IndexFunc(cells, func(x Cell) bool {
-			return x.Kernel == c.Kernel && x.Scenario == c.Scenario && x.Scheduler.String() == c.Scheduler.String()
-		})
-	}
-	slices.SortStableFunc(r.Cells, func(a, b CellResult) int { return pos(a) - pos(b) })
+// sortByIndex puts the report's cells in the order of their plan.
+func (r *Report) sortByIndex() {
+	slices.SortStableFunc(r.Cells, func(a, b CellResult) int { return a.Index - b.Index })
 }
 
-func (r *Report) add(cfg Config, crs ...CellResult) {
+// add records cell results; r.mu must be held.
+func (r *runner) add(crs ...CellResult) {
 	for _, cr := range crs {
-		r.Cells = append(r.Cells, cr)
-		if cfg.OnCell != nil {
-			cfg.OnCell(cr)
+		r.rep.Cells = append(r.rep.Cells, cr)
+		if r.cfg.OnCell != nil {
+			r.cfg.OnCell(cr)
 		}
 	}
 }
@@ -582,13 +759,22 @@ func (r *Report) Find(kernelName, scheduler, scenario string) *CellResult {
 // failed cell.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KERNEL\tSCHEDULER\tSCENARIO\tOUTCOME\tTIME\tREASON")
+	topo := slices.ContainsFunc(r.Cells, func(c CellResult) bool { return c.Topology != "" })
+	if topo {
+		fmt.Fprintln(tw, "KERNEL\tTOPOLOGY\tSCHEDULER\tSCENARIO\tOUTCOME\tTIME\tREASON")
+	} else {
+		fmt.Fprintln(tw, "KERNEL\tSCHEDULER\tSCENARIO\tOUTCOME\tTIME\tREASON")
+	}
 	for _, c := range r.Cells {
 		el := "-"
 		if c.Elapsed > 0 {
 			el = fmt.Sprintf("%.1fs", c.Elapsed.Seconds())
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Kernel, c.SchedulerName, c.Scenario, c.Outcome, el, oneLine(c.Reason, 110))
+		k := c.Kernel
+		if topo {
+			k += "\t" + c.Topology
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k, c.SchedulerName, c.Scenario, c.Outcome, el, oneLine(c.Reason, 110))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -597,7 +783,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if c.Outcome == OutcomePass || len(c.Excerpt) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s/%s/%s: %s: %s\n", c.Kernel, c.SchedulerName, c.Scenario, c.Outcome, c.Reason)
+		fmt.Fprintf(w, "\n%s: %s: %s\n", c.Key(), c.Outcome, c.Reason)
 		for _, l := range c.Excerpt {
 			fmt.Fprintf(w, "    %s\n", l)
 		}

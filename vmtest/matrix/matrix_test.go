@@ -141,13 +141,24 @@ func TestMatrix(t *testing.T) {
 	if ks := os.Getenv("SCXVM_MATRIX_KERNELS"); ks != "" {
 		kernels = strings.Split(ks, ",")
 	}
-	cells, err := AllCells(cache, kernels, []string{"steady", "pingpong"})
+	// The matrix as a user of `scxvm matrix` would write it: every
+	// example scheduler of each kernel on two scenarios, the scenarios'
+	// reference topology.
+	mspec := &Spec{
+		Kernels:    kernels,
+		Schedulers: []SchedulerEntry{ParseSchedulerEntry(Examples)},
+		Scenarios:  []string{"steady", "pingpong"},
+		Topologies: []string{"1n1l2c1t"},
+	}
+	plan, err := mspec.Plan(cache)
 	if err != nil {
 		testenv.Prereq(t, "%v (run `make schedulers`)", err)
 	}
 	for _, c := range faultCells {
 		if slices.Contains(kernels, c.Kernel) {
-			cells = append(cells, c)
+			c.Topology = "1n1l2c1t"
+			c.Index = len(plan.Cells)
+			plan.Cells = append(plan.Cells, c)
 		}
 	}
 	ctx := t.Context()
@@ -161,18 +172,11 @@ func TestMatrix(t *testing.T) {
 	// here: on two TCG vcpus of a shared 2-core host, healthy schedulers
 	// (scx_central, scx_cpu0, scx_sdt) swing between 20 % and 70 %
 	// spread from run to run. Every other check still applies.
-	scenarios := map[string]spec.Scenario{}
-	for _, name := range []string{"steady", "pingpong"} {
-		sc, err := vmtest.LookupScenario(name)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for name, sc := range plan.Scenarios {
 		sc.Checks.Skip = append(sc.Checks.Skip, spec.CheckFairness)
-		scenarios[name] = sc
+		plan.Scenarios[name] = sc
 	}
-	rep, err := Run(ctx, Config{
-		Cells:     cells,
-		Scenarios: scenarios,
+	rep, err := RunPlan(ctx, plan, Selection{}, Config{
 		Base: vmtest.Config{
 			Agent: agent,
 			QEMU:  qemu,
