@@ -94,6 +94,13 @@ func (s *session) runJob(ctx context.Context, sc spec.Scenario, baseline bool) (
 	if sched.Kind == protocol.SchedulerNone {
 		schedName = spec.SchedulerNone
 	}
+	// The thresholds are layered once, here: the defaults, the scheduler's
+	// layer, the scenario's own (spec.Checks.Resolve).
+	judged := s.cfg.schedulerFor(sc)
+	if sched.Kind == protocol.SchedulerNone {
+		judged = spec.Scheduler{Name: spec.SchedulerNone}
+	}
+	sc.Checks = sc.Checks.Resolve(judged)
 	sr = &ScenarioResult{Name: sc.Name, Scheduler: schedName, Baseline: baseline, Duration: sc.RunTime(), Checks: sc.Checks}
 	js := &jobState{sr: sr, sc: sc, sent: time.Now(), index: -1, badEvent: -1}
 	if s.jobs == nil {
@@ -283,6 +290,8 @@ func (s *session) finishJob(js *jobState, lost *Failure) {
 		WorkerInfo:     js.workers,
 		EnableSeqStart: -1,
 		EnableSeqEnd:   -1,
+		Rates:          rateSamples(sr.Progress),
+		CPUNode:        s.cpuNode,
 	}
 	if ev := js.schedBad(); ev != nil {
 		in.SchedFailure = describeSchedEvent(*ev)
@@ -504,4 +513,23 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
+}
+
+// rateSamples turns the progress samples that carry rates into the
+// rate_dip check's input.
+func rateSamples(ps []ProgressSample) []check.RateSample {
+	var out []check.RateSample
+	for _, p := range ps {
+		if len(p.Rates) == 0 {
+			continue
+		}
+		rates := make(map[string]float64, len(p.Rates))
+		for cg, r := range p.Rates {
+			if cg != "?" { // a worker the agent had not named yet
+				rates[cg] = r
+			}
+		}
+		out = append(out, check.RateSample{At: p.Elapsed, Rates: rates})
+	}
+	return out
 }

@@ -166,6 +166,8 @@ type session struct {
 	userCtx context.Context
 	// jobWait overrides jobTimeout (tests).
 	jobWait time.Duration
+	// cpuNode maps guest cpus to NUMA nodes, from the agent's Hello.
+	cpuNode []int
 
 	// vmDone is closed when QEMU has exited; vmErr is Wait's error.
 	vmDone chan struct{}
@@ -276,6 +278,7 @@ func (s *session) run(ctx context.Context) (err error) {
 		return &InfraError{Op: "handshake", Err: fmt.Errorf("agent %s: %w; rebuild it from this scxvm (make build, or vmtest.BuildAgent)", s.agentPath, err)}
 	}
 	res.BootToHello = s.vm.Since()
+	s.cpuNode = hello.Topology.CPUNode
 	res.Guest = &GuestInfo{
 		KernelRelease: hello.KernelRelease,
 		Cmdline:       hello.KernelCmdline,
