@@ -72,7 +72,7 @@ func TestEvaluateLatencyPlacementAndRates(t *testing.T) {
 				in.Rates[i].Rates["b"] = 0
 			}
 			in.Scenario.Checks.RateDipPct, in.Scenario.Checks.RateDipFor = 10, 500*time.Millisecond
-		}, []string{"rate_dip [b]: progress rate at most 0.0/s (below 10% of its median 50.0/s) for 800ms from 500ms after start (limit 500ms)"}},
+		}, []string{"rate_dip [b]: progress rate at most 0.0/s (below 10% of its median 50.0/s) for 800ms from 500ms after start while other cgroups progressed (limit 500ms)"}},
 		{"rate dip shorter than the limit", func(in *Input) {
 			for i := 5; i < 8; i++ {
 				in.Rates[i].Rates["b"] = 0
@@ -82,6 +82,12 @@ func TestEvaluateLatencyPlacementAndRates(t *testing.T) {
 		{"rate above the floor is no dip", func(in *Input) {
 			for i := 5; i < 15; i++ {
 				in.Rates[i].Rates["b"] = 6 // 12 % of 50/s
+			}
+			in.Scenario.Checks.RateDipPct, in.Scenario.Checks.RateDipFor = 10, 500*time.Millisecond
+		}, nil},
+		{"every cgroup slowing at once is no dip", func(in *Input) {
+			for i := 5; i < 13; i++ {
+				in.Rates[i].Rates["a"], in.Rates[i].Rates["b"] = 0, 0
 			}
 			in.Scenario.Checks.RateDipPct, in.Scenario.Checks.RateDipFor = 10, 500*time.Millisecond
 		}, nil},

@@ -18,59 +18,63 @@ type RateSample struct {
 }
 
 // rateDips finds, per cgroup, the longest run of consecutive samples whose
-// rate stays below pct percent of the cgroup's median rate, and fails
+// rate stays below pct percent of the cgroup's median rate while another
+// cgroup progresses at or above pct percent of its own median, and fails
 // when it lasts longer than limit. A run lasts from the sample before its
 // first low sample (where the low interval began) to its last low sample.
+// Every cgroup slowing at once is a pause of the whole guest (under TCG,
+// often the host's doing), which max_gap and no_stalled_task judge; a
+// scenario of a single cgroup therefore never fails this check.
 func rateDips(samples []RateSample, pct float64, limit time.Duration) []Failure {
-	series := map[string][]int{} // cgroup -> indexes of samples that carry it
-	for i, s := range samples {
-		for cg := range s.Rates {
-			series[cg] = append(series[cg], i)
+	meds := map[string]float64{}
+	series := map[string][]float64{}
+	for _, s := range samples {
+		for cg, r := range s.Rates {
+			series[cg] = append(series[cg], r)
 		}
 	}
 	names := make([]string, 0, len(series))
-	for cg := range series {
+	for cg, rs := range series {
 		names = append(names, cg)
+		meds[cg] = median(rs)
 	}
 	sort.Strings(names)
+	progressing := func(s RateSample, cg string) bool {
+		r, ok := s.Rates[cg]
+		return ok && meds[cg] > 0 && r >= meds[cg]*pct/100
+	}
 	var out []Failure
 	for _, cg := range names {
-		idx := series[cg]
-		rates := make([]float64, len(idx))
-		for j, i := range idx {
-			rates[j] = samples[i].Rates[cg]
-		}
-		med := median(rates)
+		med := meds[cg]
 		if med <= 0 {
 			continue // a cgroup that mostly did nothing has no rate to dip from
 		}
-		floor := med * pct / 100
-		var worst, cur time.Duration
-		var worstFrom time.Duration
+		var worst, worstFrom time.Duration
 		var worstLow float64
-		start := -1
-		for j, i := range idx {
-			if rates[j] >= floor {
+		start, low := -1, 0.0
+		for i, s := range samples {
+			r, ok := s.Rates[cg]
+			others := slices.ContainsFunc(names, func(o string) bool { return o != cg && progressing(s, o) })
+			if !ok || r >= med*pct/100 || !others {
 				start = -1
 				continue
 			}
 			if start < 0 {
-				start = j
+				start, low = i, r
 			}
+			low = max(low, r)
 			from := time.Duration(0)
-			if j0 := idx[start]; j0 > 0 {
-				from = samples[j0-1].At
+			if start > 0 {
+				from = samples[start-1].At
 			}
-			cur = samples[i].At - from
-			if cur > worst {
-				worst, worstFrom = cur, from
-				worstLow = slices.Max(rates[start : j+1])
+			if d := s.At - from; d > worst {
+				worst, worstFrom, worstLow = d, from, low
 			}
 		}
 		if worst > limit {
 			out = append(out, Failure{
 				Check: spec.CheckRateDip, Cgroup: cg, Worker: -1,
-				Message: fmt.Sprintf("progress rate at most %.1f/s (below %.0f%% of its median %.1f/s) for %v from %v after start (limit %v)",
+				Message: fmt.Sprintf("progress rate at most %.1f/s (below %.0f%% of its median %.1f/s) for %v from %v after start while other cgroups progressed (limit %v)",
 					worstLow, pct, med, worst.Round(time.Millisecond), worstFrom.Round(time.Millisecond), limit),
 			})
 		}
