@@ -70,6 +70,14 @@ func (js *jobState) schedBad() *SchedEvent {
 	return &js.sr.SchedEvents[js.badEvent]
 }
 
+// telemetry returns the scenario's telemetry, made on first use.
+func (js *jobState) telemetry() *SchedTelemetry {
+	if js.sr.Telemetry == nil {
+		js.sr.Telemetry = &SchedTelemetry{}
+	}
+	return js.sr.Telemetry
+}
+
 // addSchedEvent files ev with the job and reports whether it is the job's
 // first bad one.
 func (js *jobState) addSchedEvent(ev SchedEvent) (firstBad bool) {
@@ -166,7 +174,7 @@ func (s *session) handle(js *jobState, id uint32, m protocol.Message) *Failure {
 	case *protocol.SchedEvent:
 		ev := SchedEvent{
 			Kind: string(m.Kind), At: m.At, Scheduler: m.Scheduler, Reason: m.Reason,
-			Message: strings.Join(m.KernelLines, "\n"), Log: m.Log,
+			Message: strings.Join(m.KernelLines, "\n"), Log: m.Log, Dump: m.Dump,
 		}
 		if m.Exit != nil {
 			if ev.Message != "" {
@@ -264,6 +272,9 @@ func (s *session) progress(js *jobState, m *protocol.Progress) {
 	}
 	js.prev, js.prevAt = m, m.At
 	js.sr.Progress = append(js.sr.Progress, sample)
+	if m.Telemetry != nil {
+		js.telemetry().Samples = append(js.telemetry().Samples, *m.Telemetry)
+	}
 	s.emit(Event{Kind: EventProgress, Scenario: js.sc.Name, Scheduler: js.sr.Scheduler, Sample: &sample})
 }
 
@@ -300,6 +311,13 @@ func (s *session) finishJob(js *jobState, lost *Failure) {
 		sr.Timings = &JobTimings{Setup: r.Timings.Setup, Run: r.Timings.Run, Collect: r.Timings.Collect, Total: r.Timings.Total}
 		for _, p := range r.Payloads {
 			sr.Payloads = append(sr.Payloads, payloadResult(p))
+		}
+		if r.TelemetryStart != nil || r.TelemetryEnd != nil {
+			t := js.telemetry()
+			t.Start, t.End = r.TelemetryStart, r.TelemetryEnd
+			if t.Start != nil && t.End != nil {
+				t.Delta = t.Start.Delta(*t.End)
+			}
 		}
 		if r.EnableSeqStart != 0 || r.EnableSeqEnd != 0 {
 			in.EnableSeqStart, in.EnableSeqEnd = int64(r.EnableSeqStart), int64(r.EnableSeqEnd)
@@ -370,6 +388,13 @@ func (s *session) jobFailure(js *jobState, lost *Failure) *Failure {
 			f.Detail = append(f.Detail, "scheduler output:")
 			f.Detail = append(f.Detail, tailLines(splitLines(ev.Log), 40)...)
 		}
+		if ev.Dump != "" {
+			// The head holds the exit reason, its backtrace and the cpus'
+			// states; the whole dump is in the result's sched_events.
+			lines := splitLines(ev.Dump)
+			f.Detail = append(f.Detail, fmt.Sprintf("kernel debug dump (%d lines, the first %d):", len(lines), min(len(lines), dumpDetailLines)))
+			f.Detail = append(f.Detail, lines[:min(len(lines), dumpDetailLines)]...)
+		}
 		return f
 	}
 	if lost != nil {
@@ -401,6 +426,9 @@ func (s *session) jobFailure(js *jobState, lost *Failure) *Failure {
 	}
 	return nil
 }
+
+// dumpDetailLines bounds the debug dump lines in a failure's detail.
+const dumpDetailLines = 40
 
 func orName(a, b string) string {
 	if a != "" {
