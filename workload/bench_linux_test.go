@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -287,4 +288,15 @@ func BenchmarkPipeIoLatencyCost(b *testing.B) { benchLatencyCost(b, spec.WorkTyp
 // with wake-up latency measurement over its rate without.
 func BenchmarkFutexPingPongLatencyCost(b *testing.B) {
 	benchLatencyCost(b, spec.WorkType{Kind: spec.FutexPingPong})
+}
+
+// BenchmarkLatencySample is what one wake-up costs the measurement: the
+// waker's clock read and stamp, the wakee's clock read, load and sample.
+func BenchmarkLatencySample(b *testing.B) {
+	m := newMeter(1, true)
+	var stamp int64
+	for b.Loop() {
+		atomic.StoreInt64(&stamp, nanotime())
+		m.latency(nanotime() - atomic.LoadInt64(&stamp))
+	}
 }
