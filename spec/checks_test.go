@@ -71,7 +71,7 @@ func TestChecksResolveLayers(t *testing.T) {
 				return "scenario did not win"
 			case c.MaxThroughputCV != 3:
 				return "scheduler value not inherited"
-			case c.MaxWakeLatencyCV != DefaultMaxWakeLatencyCV:
+			case c.MaxMigrationRatio != DefaultMaxMigrationRatio:
 				return "default not inherited"
 			case !c.Skips(CheckFairness):
 				return "scenario skip lost"
