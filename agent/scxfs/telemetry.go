@@ -113,8 +113,12 @@ const TracingDir = "/sys/kernel/tracing"
 const dumpInstance = "scxvm-dump"
 
 // dumpBufferKB is the instance's ring buffer per cpu: the dump of a small
-// guest (a few hundred tasks) is tens of KiB, written on one cpu.
-const dumpBufferKB = 1024
+// guest (131 lines, 10 KiB, after a runtime error in a 2-cpu guest on 7.3;
+// a few hundred tasks make tens of KiB) is written on one cpu. The
+// buffer keeps the oldest events when full, so a dump too large for it
+// loses its end (the tasks), not its head (the exit reason and
+// backtrace).
+const dumpBufferKB = 256
 
 // DumpTrace records the kernel's sched_ext debug dump: when a scheduler
 // exits with an error (a stall, scx_bpf_error, a runtime error), the
@@ -134,8 +138,10 @@ func EnableDumpTrace(tracingDir string) (*DumpTrace, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("sched_ext dump trace: %w", err)
 	}
-	// A smaller buffer than asked for still records; ignore a refusal.
+	// A smaller buffer than asked for, or one that overwrites, still
+	// records; ignore a refusal.
 	_ = os.WriteFile(filepath.Join(dir, "buffer_size_kb"), []byte(strconv.Itoa(dumpBufferKB)), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, "options", "overwrite"), []byte("0"), 0o644)
 	if err := os.WriteFile(filepath.Join(dir, "events", "sched_ext", "sched_ext_dump", "enable"), []byte("1"), 0o644); err != nil {
 		return nil, fmt.Errorf("sched_ext dump trace: enable the sched_ext_dump event: %w", err)
 	}
