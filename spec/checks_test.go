@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"slices"
@@ -141,5 +142,16 @@ func TestCheckDocsCoverDefaults(t *testing.T) {
 		if !slices.ContainsFunc(docs, func(d CheckDoc) bool { return d.Check == name }) {
 			t.Errorf("check %s has no doc", name)
 		}
+	}
+}
+
+func TestSchedulerJSONOmitsEmptyChecks(t *testing.T) {
+	b, err := json.Marshal(Scheduler{Name: "scx_simple"})
+	if err != nil || strings.Contains(string(b), "checks") {
+		t.Errorf("scheduler without checks marshals to %s (%v)", b, err)
+	}
+	b, _ = json.Marshal(Scheduler{Name: "scx_simple", Checks: Checks{RateDipPct: 5}})
+	if !strings.Contains(string(b), `"checks":{"rate_dip_pct":5}`) {
+		t.Errorf("scheduler with checks marshals to %s", b)
 	}
 }

@@ -49,7 +49,7 @@ type Scheduler struct {
 	// Checks are the scheduler's layer of thresholds, over
 	// SchedulerChecks of its name and under each scenario's own (see
 	// Checks.Resolve); zero fields inherit.
-	Checks Checks `json:"checks,omitempty" yaml:"checks,omitempty"`
+	Checks Checks `json:"checks,omitzero" yaml:"checks,omitempty"`
 }
 
 // ParseScheduler turns a command-line value into a Scheduler: a value
