@@ -63,9 +63,13 @@
 // binary and its libraries, kernel config and modules, extra files),
 // starts QEMU (package host), waits for the agent's Hello, sends one Job
 // per scenario (two with Compare "none": the scheduler, then EEVDF), and
-// collects progress, scheduler events, kernel log lines, worker reports
-// and the job result. The checks (checks.go, thresholds per scenario in
-// Checks) are evaluated on the host, so raw reports are never lost.
+// collects progress, scheduler events, kernel log lines, worker reports,
+// sched_ext telemetry (ScenarioResult.Telemetry) and the job result. The
+// checks (package vmtest/check; thresholds resolved per job from the
+// defaults, the scheduler's layer and the scenario's spec.Checks, recorded
+// in ScenarioResult.Checks) are evaluated on the host, so raw reports are
+// never lost. A scheduler that exits with an error brings the kernel's
+// debug dump (SchedEvent.Dump).
 //
 // Every failure is attributed (Failure.Kind): the scheduler did not load
 // (with its output and the verifier's), the kernel ejected it (with the
