@@ -190,6 +190,7 @@ func (s *session) job(ctx context.Context, job *protocol.Job) {
 		if st, err := scxfs.Read(s.cfg.SchedExtDir); err == nil {
 			res.SchedStateEnd, res.EnableSeqEnd = st.State, st.EnableSeq
 		}
+		res.TelemetryEnd = s.telemetry(arrived, true)
 		if job.Scheduler.Restart {
 			s.stopScheduler()
 		}
@@ -217,6 +218,7 @@ func (s *session) job(ctx context.Context, job *protocol.Job) {
 	if st, err := scxfs.Read(s.cfg.SchedExtDir); err == nil {
 		res.EnableSeqStart, res.SchedStateStart = st.EnableSeq, st.State
 	}
+	res.TelemetryStart = s.telemetry(arrived, true)
 	schedSetup := time.Since(arrived)
 
 	stopWatch := s.startStallWatch(job, arrived)
@@ -230,7 +232,7 @@ func (s *session) job(ctx context.Context, job *protocol.Job) {
 		CgroupOptions: s.cfg.CgroupOptions,
 		Interval:      interval,
 		Hooks: scenario.Hooks{
-			Progress:      func(p scenario.Progress) { s.progress(job.ID, p) },
+			Progress:      func(p scenario.Progress) { s.progress(job.ID, arrived, p) },
 			KillScheduler: s.killScheduler,
 			SysRq:         s.cfg.SysRq,
 			Hang:          s.hang,
@@ -262,12 +264,31 @@ func statusOf(ctx context.Context, err error) protocol.JobStatus {
 	return protocol.StatusFailed
 }
 
-func (s *session) progress(id uint32, p scenario.Progress) {
+func (s *session) progress(id uint32, arrived time.Time, p scenario.Progress) {
 	m := &protocol.Progress{JobID: id, At: p.At, Iterations: p.Iterations, Workers: p.Workers}
-	if st, err := scxfs.Read(s.cfg.SchedExtDir); err == nil {
-		m.SchedState, m.EnableSeq = st.State, st.EnableSeq
+	// One walk of the sysfs directory (about ten small files) per sample:
+	// the state and enable_seq come from it too.
+	if t := s.telemetry(arrived, false); t != nil {
+		m.Telemetry = t
+		m.SchedState, m.EnableSeq = t.Values["state"], t.Counters["enable_seq"]
 	}
 	s.send(m)
+}
+
+// telemetry reads sched_ext's sysfs files, and its debugfs files when
+// debug is set, stamped with the time since the job arrived; nil when
+// the kernel has no sched_ext.
+func (s *session) telemetry(arrived time.Time, debug bool) *spec.SchedTelemetry {
+	dbg := ""
+	if debug {
+		dbg = s.cfg.DebugDir
+	}
+	t, err := scxfs.Snapshot(s.cfg.SchedExtDir, dbg)
+	if err != nil {
+		return nil
+	}
+	t.At = time.Since(arrived)
+	return &t
 }
 
 func (s *session) killScheduler(sig syscall.Signal) error {

@@ -57,6 +57,12 @@ type Config struct {
 	SysRoot string
 	// SchedExtDir is the sched_ext sysfs directory; default scxfs.Dir.
 	SchedExtDir string
+	// DebugDir is debugfs, read for sched_ext's debugfs files at a job's
+	// start and end; default scxfs.DebugDir under SysRoot. TracingDir is
+	// tracefs, where the session records the kernel's sched_ext debug
+	// dump; default scxfs.TracingDir under SysRoot. "-" means none.
+	DebugDir   string
+	TracingDir string
 	// CgroupParent is where job cgroups go; default /sys/fs/cgroup.
 	CgroupParent string
 	// CgroupOptions are passed to cgroup.NewManager.
@@ -90,6 +96,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SchedExtDir == "" {
 		c.SchedExtDir = scxfs.Dir
+	}
+	switch c.DebugDir {
+	case "":
+		c.DebugDir = filepath.Join(c.SysRoot, scxfs.DebugDir)
+	case "-":
+		c.DebugDir = ""
+	}
+	switch c.TracingDir {
+	case "":
+		c.TracingDir = filepath.Join(c.SysRoot, scxfs.TracingDir)
+	case "-":
+		c.TracingDir = ""
 	}
 	if c.CgroupParent == "" {
 		c.CgroupParent = "/sys/fs/cgroup"
@@ -197,6 +215,14 @@ func Serve(ctx context.Context, rwc io.ReadWriteCloser, cfg Config) (err error) 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer s.stopScheduler()
+
+	if cfg.TracingDir != "" && cfg.Supervise.DumpTrace == nil {
+		if dt, err := scxfs.EnableDumpTrace(cfg.TracingDir); err != nil {
+			cfg.Logf("no sched_ext debug dumps: %v", err)
+		} else {
+			s.cfg.Supervise.DumpTrace = dt
+		}
+	}
 
 	if !cfg.HelloSent {
 		if err := sendHello(s.conn, cfg, nil); err != nil {
@@ -544,6 +570,7 @@ func (s *session) onSchedEvent(owner *schedOwner, e supervise.Event) {
 		Reason:    e.Reason,
 		Log:       e.Log,
 		EnableSeq: e.EnableSeq,
+		Dump:      e.Dump,
 	}
 	if e.KernelLine != "" {
 		m.KernelLines = append([]string{e.KernelLine}, e.KernelLines...)

@@ -311,6 +311,9 @@ type Progress struct {
 	// enable_seq now.
 	SchedState string `msgpack:"sched_state,omitempty" json:"sched_state,omitempty"`
 	EnableSeq  uint64 `msgpack:"enable_seq,omitempty" json:"enable_seq,omitempty"`
+	// Telemetry is a reading of /sys/kernel/sched_ext now (its counters
+	// and values; no debugfs); nil when the kernel has no sched_ext.
+	Telemetry *spec.SchedTelemetry `msgpack:"telemetry,omitempty" json:"telemetry,omitempty"`
 }
 
 // WorkerInfo identifies one worker of a job.
@@ -365,6 +368,11 @@ type SchedEvent struct {
 	Exit *ExitStatus `msgpack:"exit,omitempty" json:"exit,omitempty"`
 	// EnableSeq is /sys/kernel/sched_ext/enable_seq at the event.
 	EnableSeq uint64 `msgpack:"enable_seq,omitempty" json:"enable_seq,omitempty"`
+	// Dump is the kernel's sched_ext debug dump (exit reason, backtrace,
+	// cpu and task states) when the scheduler exited with an error,
+	// recorded from the sched_ext_dump trace event whichever loader
+	// started it; empty when the kernel wrote none.
+	Dump string `msgpack:"dump,omitempty" json:"dump,omitempty"`
 }
 
 // ExitStatus is how a process ended.
@@ -447,6 +455,12 @@ type JobResult struct {
 	SchedStateEnd  string `msgpack:"sched_state_end,omitempty" json:"sched_state_end,omitempty"`
 	EnableSeqStart uint64 `msgpack:"enable_seq_start,omitempty" json:"enable_seq_start,omitempty"`
 	EnableSeqEnd   uint64 `msgpack:"enable_seq_end,omitempty" json:"enable_seq_end,omitempty"`
+	// TelemetryStart and TelemetryEnd read every sched_ext sysfs and
+	// debugfs file once the job's scheduler is in place and at the end
+	// of the run (before a restart unloads it); nil when the kernel has
+	// no sched_ext.
+	TelemetryStart *spec.SchedTelemetry `msgpack:"telemetry_start,omitempty" json:"telemetry_start,omitempty"`
+	TelemetryEnd   *spec.SchedTelemetry `msgpack:"telemetry_end,omitempty" json:"telemetry_end,omitempty"`
 	// Collected says how each directory of Job.Collect was sent, in
 	// Job.Collect order.
 	Collected []CollectResult `msgpack:"collected,omitempty" json:"collected,omitempty"`

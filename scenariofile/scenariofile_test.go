@@ -54,6 +54,8 @@ func TestLoadBad(t *testing.T) {
 		{"bad-syntax.yaml", 0, []string{"bad-syntax.yaml"}},
 		{"bad-cgroup-ref.yaml", 8, []string{"steps[0].cgroup", `unknown cgroup "nope" (known: a)`}},
 		{"bad-skip.json", 2, []string{`unknown check "fairnes"`, "fairness"}},
+		{"bad-threshold.yaml", 7, []string{"checks.rate_dip_pct", "150 is outside 0-100"}},
+		{"bad-check-key.yaml", 7, []string{`unknown field "max_p99_latency"`, "max_p99_wake_latency"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			path := filepath.Join("testdata/scenarios", tc.file)

@@ -1,7 +1,11 @@
 package spec
 
 import (
+	"encoding/json"
 	"errors"
+	"math"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,5 +38,120 @@ func TestChecksMaxRunnableWait(t *testing.T) {
 	}
 	if err := (Checks{Skip: []string{CheckNoStalledTask}}).Validate(); err != nil {
 		t.Errorf("skipping %s: %v", CheckNoStalledTask, err)
+	}
+}
+
+func TestChecksResolveLayers(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		sched    Scheduler
+		scenario Checks
+		check    func(Checks) string // "" when as expected
+	}{
+		{"defaults", Scheduler{}, Checks{}, func(c Checks) string {
+			if c.MaxP99WakeLatency != DefaultMaxP99WakeLatency || c.RateDipFor != DefaultRateDipFor || c.MaxGap != DefaultMaxGap {
+				return "defaults not applied"
+			}
+			return ""
+		}},
+		{"scheduler table", Scheduler{Name: SchedulerStarve}, Checks{}, func(c Checks) string {
+			if !c.Skips(CheckRateDip) {
+				return "starve's layer does not skip rate_dip"
+			}
+			return ""
+		}},
+		{"scheduler field over table", Scheduler{Path: "/x/" + SchedulerStarve, Checks: Checks{MaxP99WakeLatency: time.Second}}, Checks{}, func(c Checks) string {
+			if c.MaxP99WakeLatency != time.Second || !c.Skips(CheckRateDip) {
+				return "scheduler layer lost"
+			}
+			return ""
+		}},
+		{"scenario over scheduler", Scheduler{Checks: Checks{MaxP99WakeLatency: time.Second, MaxThroughputCV: 3}}, Checks{MaxP99WakeLatency: 2 * time.Second, Skip: []string{CheckFairness}}, func(c Checks) string {
+			switch {
+			case c.MaxP99WakeLatency != 2*time.Second:
+				return "scenario did not win"
+			case c.MaxThroughputCV != 3:
+				return "scheduler value not inherited"
+			case c.MaxMigrationRatio != DefaultMaxMigrationRatio:
+				return "default not inherited"
+			case !c.Skips(CheckFairness):
+				return "scenario skip lost"
+			}
+			return ""
+		}},
+	} {
+		got := tc.scenario.Resolve(tc.sched)
+		if msg := tc.check(got); msg != "" {
+			t.Errorf("%s: %s: %+v", tc.name, msg, got)
+		}
+		if err := got.Validate(); err != nil {
+			t.Errorf("%s: resolved checks invalid: %v", tc.name, err)
+		}
+	}
+	// Layering does not alias the base's skip list.
+	base := Checks{Skip: []string{CheckFairness}}
+	_ = Checks{Skip: []string{CheckMaxGap}}.Layer(base)
+	if len(base.Skip) != 1 {
+		t.Errorf("Layer changed its base: %v", base.Skip)
+	}
+}
+
+func TestChecksValidateRanges(t *testing.T) {
+	for _, tc := range []struct {
+		c    Checks
+		path string // "" when valid
+	}{
+		{DefaultChecks(), ""},
+		{Checks{MaxThroughputCV: -1}, "max_throughput_cv"},
+		{Checks{MinNUMALocalityPct: 101}, "min_numa_locality_pct"},
+		{Checks{MinNUMALocalityPct: 50}, ""},
+		{Checks{RateDipPct: -5}, "rate_dip_pct"},
+		{Checks{RateDipPct: 150}, "rate_dip_pct"},
+		{Checks{RateDipFor: 50 * time.Millisecond}, "rate_dip_for"},
+		{Checks{RateDipFor: -time.Second}, "rate_dip_for"},
+		{Checks{MaxP99WakeLatency: -1}, "max_p99_wake_latency"},
+		{Checks{MaxWakeLatencyCV: math.NaN()}, "max_wake_latency_cv"},
+		{Checks{FairnessSpreadPct: 120}, "fairness_spread_pct"},
+		{Checks{Skip: []string{CheckFairness, "latency"}}, "skip[1]"},
+	} {
+		err := tc.c.Validate()
+		var ve *ValidationError
+		switch {
+		case tc.path == "" && err != nil:
+			t.Errorf("%+v: %v", tc.c, err)
+		case tc.path != "" && (!errors.As(err, &ve) || ve.Path != tc.path):
+			t.Errorf("%+v: error %v, want one naming %s", tc.c, err, tc.path)
+		}
+	}
+	// Through a scheduler and a scenario, the path names the whole field.
+	err := Scheduler{Name: "fifo", Checks: Checks{RateDipPct: 200}}.Validate()
+	if err == nil || !strings.Contains(err.Error(), "checks.rate_dip_pct") {
+		t.Errorf("scheduler checks: %v, want checks.rate_dip_pct", err)
+	}
+}
+
+func TestCheckDocsCoverDefaults(t *testing.T) {
+	docs := CheckDocs()
+	for _, d := range docs {
+		if !slices.Contains(CheckNames, d.Check) || d.Default == "" || d.Doc == "" {
+			t.Errorf("incomplete doc %+v", d)
+		}
+	}
+	// Every check with a threshold is documented.
+	for _, name := range []string{CheckMaxGap, CheckFairness, CheckP99WakeLatency, CheckWakeLatencyCV, CheckThroughputCV, CheckMaxMigrationRatio, CheckNUMALocality, CheckRateDip, CheckNoStalledTask, CheckMinIterationRate} {
+		if !slices.ContainsFunc(docs, func(d CheckDoc) bool { return d.Check == name }) {
+			t.Errorf("check %s has no doc", name)
+		}
+	}
+}
+
+func TestSchedulerJSONOmitsEmptyChecks(t *testing.T) {
+	b, err := json.Marshal(Scheduler{Name: "scx_simple"})
+	if err != nil || strings.Contains(string(b), "checks") {
+		t.Errorf("scheduler without checks marshals to %s (%v)", b, err)
+	}
+	b, _ = json.Marshal(Scheduler{Name: "scx_simple", Checks: Checks{RateDipPct: 5}})
+	if !strings.Contains(string(b), `"checks":{"rate_dip_pct":5}`) {
+		t.Errorf("scheduler with checks marshals to %s", b)
 	}
 }

@@ -46,6 +46,10 @@ type Scheduler struct {
 	// AttachTimeout bounds the wait for the scheduler to attach; zero
 	// means DefaultAttachTimeout, or DefaultAttachTimeoutTCG under TCG.
 	AttachTimeout time.Duration `json:"attach_timeout,omitempty" yaml:"attach_timeout,omitempty"`
+	// Checks are the scheduler's layer of thresholds, over
+	// SchedulerChecks of its name and under each scenario's own (see
+	// Checks.Resolve); zero fields inherit.
+	Checks Checks `json:"checks,omitzero" yaml:"checks,omitempty"`
 }
 
 // ParseScheduler turns a command-line value into a Scheduler: a value
@@ -65,9 +69,9 @@ func (s Scheduler) IsBuiltin() bool {
 	return s.Path == "" && (s.Name == "" || slices.Contains(BuiltinSchedulers, s.Name))
 }
 
-// String returns the scheduler's name as shown to users, with its
-// arguments.
-func (s Scheduler) String() string {
+// BaseName returns the scheduler's name without arguments: Name, the
+// base name of Path, or "fifo" for the zero value.
+func (s Scheduler) BaseName() string {
 	name := s.Name
 	if s.Path != "" {
 		name = filepath.Base(s.Path)
@@ -75,6 +79,13 @@ func (s Scheduler) String() string {
 	if name == "" {
 		name = SchedulerFIFO
 	}
+	return name
+}
+
+// String returns the scheduler's name as shown to users, with its
+// arguments.
+func (s Scheduler) String() string {
+	name := s.BaseName()
 	if len(s.Args) > 0 {
 		name += " " + strings.Join(s.Args, " ")
 	}
@@ -93,5 +104,5 @@ func (s Scheduler) Validate() error {
 	if s.AttachTimeout < 0 {
 		return invalid("attach_timeout", "%v is negative", s.AttachTimeout)
 	}
-	return nil
+	return within("checks", s.Checks.Validate())
 }

@@ -64,12 +64,16 @@
 // starts QEMU (package host), waits for the agent's Hello, sends one Job
 // per scenario (two with Compare: the scheduler, then the Compare
 // scheduler, "none" for EEVDF; all of it Repeat times), and collects
-// progress, scheduler events, kernel log lines, worker reports and the job
-// result. The checks (checks.go, thresholds per scenario in Checks) are
-// evaluated on the host, so raw reports are never lost. Result.Summary
-// holds every metric (Metrics: throughput and wake-up latency per cgroup,
-// ...) as median and spread over the repetitions; package vmtest/compare
-// compares two Results.
+// progress, scheduler events, kernel log lines, worker reports, sched_ext
+// telemetry (ScenarioResult.Telemetry) and the job result. The checks
+// (package vmtest/check; thresholds resolved per job from the defaults,
+// the scheduler's layer and the scenario's spec.Checks, recorded in
+// ScenarioResult.Checks) are evaluated on the host, so raw reports are
+// never lost. A scheduler that exits with an error brings the kernel's
+// debug dump (SchedEvent.Dump). Result.Summary holds every metric
+// (Metrics: throughput and wake-up latency per cgroup, ...) as median and
+// spread over the repetitions; package vmtest/compare compares two
+// Results.
 //
 // Every failure is attributed (Failure.Kind): the scheduler did not load
 // (with its output and the verifier's), the kernel ejected it (with the

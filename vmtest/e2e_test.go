@@ -169,6 +169,12 @@ func TestE2EFIFOAndEEVDFInParallel(t *testing.T) {
 			if len(s.Workers) == 0 || len(s.Progress) == 0 {
 				t.Errorf("%s/%s: %d reports, %d progress samples", name, s.Name, len(s.Workers), len(s.Progress))
 			}
+			if name == "fifo" {
+				// Debian's 7.3 has root/events.
+				wantTelemetry(t, &s, "scxvm_fifo", true)
+			} else {
+				wantTelemetry(t, &s, "", false)
+			}
 		}
 	}
 	if errs[0] == nil {
@@ -205,6 +211,43 @@ func TestE2EFIFO612(t *testing.T) {
 	if !strings.HasPrefix(res.Guest.KernelRelease, "6.12") {
 		t.Errorf("guest kernel %q, want 6.12", res.Guest.KernelRelease)
 	}
+	// 6.12 has the global files and root/ops, no root/events.
+	wantTelemetry(t, &res.Scenarios[0], "scxvm_fifo", false)
+}
+
+// wantTelemetry asserts that a scenario's result carries sched_ext
+// telemetry from the start, the end and the progress samples, naming ops
+// as the scheduler ("" for none), and the scheduler's event counters when
+// events is set.
+func wantTelemetry(t *testing.T, s *ScenarioResult, ops string, events bool) {
+	t.Helper()
+	tel := s.Telemetry
+	if tel == nil || tel.Start == nil || tel.End == nil || len(tel.Samples) == 0 {
+		t.Errorf("%s/%s: telemetry missing: %+v", s.Name, s.Scheduler, tel)
+		return
+	}
+	wantState := "enabled"
+	if ops == "" {
+		wantState = "disabled"
+	}
+	for _, r := range append([]spec.SchedTelemetry{*tel.Start, *tel.End}, tel.Samples...) {
+		if r.Values["state"] != wantState || r.Values["root/ops"] != ops {
+			t.Errorf("%s/%s: reading at %v: state %q, ops %q; want %q, %q", s.Name, s.Scheduler, r.At, r.Values["state"], r.Values["root/ops"], wantState, ops)
+		}
+		if _, ok := r.Counters["enable_seq"]; !ok {
+			t.Errorf("%s/%s: reading at %v has no enable_seq: %v", s.Name, s.Scheduler, r.At, r.Counters)
+		}
+	}
+	hasEvents := false
+	for k := range tel.End.Counters {
+		hasEvents = hasEvents || strings.HasPrefix(k, "root/events/SCX_EV_")
+	}
+	if hasEvents != (events && ops != "") {
+		t.Errorf("%s/%s: root/events counters present %v, want %v: %v", s.Name, s.Scheduler, hasEvents, events && ops != "", tel.End.Counters)
+	}
+	if tel.End.At <= tel.Start.At {
+		t.Errorf("%s/%s: end reading at %v not after the start's %v", s.Name, s.Scheduler, tel.End.At, tel.Start.At)
+	}
 }
 
 func TestE2EFaults(t *testing.T) {
@@ -214,8 +257,10 @@ func TestE2EFaults(t *testing.T) {
 		kind  FailureKind
 		subs  []string
 	}{
-		{"stall", spec.Scheduler{Name: spec.SchedulerStall}, FailEjected, []string{"runnable task stall"}},
-		{"error", spec.Scheduler{Name: spec.SchedulerError}, FailEjected, []string{"ejected"}},
+		// An error exit comes with the kernel's debug dump (the exit
+		// reason, a backtrace, the cpus' states), from the built-ins too.
+		{"stall", spec.Scheduler{Name: spec.SchedulerStall}, FailEjected, []string{"runnable task stall", "kernel debug dump", "CPU states"}},
+		{"error", spec.Scheduler{Name: spec.SchedulerError}, FailEjected, []string{"ejected", "kernel debug dump", "Backtrace:", "CPU states"}},
 		{"exits-at-once", spec.Scheduler{Path: "/bin/ls", Args: []string{"/no-such-file"}}, FailLoad, []string{"did not load", "no-such-file"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -224,6 +269,17 @@ func TestE2EFaults(t *testing.T) {
 			res, err := runE2E(t, cfg)
 			f := wantFailure(t, res, err, tc.kind, tc.subs...)
 			t.Logf("%s", f.Long())
+			if tc.kind == FailEjected {
+				var dump string
+				for _, ev := range res.Scenarios[0].SchedEvents {
+					if ev.Kind == string(protocol.SchedEjected) {
+						dump = ev.Dump
+					}
+				}
+				if !strings.Contains(dump, "triggered exit kind") {
+					t.Errorf("ejected event's dump lacks the kernel's exit line:\n%s", dump)
+				}
+			}
 		})
 	}
 }

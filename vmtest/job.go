@@ -75,6 +75,14 @@ func (js *jobState) schedBad() *SchedEvent {
 	return &js.sr.SchedEvents[js.badEvent]
 }
 
+// telemetry returns the scenario's telemetry, made on first use.
+func (js *jobState) telemetry() *SchedTelemetry {
+	if js.sr.Telemetry == nil {
+		js.sr.Telemetry = &SchedTelemetry{}
+	}
+	return js.sr.Telemetry
+}
+
 // addSchedEvent files ev with the job and reports whether it is the job's
 // first bad one.
 func (js *jobState) addSchedEvent(ev SchedEvent) (firstBad bool) {
@@ -99,6 +107,13 @@ func (s *session) runJob(ctx context.Context, sc spec.Scenario, baseline bool, r
 	if sched.Kind == protocol.SchedulerNone {
 		schedName = spec.SchedulerNone
 	}
+	// The thresholds are layered once, here: the defaults, the scheduler's
+	// layer, the scenario's own (spec.Checks.Resolve).
+	judged := s.cfg.jobScheduler(sc, baseline)
+	if sched.Kind == protocol.SchedulerNone {
+		judged = spec.Scheduler{Name: spec.SchedulerNone}
+	}
+	sc.Checks = sc.Checks.Resolve(judged)
 	sr = &ScenarioResult{Name: sc.Name, Scheduler: schedName, Baseline: baseline, Repeat: repeat, Duration: sc.RunTime(), Checks: sc.Checks}
 	js := &jobState{sr: sr, sc: sc, sent: time.Now(), index: -1, badEvent: -1}
 	if s.jobs == nil {
@@ -171,7 +186,7 @@ func (s *session) handle(js *jobState, id uint32, m protocol.Message) *Failure {
 	case *protocol.SchedEvent:
 		ev := SchedEvent{
 			Kind: string(m.Kind), At: m.At, Scheduler: m.Scheduler, Reason: m.Reason,
-			Message: strings.Join(m.KernelLines, "\n"), Log: m.Log,
+			Message: strings.Join(m.KernelLines, "\n"), Log: m.Log, Dump: m.Dump,
 		}
 		if m.Exit != nil {
 			if ev.Message != "" {
@@ -277,6 +292,9 @@ func (s *session) progress(js *jobState, m *protocol.Progress) {
 	}
 	js.prev, js.prevAt = m, m.At
 	js.sr.Progress = append(js.sr.Progress, sample)
+	if m.Telemetry != nil {
+		js.telemetry().Samples = append(js.telemetry().Samples, *m.Telemetry)
+	}
 	s.emit(Event{Kind: EventProgress, Scenario: js.sc.Name, Scheduler: js.sr.Scheduler, Sample: &sample})
 }
 
@@ -303,6 +321,8 @@ func (s *session) finishJob(js *jobState, lost *Failure) {
 		WorkerInfo:     js.workers,
 		EnableSeqStart: -1,
 		EnableSeqEnd:   -1,
+		Rates:          rateSamples(sr.Progress),
+		CPUNode:        s.cpuNode,
 	}
 	if ev := js.schedBad(); ev != nil {
 		in.SchedFailure = describeSchedEvent(*ev)
@@ -315,6 +335,13 @@ func (s *session) finishJob(js *jobState, lost *Failure) {
 				pr.ExpectExit = js.sc.Payloads[i].ExpectExit
 			}
 			sr.Payloads = append(sr.Payloads, pr)
+		}
+		if r.TelemetryStart != nil || r.TelemetryEnd != nil {
+			t := js.telemetry()
+			t.Start, t.End = r.TelemetryStart, r.TelemetryEnd
+			if t.Start != nil && t.End != nil {
+				t.Delta = t.Start.Delta(*t.End)
+			}
 		}
 		if r.EnableSeqStart != 0 || r.EnableSeqEnd != 0 {
 			in.EnableSeqStart, in.EnableSeqEnd = int64(r.EnableSeqStart), int64(r.EnableSeqEnd)
@@ -394,6 +421,13 @@ func (s *session) jobFailure(js *jobState, lost *Failure) *Failure {
 			f.Detail = append(f.Detail, "scheduler output:")
 			f.Detail = append(f.Detail, tailLines(splitLines(ev.Log), 40)...)
 		}
+		if ev.Dump != "" {
+			// The head holds the exit reason, its backtrace and the cpus'
+			// states; the whole dump is in the result's sched_events.
+			lines := splitLines(ev.Dump)
+			f.Detail = append(f.Detail, fmt.Sprintf("kernel debug dump (%d lines, the first %d):", len(lines), min(len(lines), dumpDetailLines)))
+			f.Detail = append(f.Detail, lines[:min(len(lines), dumpDetailLines)]...)
+		}
 		return f
 	}
 	if lost != nil {
@@ -428,6 +462,9 @@ func (s *session) jobFailure(js *jobState, lost *Failure) *Failure {
 	}
 	return nil
 }
+
+// dumpDetailLines bounds the debug dump lines in a failure's detail.
+const dumpDetailLines = 40
 
 func orName(a, b string) string {
 	if a != "" {
@@ -540,4 +577,23 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
+}
+
+// rateSamples turns the progress samples that carry rates into the
+// rate_dip check's input.
+func rateSamples(ps []ProgressSample) []check.RateSample {
+	var out []check.RateSample
+	for _, p := range ps {
+		if len(p.Rates) == 0 {
+			continue
+		}
+		rates := make(map[string]float64, len(p.Rates))
+		for cg, r := range p.Rates {
+			if cg != "?" { // a worker the agent had not named yet
+				rates[cg] = r
+			}
+		}
+		out = append(out, check.RateSample{At: p.Elapsed, Rates: rates})
+	}
+	return out
 }

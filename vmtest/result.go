@@ -52,6 +52,26 @@ type SchedEvent struct {
 	Message string `json:"message,omitempty"`
 	// Log is the loader's captured output (verifier output included).
 	Log string `json:"log,omitempty"`
+	// Dump is the kernel's sched_ext debug dump when the scheduler exited
+	// with an error (ejected, died, failed to load): the exit reason and
+	// backtrace, each cpu's state and the runnable tasks, as the kernel
+	// wrote them to its sched_ext_dump trace event, whichever loader
+	// started the scheduler (built-ins included).
+	Dump string `json:"dump,omitempty"`
+}
+
+// SchedTelemetry is what the kernel's sched_ext interface said during a
+// scenario (see spec.SchedTelemetry for the keys): a reading once the
+// scheduler was in place, one at the end of the run, one with every
+// progress sample, and the counters' growth from start to end.
+type SchedTelemetry struct {
+	Start *spec.SchedTelemetry `json:"start,omitempty"`
+	End   *spec.SchedTelemetry `json:"end,omitempty"`
+	// Samples are the progress samples' readings (sysfs only), in order.
+	Samples []spec.SchedTelemetry `json:"samples,omitempty"`
+	// Delta is End minus Start for each counter that changed: the
+	// scheduler's events during the scenario ("root/events/SCX_EV_...").
+	Delta map[string]int64 `json:"delta,omitempty"`
 }
 
 // ProgressSample is one periodic progress frame of a scenario.
@@ -139,6 +159,9 @@ type ScenarioResult struct {
 	KernelLog []string `json:"kernel_log,omitempty"`
 	// Payloads are the payload commands' results.
 	Payloads []PayloadResult `json:"payloads,omitempty"`
+	// Telemetry is the kernel's sched_ext telemetry during the scenario;
+	// nil when the kernel has none (or the agent sent none).
+	Telemetry *SchedTelemetry `json:"telemetry,omitempty"`
 	// StallWatch is what the guest-wide stall watch saw (tasks runnable
 	// without running, and its cost); nil when it did not report.
 	StallWatch *check.StallWatch `json:"stall_watch,omitempty"`

@@ -197,6 +197,8 @@ type session struct {
 	// collectNext makes the next job copy Config.Collect (the run's last
 	// job).
 	collectNext bool
+	// cpuNode maps guest cpus to NUMA nodes, from the agent's Hello.
+	cpuNode []int
 
 	// vmDone is closed when QEMU has exited; vmErr is Wait's error.
 	vmDone chan struct{}
@@ -311,6 +313,7 @@ func (s *session) run(ctx context.Context) (err error) {
 		return err
 	}
 	res.BootToHello = s.vm.Since()
+	s.cpuNode = hello.Topology.CPUNode
 	res.Guest = &GuestInfo{
 		KernelRelease: hello.KernelRelease,
 		Cmdline:       hello.KernelCmdline,

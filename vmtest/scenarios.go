@@ -68,7 +68,7 @@ func catalogue() []spec.Scenario {
 				{At: 2 * time.Second, Action: spec.StepSetCpuset, Cgroup: "grow", CPUs: "0-1"},
 			},
 			Description: "cpusets change mid-run (shrink to cpu 1 at 1 s, grow to 0-1 at 2 s): tasks follow, nobody stalls",
-			Checks:      spec.Checks{Skip: []string{spec.CheckFairness}},
+			Checks:      spec.Checks{Skip: []string{spec.CheckFairness, spec.CheckThroughputCV}},
 		},
 		{
 			Name:     "pingpong",
@@ -78,7 +78,7 @@ func catalogue() []spec.Scenario {
 				Workloads: []spec.WorkloadConfig{wl(2, spec.PipeIo), wl(2, spec.FutexPingPong)},
 			}},
 			Description: "wake-up heavy pairs: a pipe ping-pong pair and a futex ping-pong pair",
-			Checks:      spec.Checks{Skip: []string{spec.CheckFairness}},
+			Checks:      spec.Checks{Skip: []string{spec.CheckFairness, spec.CheckThroughputCV}},
 		},
 		{
 			Name:     "fanout",
@@ -91,7 +91,7 @@ func catalogue() []spec.Scenario {
 				}},
 			}},
 			Description: "one messenger wakes 3 receivers over a futex, again and again",
-			Checks:      spec.Checks{Skip: []string{spec.CheckFairness}},
+			Checks:      spec.Checks{Skip: []string{spec.CheckFairness, spec.CheckThroughputCV}},
 		},
 		{
 			Name:     "churn",
@@ -106,7 +106,7 @@ func catalogue() []spec.Scenario {
 				},
 			}},
 			Description: "tasks that keep changing: affinity, policy, nice, and fork/exit",
-			Checks:      spec.Checks{Skip: []string{spec.CheckFairness}},
+			Checks:      spec.Checks{Skip: []string{spec.CheckFairness, spec.CheckThroughputCV}},
 		},
 		{
 			Name:     "mixed",

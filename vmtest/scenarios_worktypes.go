@@ -15,7 +15,7 @@ import (
 // producers and consumers) whose cpu times differ by design, so most skip
 // the fairness check.
 func workTypeScenarios() []spec.Scenario {
-	noFairness := spec.Checks{Skip: []string{spec.CheckFairness}}
+	noFairness := spec.Checks{Skip: []string{spec.CheckFairness, spec.CheckThroughputCV}}
 	return []spec.Scenario{
 		{
 			Name:     "io",

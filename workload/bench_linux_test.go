@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -224,5 +225,78 @@ func BenchmarkSpin1024(b *testing.B) {
 	w := &worker{}
 	for b.Loop() {
 		w.spin(1024)
+	}
+}
+
+// roundTrips runs a 2-worker ping-pong kind on one cpu for d and returns
+// its round trips per second and worker 0's report.
+func roundTrips(b *testing.B, wt spec.WorkType, cpu int, d time.Duration, opts ...SpawnOption) (float64, spec.WorkerReport) {
+	b.Helper()
+	h, err := Spawn(spec.WorkloadConfig{NumWorkers: 2, WorkType: wt, Affinity: spec.Affinity{Kind: spec.AffinityFixed, CPUs: []int{cpu}}}, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h.Start()
+	time.Sleep(d)
+	reports := h.StopAndCollect()
+	h.Close()
+	r := reports[0]
+	if !r.Completed {
+		b.Fatalf("worker 0: %+v", r.Exit)
+	}
+	return float64(r.Iterations) / (float64(r.WallTimeNs) / 1e9), r
+}
+
+// benchLatencyCost measures what wake-up latency measurement costs a
+// ping-pong kind: it runs the kind with measurement (a clock read and a
+// stamp per hand-off, a sample per wake-up) and without, alternately
+// (200 ms each, on one cpu, so both see the same load), and reports both
+// rates and the median of the per-pair ratios measured/unmeasured (the
+// target is >= 0.95).
+func benchLatencyCost(b *testing.B, wt spec.WorkType) {
+	cpu := runtime.NumCPU() - 1
+	var ratios []float64
+	var with, without float64
+	n := 0
+	for b.Loop() {
+		on, r := roundTrips(b, wt, cpu, 200*time.Millisecond)
+		if r.ResumeLatencyCount == 0 {
+			b.Fatalf("measured run took no latency samples: %+v", r)
+		}
+		off, r := roundTrips(b, wt, cpu, 200*time.Millisecond, withoutLatency())
+		if r.ResumeLatencyCount != 0 {
+			b.Fatalf("unmeasured run took %d latency samples", r.ResumeLatencyCount)
+		}
+		with, without, n = with+on, without+off, n+1
+		if off > 0 {
+			ratios = append(ratios, on/off)
+		}
+	}
+	b.ReportMetric(with/float64(n), "measured-roundtrips/s")
+	b.ReportMetric(without/float64(n), "unmeasured-roundtrips/s")
+	if len(ratios) > 0 {
+		slices.Sort(ratios)
+		b.ReportMetric(ratios[len(ratios)/2], "x-unmeasured")
+	}
+}
+
+// BenchmarkPipeIoLatencyCost is PipeIo's round-trip rate with wake-up
+// latency measurement over its rate without.
+func BenchmarkPipeIoLatencyCost(b *testing.B) { benchLatencyCost(b, spec.WorkType{Kind: spec.PipeIo}) }
+
+// BenchmarkFutexPingPongLatencyCost is FutexPingPong's round-trip rate
+// with wake-up latency measurement over its rate without.
+func BenchmarkFutexPingPongLatencyCost(b *testing.B) {
+	benchLatencyCost(b, spec.WorkType{Kind: spec.FutexPingPong})
+}
+
+// BenchmarkLatencySample is what one wake-up costs the measurement: the
+// waker's clock read and stamp, the wakee's clock read, load and sample.
+func BenchmarkLatencySample(b *testing.B) {
+	m := newMeter(1, true)
+	var stamp int64
+	for b.Loop() {
+		atomic.StoreInt64(&stamp, nanotime())
+		m.latency(nanotime() - atomic.LoadInt64(&stamp))
 	}
 }

@@ -130,7 +130,8 @@ func (h *WorkloadHandle) spawn() error {
 	specs := make([]workerSpec, h.n)
 	for i := range specs {
 		specs[i] = workerSpec{Index: i, Parent: os.Getpid(), Config: h.cfg, CPUs: cpus[i],
-			PipeIn: -1, PipeOut: -1, Seed: seed + int64(i)*7919, ChurnCgroups: h.opts.churnCgroups}
+			PipeIn: -1, PipeOut: -1, Seed: seed + int64(i)*7919, ChurnCgroups: h.opts.churnCgroups,
+			NoLatency: h.opts.noLatency}
 	}
 	switch h.cfg.WorkType.Kind {
 	case spec.PipeIo, spec.CachePipe:

@@ -6,6 +6,13 @@ type SpawnOption func(*spawnOptions)
 type spawnOptions struct {
 	cgroupDir    string
 	churnCgroups []string
+	noLatency    bool
+}
+
+// withoutLatency turns off the wake-up latency stamps and samples of
+// waking kinds: the baseline of the benchmarks of what measuring costs.
+func withoutLatency() SpawnOption {
+	return func(o *spawnOptions) { o.noLatency = true }
 }
 
 // InCgroup starts process workers in the cgroup v2 directory dir rather

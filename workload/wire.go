@@ -30,6 +30,8 @@ type workerSpec struct {
 	// ChurnCgroups are the cgroup directories a CgroupChurn worker moves
 	// through (ChurnCgroups).
 	ChurnCgroups []string
+	// NoLatency turns off wake-up latency measurement (benchmarks).
+	NoLatency bool
 }
 
 var errWire = errors.New("decode worker message: truncated or malformed")
@@ -316,6 +318,7 @@ func appendSpec(b []byte, s *workerSpec) []byte {
 	e.int(int64(s.PipeOut))
 	e.int(s.Seed)
 	e.strs(s.ChurnCgroups)
+	e.bool(s.NoLatency)
 	return e.b
 }
 
@@ -330,6 +333,7 @@ func decodeSpec(b []byte) (workerSpec, error) {
 	s.PipeOut = int(d.int())
 	s.Seed = d.int()
 	s.ChurnCgroups = d.strs()
+	s.NoLatency = d.bool()
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errWire
 	}

@@ -447,7 +447,9 @@ func (w *worker) pipeExchange(burst int) bool {
 }
 
 func (w *worker) pipeSend() bool {
-	atomic.StoreInt64(w.shm.pipeStamp(w.group, 1-w.role), nanotime())
+	if !w.spec.NoLatency {
+		atomic.StoreInt64(w.shm.pipeStamp(w.group, 1-w.role), nanotime())
+	}
 	return w.sendByte()
 }
 
@@ -485,7 +487,9 @@ func (w *worker) pipeRecv() bool {
 	if !w.recvByte() || w.stopped() {
 		return false
 	}
-	w.m.latency(w.resume() - atomic.LoadInt64(w.shm.pipeStamp(w.group, w.role)))
+	if !w.spec.NoLatency {
+		w.m.latency(w.resume() - atomic.LoadInt64(w.shm.pipeStamp(w.group, w.role)))
+	}
 	return true
 }
 
@@ -520,7 +524,9 @@ func (w *worker) futexPingPong() bool {
 
 func (w *worker) futexHandOff() {
 	word := w.shm.groupWord(w.group)
-	atomic.StoreInt64(w.shm.groupStamp(w.group), nanotime())
+	if !w.spec.NoLatency {
+		atomic.StoreInt64(w.shm.groupStamp(w.group), nanotime())
+	}
 	atomic.StoreUint32(word, uint32(1-w.role))
 	w.futexWake(word, 1)
 }
@@ -541,7 +547,7 @@ func (w *worker) futexAwaitTurn() bool {
 		waited = true
 		w.futexWait(word, v, &w.waitTS)
 	}
-	if waited {
+	if waited && !w.spec.NoLatency {
 		w.m.latency(w.resume() - atomic.LoadInt64(w.shm.groupStamp(w.group)))
 	}
 	return true

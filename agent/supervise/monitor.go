@@ -170,8 +170,18 @@ func (s *Supervisor) requestStop() <-chan time.Time {
 	return time.After(s.cfg.StopGrace)
 }
 
-// decide turns what was watched into the terminal event.
+// decide turns what was watched into the terminal event, with the
+// kernel's debug dump when the scheduler went away against its will.
 func (s *Supervisor) decide(w *watch) Event {
+	e := s.decideKind(w)
+	if e.Kind == Ejected || e.Kind == Died {
+		s.takeDump(&e)
+	}
+	return e
+}
+
+// decideKind classifies what was watched.
+func (s *Supervisor) decideKind(w *watch) Event {
 	st, err := scxfs.Read(s.cfg.SchedExtDir)
 	if err != nil {
 		st = w.lastState

@@ -60,6 +60,9 @@ type Event struct {
 	EnableSeq uint64
 	// State is /sys/kernel/sched_ext/state when decided.
 	State string
+	// Dump is the kernel's debug dump of an error exit (Config.DumpTrace),
+	// for "ejected", "died" and "load_failed" events; empty when none.
+	Dump string
 }
 
 // LoadError is returned by Start when the scheduler did not attach. Event
@@ -133,6 +136,10 @@ type Config struct {
 	LoadBuiltin func(name string, opts builtin.Options) (Builtin, error)
 	// Logf receives diagnostic messages; default discards them.
 	Logf func(format string, args ...any)
+	// DumpTrace records the kernel's sched_ext debug dumps; nil records
+	// none. The supervisor clears it before a start and takes the dump
+	// into the event of an ejection, death or load failure.
+	DumpTrace *scxfs.DumpTrace
 }
 
 func (c Config) withDefaults() Config {
@@ -241,6 +248,9 @@ func (s *Supervisor) Start(ctx context.Context) error {
 		return s.loadFailed(fmt.Sprintf("another scheduler %q is already attached", base.Ops), base)
 	}
 	s.baseSeq = base.EnableSeq
+	if err := s.cfg.DumpTrace.Clear(); err != nil { // an earlier scheduler's dump is not ours
+		s.cfg.Logf("scheduler %s: %v", s.name(), err)
+	}
 	if spec.Builtin != "" {
 		err = s.startBuiltin()
 	} else {
@@ -380,6 +390,7 @@ func (s *Supervisor) waitAttach(ctx context.Context) error {
 func (s *Supervisor) loadFailed(reason string, st scxfs.Status) error {
 	e := Event{Kind: LoadFailed, Scheduler: s.name(), Reason: reason, EnableSeq: st.EnableSeq, State: st.State}
 	s.kernelEvidence(&e)
+	s.takeDump(&e)
 	s.fillExit(&e)
 	e.Log = s.log.String()
 	s.finish(e)
@@ -575,4 +586,13 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// takeDump moves the kernel's debug dump recorded since the start into e.
+func (s *Supervisor) takeDump(e *Event) {
+	dump, err := s.cfg.DumpTrace.Take()
+	if err != nil {
+		s.cfg.Logf("scheduler %s: %v", s.name(), err)
+	}
+	e.Dump = dump
 }

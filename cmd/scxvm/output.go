@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -170,6 +171,7 @@ func printSummary(w io.Writer, res *vmtest.Result) {
 	}
 	printPayloads(w, res)
 	printCollected(w, res)
+	printTelemetry(w, res)
 	printDegraded(w, res)
 	printRatios(w, res)
 	shown := map[*vmtest.Failure]bool{}
@@ -431,4 +433,33 @@ func bootSummary(k vmtest.KernelInfo) string {
 		return k.Boot + " boot"
 	}
 	return fmt.Sprintf("%s boot (%s)", k.Boot, k.BootReason)
+}
+
+// printTelemetry prints, per scenario, the scheduler sched_ext reported
+// at the end of the run and every sched_ext counter that changed over it
+// (the scheduler's events on kernels that have root/events).
+func printTelemetry(w io.Writer, res *vmtest.Result) {
+	header := false
+	for _, s := range res.Scenarios {
+		t := s.Telemetry
+		if t == nil || t.End == nil {
+			continue
+		}
+		if !header {
+			fmt.Fprintln(w, "\nsched_ext telemetry (counters that changed during the scenario):")
+			header = true
+		}
+		line := fmt.Sprintf("  %s/%s  state %s", s.Name, s.Scheduler, orDash(t.End.Values["state"]))
+		if ops := t.End.Values["root/ops"]; ops != "" {
+			line += ", ops " + ops
+		}
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(t.Delta)) {
+			parts = append(parts, fmt.Sprintf("%s %+d", strings.TrimPrefix(k, "root/events/"), t.Delta[k]))
+		}
+		if len(parts) == 0 {
+			parts = append(parts, "no counter changed")
+		}
+		fmt.Fprintf(w, "%s: %s\n", line, strings.Join(parts, ", "))
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -462,7 +463,24 @@ func scenariosCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%-*s  %4.1fs  %s\n", w, s.Name, s.Duration.Seconds(), s.Description)
 	}
 	fmt.Fprintf(stdout, "\n%q runs by default; `scxvm scenarios NAME` prints one as YAML.\n", vmtest.DefaultScenario)
+	printCheckDocs(stdout)
 	return nil
+}
+
+// printCheckDocs lists the checks' thresholds, their defaults and the
+// schedulers with a layer of their own (see spec.Checks.Resolve).
+func printCheckDocs(w io.Writer) {
+	fmt.Fprintln(w, "\nThresholds (a scenario's `checks:`; default -> scheduler -> scenario, a zero value inherits, `skip: [CHECK]` turns one off):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  CHECK\tKEY\tDEFAULT\tFAILS WHEN ABOVE/BELOW")
+	for _, d := range spec.CheckDocs() {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", d.Check, d.Field, d.Default, d.Doc)
+	}
+	tw.Flush()
+	for _, name := range spec.SchedulerCheckNames {
+		c := spec.SchedulerChecks(name)
+		fmt.Fprintf(w, "scheduler %s: skips %s\n", name, strings.Join(c.Skip, ", "))
+	}
 }
 
 func kernelCmd(args []string, stdout, stderr io.Writer) error {

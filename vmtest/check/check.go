@@ -78,6 +78,13 @@ type Input struct {
 	// nothing; WorkerInfo maps worker pids to cgroups and indexes.
 	StallWatch *StallWatch
 	WorkerInfo []protocol.WorkerInfo
+	// Rates are the progress samples' rates per cgroup, in time order
+	// (the rate_dip check); nil when there were none.
+	Rates []RateSample
+	// CPUNode maps each guest cpu to its NUMA node (the numa_locality
+	// check, evaluated only when it names more than one node); nil when
+	// unknown.
+	CPUNode []int
 	// Payloads are the scenario's payload commands and how they ended,
 	// for check payload_exit.
 	Payloads []Payload
@@ -193,6 +200,15 @@ func Evaluate(in Input) []Failure {
 	if !c.Skips(spec.CheckFairness) {
 		out = append(out, fairness(in.Workers, c.FairnessOrDefault())...)
 	}
+	if c.MaxThroughputCV > 0 && !c.Skips(spec.CheckThroughputCV) {
+		out = append(out, throughputCV(in.Workers, c.MaxThroughputCV)...)
+	}
+	if c.MinNUMALocalityPct > 0 && !c.Skips(spec.CheckNUMALocality) {
+		out = append(out, numaLocality(in.Workers, in.CPUNode, c.MinNUMALocalityPct)...)
+	}
+	if c.RateDipPct > 0 && c.RateDipFor > 0 && !c.Skips(spec.CheckRateDip) {
+		out = append(out, rateDips(in.Rates, c.RateDipPct, c.RateDipFor)...)
+	}
 	if !c.Skips(spec.CheckNoStalledTask) {
 		out = append(out, stalledTasks(in.StallWatch, c.MaxRunnableWaitOrDefault(), in.WorkerInfo)...)
 	}
@@ -214,25 +230,34 @@ func Evaluate(in Input) []Failure {
 	return out
 }
 
-// fairness compares the cpu time of the completed, non-messenger workers of
-// each workload set.
-func fairness(workers []Worker, limit float64) []Failure {
-	type key struct {
-		cgroup string
-		set    int
-	}
-	sets := map[key][]spec.WorkerReport{}
-	var order []key
+// setKey names one workload set.
+type setKey struct {
+	cgroup string
+	set    int
+}
+
+// workloadSets groups the completed, non-messenger workers by workload
+// set, in first-seen order.
+func workloadSets(workers []Worker) ([]setKey, map[setKey][]spec.WorkerReport) {
+	sets := map[setKey][]spec.WorkerReport{}
+	var order []setKey
 	for _, w := range workers {
 		if !w.Report.Completed || w.Report.IsMessenger {
 			continue
 		}
-		k := key{w.Cgroup, w.Set}
+		k := setKey{w.Cgroup, w.Set}
 		if _, ok := sets[k]; !ok {
 			order = append(order, k)
 		}
 		sets[k] = append(sets[k], w.Report)
 	}
+	return order, sets
+}
+
+// fairness compares the cpu time of the completed, non-messenger workers of
+// each workload set.
+func fairness(workers []Worker, limit float64) []Failure {
+	order, sets := workloadSets(workers)
 	var out []Failure
 	for _, k := range order {
 		rs := sets[k]

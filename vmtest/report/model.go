@@ -3,11 +3,13 @@ package report
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/scxvm/scxvm/ktext"
+	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
 	"github.com/scxvm/scxvm/vmtest/check"
 	"github.com/scxvm/scxvm/vmtest/report/internal/timeline"
@@ -270,4 +272,78 @@ func runSpan(rv *runView) (lo, hi time.Duration) {
 		lo, hi = min(lo, in.At), max(hi, in.At)
 	}
 	return lo, hi
+}
+
+// telemetryRow is one sched_ext file (or events line) at the scenario's
+// start and end.
+type telemetryRow struct {
+	Key, Start, End, Change string
+}
+
+// TelemetryRows lists the run's sched_ext readings, counters that
+// changed first; nil when the run has none.
+func (rv *runView) TelemetryRows() []telemetryRow {
+	t := rv.SR.Telemetry
+	if t == nil || (t.Start == nil && t.End == nil) {
+		return nil
+	}
+	var start, end spec.SchedTelemetry
+	if t.Start != nil {
+		start = *t.Start
+	}
+	if t.End != nil {
+		end = *t.End
+	}
+	keys := map[string]bool{}
+	for _, m := range []map[string]uint64{start.Counters, end.Counters} {
+		for k := range m {
+			keys[k] = true
+		}
+	}
+	var changed, same []telemetryRow
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		row := telemetryRow{Key: k}
+		v0, ok0 := start.Counters[k]
+		v1, ok1 := end.Counters[k]
+		if ok0 {
+			row.Start = fmt.Sprint(v0)
+		}
+		if ok1 {
+			row.End = fmt.Sprint(v1)
+		}
+		if d, ok := t.Delta[k]; ok {
+			row.Change = fmt.Sprintf("%+d", d)
+			changed = append(changed, row)
+			continue
+		}
+		same = append(same, row)
+	}
+	vals := map[string]bool{}
+	for _, m := range []map[string]string{start.Values, end.Values} {
+		for k := range m {
+			vals[k] = true
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(vals)) {
+		row := telemetryRow{Key: k, Start: start.Values[k], End: end.Values[k]}
+		if row.Start != row.End {
+			row.Change = "changed"
+		}
+		same = append(same, row)
+	}
+	return append(changed, same...)
+}
+
+// TelemetrySummary names the scheduler at the end of the run and how many
+// counters changed.
+func (rv *runView) TelemetrySummary() string {
+	t := rv.SR.Telemetry
+	if t == nil || t.End == nil {
+		return "no reading at the end"
+	}
+	s := "state " + cmp.Or(t.End.Values["state"], "?")
+	if ops := t.End.Values["root/ops"]; ops != "" {
+		s += ", ops " + ops
+	}
+	return fmt.Sprintf("%s, %d counters changed, %d samples", s, len(t.Delta), len(t.Samples))
 }
