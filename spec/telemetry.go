@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // SchedTelemetry is one reading of the kernel's sched_ext interface: every
@@ -22,7 +24,7 @@ type SchedTelemetry struct {
 	// At is the time since the job arrived in the guest.
 	At time.Duration `msgpack:"at" json:"at_ns"`
 	// Counters are the files (and lines) that hold one unsigned integer.
-	Counters map[string]uint64 `msgpack:"counters,omitempty" json:"counters,omitempty"`
+	Counters Counters `msgpack:"counters,omitempty" json:"counters,omitempty"`
 	// Values are the other files' contents, trimmed ("state": "enabled",
 	// "root/ops": "simple").
 	Values map[string]string `msgpack:"values,omitempty" json:"values,omitempty"`
@@ -39,4 +41,28 @@ func (t SchedTelemetry) Delta(end SchedTelemetry) map[string]int64 {
 		}
 	}
 	return out
+}
+
+// Counters are named unsigned counters. They encode to msgpack with their
+// keys in order (msgpack sorts the keys of only some map types itself), so
+// that equal readings give equal bytes on the wire.
+type Counters map[string]uint64
+
+// EncodeMsgpack implements msgpack.CustomEncoder.
+func (c Counters) EncodeMsgpack(enc *msgpack.Encoder) error {
+	if c == nil {
+		return enc.EncodeNil()
+	}
+	if err := enc.EncodeMapLen(len(c)); err != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(c)) {
+		if err := enc.EncodeString(k); err != nil {
+			return err
+		}
+		if err := enc.EncodeUint(c[k]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

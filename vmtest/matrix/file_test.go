@@ -69,7 +69,7 @@ duration: 1s
 		want       string // the whole error message
 	}{
 		{"unknown field", "kernels: [debian]\nschedulers:\n  - name: scx_qmap\n    arg: [-v]\n",
-			`m.yaml:4: schedulers[0]: unknown field "arg" in scheduler (allowed: name, path, args, attach_timeout); did you mean "args"?`},
+			`m.yaml:4: schedulers[0]: unknown field "arg" in scheduler (allowed: name, path, args, attach_timeout, checks); did you mean "args"?`},
 		{"unknown top-level field", "kernel: [debian]\n",
 			`m.yaml:1: unknown field "kernel" in matrix (allowed: kernels, schedulers, scenarios, topologies, duration); did you mean "kernels"?`},
 		{"duration without unit", "duration: 5\n", `m.yaml:1: duration: duration 5 needs a unit (such as "5ms" or "5s")`},
