@@ -17,9 +17,14 @@ import (
 // under TCG made every worker start 5-15 ms slower (measured in the same
 // guest: 33-48 ms per exec of scxvm-agent without, 38-60 ms with).
 // Kernels without THP ignore it.
+//
+// no_timer_check: the kernel's boot check that the IO-APIC timer ticks
+// counts ticks over a busy-wait; a TCG guest on a loaded host loses that
+// race and panicked ("IO-APIC + timer doesn't work!"), seen here with
+// load average above 10. Guests of a hypervisor need no such check.
 var BaseCmdline = []string{
 	"console=ttyS0", "panic=-1", "nokaslr", "mitigations=off",
-	"transparent_hugepage=madvise", "sysctl.kernel.sched_schedstats=1", "quiet",
+	"transparent_hugepage=madvise", "sysctl.kernel.sched_schedstats=1", "no_timer_check", "quiet",
 }
 
 // Plan holds the decisions Start makes before building the QEMU command

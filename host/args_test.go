@@ -41,7 +41,7 @@ func TestArgs(t *testing.T) {
 				"-m":       {"1024"},
 				"-kernel":  {"/k/bzImage"},
 				"-initrd":  {"/k/initrd.cpio"},
-				"-append":  {"console=ttyS0 panic=-1 nokaslr mitigations=off transparent_hugepage=madvise sysctl.kernel.sched_schedstats=1 quiet"},
+				"-append":  {"console=ttyS0 panic=-1 nokaslr mitigations=off transparent_hugepage=madvise sysctl.kernel.sched_schedstats=1 no_timer_check quiet"},
 				"-chardev": {"socket,id=con,fd=3", "socket,id=agent,fd=4"},
 				"-serial":  {"chardev:con"},
 				"-device":  {"virtio-serial-pci,id=vser", "virtserialport,bus=vser.0,chardev=agent,name=org.scxvm.0"},
@@ -90,7 +90,7 @@ func TestArgs(t *testing.T) {
 			want: map[string][]string{
 				"-device":  {"vhost-vsock-pci,guest-cid=42,vhostfd=4"},
 				"-chardev": {"socket,id=con,fd=3"},
-				"-append":  {"console=ttyS0 panic=-1 nokaslr mitigations=off transparent_hugepage=madvise sysctl.kernel.sched_schedstats=1 quiet scxvm.transport=vsock"},
+				"-append":  {"console=ttyS0 panic=-1 nokaslr mitigations=off transparent_hugepage=madvise sysctl.kernel.sched_schedstats=1 no_timer_check quiet scxvm.transport=vsock"},
 			},
 		},
 		{
@@ -98,7 +98,7 @@ func TestArgs(t *testing.T) {
 			plan: Plan{Accel: AccelTCG, Transport: protocol.TransportVsock, ConsoleFD: 3, GuestCID: 7, VsockPort: 5555},
 			want: map[string][]string{
 				"-device": {"vhost-vsock-pci,guest-cid=7"},
-				"-append": {"console=ttyS0 panic=-1 nokaslr mitigations=off transparent_hugepage=madvise sysctl.kernel.sched_schedstats=1 quiet scxvm.transport=vsock scxvm.vsock_port=5555"},
+				"-append": {"console=ttyS0 panic=-1 nokaslr mitigations=off transparent_hugepage=madvise sysctl.kernel.sched_schedstats=1 no_timer_check quiet scxvm.transport=vsock scxvm.vsock_port=5555"},
 			},
 		},
 		{
@@ -116,7 +116,7 @@ func TestArgs(t *testing.T) {
 					"virtio-serial-pci,id=vser", "virtserialport,bus=vser.0,chardev=agent,name=org.scxvm.0",
 					"virtio-9p-pci,fsdev=fsdev0,mount_tag=scxvm0", "virtio-9p-pci,fsdev=fsdev1,mount_tag=scxvm1",
 				},
-				"-append": {"console=ttyS0 panic=-1 nokaslr mitigations=off transparent_hugepage=madvise sysctl.kernel.sched_schedstats=1 quiet scxvm.share=scxvm0,ro,%2Fsrc scxvm.share=scxvm1,rw,%2Fout+dir"},
+				"-append": {"console=ttyS0 panic=-1 nokaslr mitigations=off transparent_hugepage=madvise sysctl.kernel.sched_schedstats=1 no_timer_check quiet scxvm.share=scxvm0,ro,%2Fsrc scxvm.share=scxvm1,rw,%2Fout+dir"},
 			},
 		},
 		{
@@ -129,7 +129,7 @@ func TestArgs(t *testing.T) {
 			name: "extra cmdline",
 			cfg:  func(c *Config) { c.Cmdline = []string{"loglevel=7", " ", "scxvm.debug=1"} },
 			plan: serial,
-			want: map[string][]string{"-append": {"console=ttyS0 panic=-1 nokaslr mitigations=off transparent_hugepage=madvise sysctl.kernel.sched_schedstats=1 quiet loglevel=7 scxvm.debug=1"}},
+			want: map[string][]string{"-append": {"console=ttyS0 panic=-1 nokaslr mitigations=off transparent_hugepage=madvise sysctl.kernel.sched_schedstats=1 no_timer_check quiet loglevel=7 scxvm.debug=1"}},
 		},
 	}
 	for _, tt := range tests {
