@@ -30,6 +30,7 @@ Usage:
   scxvm kernel list                       the cached kernels and where they came from
   scxvm kernel build [DIR]                configure and build a kernel tree for scxvm
   scxvm shell [flags]                     interactive shell in the guest (serial console)
+  scxvm selftest [flags] [-t FILTER]      build and run the kernel's sched_ext selftests, one test case each
   scxvm report [flags] RESULT.json        HTML report and Perfetto trace of a --json result
   scxvm bench [flags]                     benchmark table (what make bench prints)
   scxvm cache du|prune [flags]            the cache's size bound: usage, or free room
@@ -116,6 +117,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return kernelCmd(rest, stdout, stderr)
 	case "shell":
 		return shellCmd(ctx, rest, stdout, stderr)
+	case "selftest":
+		return selftestCmd(ctx, rest, stdout, stderr) // selftest.go
 	case "bench":
 		return benchCmd(ctx, rest, stdout, stderr) // bench.go
 	case "report":
@@ -126,7 +129,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, helpText)
 		return nil
 	default:
-		return usagef("unknown command %q (commands: run, scenarios, kernel check|fetch|list|build, shell, report, bench, cache, help)", cmd)
+		return usagef("unknown command %q (commands: run, scenarios, kernel check|fetch|list|build, shell, selftest, report, bench, cache, help)", cmd)
 	}
 }
 
