@@ -143,7 +143,7 @@ func Parse(output string) Report {
 		if cur == nil {
 			return
 		}
-		cur.Output = strings.Join(out, "\n")
+		cur.Output = strings.TrimRight(strings.Join(out, "\n"), "\n")
 		r.Tests = append(r.Tests, *cur)
 		cur, out, inOutput = nil, nil, false
 	}

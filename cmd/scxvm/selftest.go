@@ -102,7 +102,7 @@ func selftestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	sc := selftest.Config{
 		VM: cfg, Filter: filter, Tests: tests, TestTimeout: testTimeout,
-		Build: kernel.SelftestsOptions{Clang: clang, Progress: func(s string) { p.logf("%s", s) }},
+		Build: kernel.SelftestsOptions{Clang: clang, Progress: func(s string) { fmt.Fprintf(stderr, "scxvm: %s\n", s) }},
 	}
 	if buildOnly || list {
 		_, st, err := selftest.Runner(ctx, sc)
