@@ -39,6 +39,11 @@ func TestRunUsage(t *testing.T) {
 		{[]string{"kernel"}, exitUsage, "usage: scxvm kernel check"},
 		{[]string{"kernel", "check", "/nonexistent"}, exitInfra, ""},
 		{[]string{"shell", "extra"}, exitUsage, "takes no arguments"},
+		{[]string{"selftest", "-h"}, 0, "runner -t NAME"},
+		{[]string{"selftest", "minimal"}, exitUsage, "-t FILTER or --test NAME"},
+		{[]string{"selftest", "--scheduler", "scx_simple"}, exitUsage, "load their own schedulers"},
+		{[]string{"selftest", "-t", "a", "--test", "b"}, exitUsage, "give one of them"},
+		{[]string{"selftest", "--kernel", "/nonexistent/bzImage", "--build-only"}, exitInfra, ""},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out bytes.Buffer

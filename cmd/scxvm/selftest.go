@@ -96,8 +96,13 @@ func selftestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		cfg.Topology = spec.Topology{}
 	}
 	p := newPrinter(stdout, verbose)
+	cfg.Progress = func(e vmtest.Event) {
+		// The boot shows; the runner executions show as test results.
+		if verbose || e.Kind == vmtest.EventBuilt || e.Kind == vmtest.EventHello || e.Kind == vmtest.EventFetch {
+			p.event(e)
+		}
+	}
 	if verbose {
-		cfg.Progress = p.event
 		cfg.Logf = p.logf
 	}
 	sc := selftest.Config{

@@ -121,7 +121,9 @@ func e2eConfig(t *testing.T, kernelName string) Config {
 	return Config{
 		VM: vmtest.Config{
 			Kernel: kernelName, Agent: agent, ConsoleLog: filepath.Join(t.TempDir(), "console.log"),
-			Logf: func(format string, args ...any) { t.Logf("%6.2fs "+format, append([]any{time.Since(start).Seconds()}, args...)...) },
+			Logf: func(format string, args ...any) {
+				t.Logf("%6.2fs "+format, append([]any{time.Since(start).Seconds()}, args...)...)
+			},
 		},
 		NoBuild: true,
 		Progress: func(r TestResult) {
@@ -133,13 +135,13 @@ func e2eConfig(t *testing.T, kernelName string) Config {
 // A short subset of the selftests on both kernels: the runner built for
 // each kernel runs in its guest and each test comes back as its own
 // result with its description. minimal loads and unloads a scheduler;
-// ddsp_bogus_dsq_fail is one the kernel must eject (an error exit the
+// ddsp_vtimelocal_fail is one the kernel must eject (an error exit the
 // test expects), so the harness must not call the ejection a failure.
 func TestE2ESelftestsSubset(t *testing.T) {
 	for _, kn := range []string{kernel.Debian, kernel.Build612} {
 		t.Run(kn, func(t *testing.T) {
 			cfg := e2eConfig(t, kn)
-			cfg.Tests = []string{"minimal", "ddsp_bogus_dsq_fail"}
+			cfg.Tests = []string{"minimal", "ddsp_vtimelocal_fail"}
 			res, err := Run(t.Context(), cfg)
 			if err != nil {
 				if res != nil {
