@@ -96,6 +96,22 @@ type TestResult struct {
 	Duration time.Duration `json:"duration_ns"`
 }
 
+// RunResult is one execution of the runner (`runner -t Filter`).
+type RunResult struct {
+	Filter string   `json:"filter"`
+	Tests  []string `json:"tests"`
+	// Counts are the runner's final counts; nil when it printed none
+	// (killed, crashed, or not run).
+	Counts *kselftest.Counts `json:"counts,omitempty"`
+	// ExitCode is the runner's exit status; nil when it did not exit
+	// (Ended says how it ended then).
+	ExitCode *int   `json:"exit_code,omitempty"`
+	Ended    string `json:"ended,omitempty"`
+	// Truncated is set when the agent cut the middle of its output.
+	Truncated bool          `json:"truncated,omitempty"`
+	Duration  time.Duration `json:"duration_ns"`
+}
+
 // Result is a selftests run: each test's outcome, the runner's and the
 // guest's details.
 type Result struct {
@@ -112,6 +128,8 @@ type Result struct {
 	Passed  int `json:"passed"`
 	Skipped int `json:"skipped"`
 	Failed  int `json:"failed"`
+	// Runs are the runner executions, in order.
+	Runs []RunResult `json:"runs"`
 	// VM is the guest run (its scenarios are the runner executions).
 	VM *vmtest.Result `json:"vm,omitempty"`
 	// Wall is the whole run, build included.
@@ -280,6 +298,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if vres != nil {
 			sr = vres.Scenario(r.Filter)
 		}
+		res.Runs = append(res.Runs, runResult(r, sr))
 		for _, t := range judge(r, sr, selected) {
 			if _, dup := got[t.Name]; dup {
 				continue
@@ -413,6 +432,27 @@ func judge(r kselftest.Run, sr *vmtest.ScenarioResult, selected []string) []Test
 			}
 		}
 		out = append(out, t)
+	}
+	return out
+}
+
+// runResult describes one runner execution; sr is nil when it did not
+// happen.
+func runResult(r kselftest.Run, sr *vmtest.ScenarioResult) RunResult {
+	out := RunResult{Filter: r.Filter, Tests: r.Tests}
+	if sr == nil {
+		out.Ended = "not run"
+		return out
+	}
+	if len(sr.Payloads) == 0 {
+		out.Ended = runFailure(sr, nil)
+		return out
+	}
+	pl := &sr.Payloads[0]
+	rep := kselftest.Parse(pl.Output)
+	out.Counts, out.Truncated, out.ExitCode, out.Duration = rep.Counts, rep.Truncated, pl.ExitCode, pl.Duration
+	if pl.ExitCode == nil {
+		out.Ended = runFailure(sr, pl)
 	}
 	return out
 }

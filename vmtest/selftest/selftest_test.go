@@ -202,3 +202,18 @@ func TestE2ESelftestsAll(t *testing.T) {
 		})
 	}
 }
+
+func TestRunResult(t *testing.T) {
+	run := kselftest.Run{Filter: "a", Tests: []string{"a", "ab"}}
+	r := runResult(run, &vmtest.ScenarioResult{Payloads: []vmtest.PayloadResult{{ExitCode: ptr(1), Output: passOut, Duration: time.Second}}})
+	if r.Counts == nil || *r.Counts != (kselftest.Counts{Passed: 1, Failed: 1}) || r.ExitCode == nil || *r.ExitCode != 1 || r.Ended != "" || r.Duration != time.Second {
+		t.Errorf("finished run: %+v", r)
+	}
+	r = runResult(run, &vmtest.ScenarioResult{Payloads: []vmtest.PayloadResult{{TimedOut: true, Signal: 9, Duration: 3 * time.Second, Output: "===== START =====\nTEST: a\n"}}})
+	if r.Counts != nil || r.ExitCode != nil || !strings.Contains(r.Ended, "killed after 3s") {
+		t.Errorf("killed run: %+v", r)
+	}
+	if r := runResult(run, nil); r.Ended != "not run" {
+		t.Errorf("run that did not happen: %+v", r)
+	}
+}
