@@ -49,6 +49,41 @@ func TestParseCaptured(t *testing.T) {
 			want:   []brief{{1, "select_cpu_dfl", Pass, ""}, {2, "select_cpu_dfl_nodispatch", Pass, ""}},
 			counts: &Counts{Passed: 2},
 		},
+		{
+			// 7.3, runner -t dequeue: three tests, 16 KB of output of
+			// which the agent kept the first and last 8 KiB.
+			file:   "dequeue-7.3.out",
+			want:   []brief{{1, "dequeue", Pass, ""}, {2, "dequeue_iter", Pass, ""}, {3, "dequeue_remote", Pass, ""}},
+			counts: &Counts{Passed: 3},
+			trunc:  true,
+		},
+		{
+			// 7.3, runner -t reload_loop killed at its 5-minute timeout
+			// under TCG: the preamble and nothing after it.
+			file: "reload_loop-7.3.out",
+			want: []brief{{0, "reload_loop", Unfinished, ""}},
+		},
+		{
+			// 7.3 cyclic_kick_wait on 2 cpus: skipped without a word, and
+			// the summary lists it.
+			file:   "cyclic_kick_wait-2cpus-7.3.out",
+			want:   []brief{{1, "cyclic_kick_wait", Skip, ""}},
+			counts: &Counts{Skipped: 1},
+		},
+		{
+			// 7.3 hotplug: the scheduler's exit messages as the test's
+			// output.
+			file:   "hotplug-7.3.out",
+			want:   []brief{{1, "hotplug", Pass, ""}},
+			counts: &Counts{Passed: 1},
+		},
+		{
+			// 7.3 maybe_null: the verifier's rejection, which the test
+			// expects, in its output.
+			file:   "maybe_null-7.3.out",
+			want:   []brief{{1, "maybe_null", Pass, ""}},
+			counts: &Counts{Passed: 1},
+		},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			r := Parse(readTestdata(t, tc.file))
