@@ -64,6 +64,13 @@ func TestParseCaptured(t *testing.T) {
 			want: []brief{{0, "reload_loop", Unfinished, ""}},
 		},
 		{
+			// The 7.3 runner on the 6.12 kernel: a kfunc 6.12 lacks, the
+			// load fails and the test with it.
+			file:   "allowed_cpus-runner7.3-on-6.12.out",
+			want:   []brief{{1, "allowed_cpus", Fail, "Failed to load skel (allowed_cpus.c:19)"}},
+			counts: &Counts{Failed: 1},
+		},
+		{
 			// 7.3 cyclic_kick_wait on 2 cpus: skipped without a word, and
 			// the summary lists it.
 			file:   "cyclic_kick_wait-2cpus-7.3.out",
