@@ -174,35 +174,6 @@ func TestE2ESelftestsSubset(t *testing.T) {
 	}
 }
 
-// Every selftest on both kernels (`make test-selftests`, several minutes
-// under TCG): none may fail.
-func TestE2ESelftestsAll(t *testing.T) {
-	if os.Getenv("SCXVM_SELFTESTS") == "" {
-		t.Skip("SKIP: every sched_ext selftest on both kernels takes many minutes under TCG; it runs with SCXVM_SELFTESTS=1 (`make test-selftests`)")
-	}
-	kernels := []string{kernel.Debian, kernel.Build612}
-	if ks := os.Getenv("SCXVM_SELFTESTS_KERNELS"); ks != "" {
-		kernels = strings.Split(ks, ",")
-	}
-	for _, kn := range kernels {
-		t.Run(kn, func(t *testing.T) {
-			cfg := e2eConfig(t, kn)
-			res, err := Run(t.Context(), cfg)
-			if res != nil {
-				t.Logf("%s: %d passed, %d skipped, %d failed in %s", kn, res.Passed, res.Skipped, res.Failed, res.Wall.Round(time.Second))
-				for _, r := range res.Tests {
-					if r.Status == kselftest.Fail {
-						t.Errorf("%s failed: %s\n%s", r.Name, r.Reason, r.Output)
-					}
-				}
-			}
-			if err != nil {
-				t.Fatalf("Run: %v", err)
-			}
-		})
-	}
-}
-
 func TestRunResult(t *testing.T) {
 	run := kselftest.Run{Filter: "a", Tests: []string{"a", "ab"}}
 	r := runResult(run, &vmtest.ScenarioResult{Payloads: []vmtest.PayloadResult{{ExitCode: ptr(1), Output: passOut, Duration: time.Second}}})
