@@ -110,14 +110,16 @@ type Report struct {
 	Other []string `json:"other,omitempty"`
 }
 
-// Test returns the test named name, or nil.
+// Test returns the test named name (the last one with a result line
+// when the output has it more than once), or nil.
 func (r *Report) Test(name string) *Test {
+	var found *Test
 	for i := range r.Tests {
-		if r.Tests[i].Name == name {
-			return &r.Tests[i]
+		if t := &r.Tests[i]; t.Name == name && (found == nil || t.Num != 0) {
+			found = t
 		}
 	}
-	return nil
+	return found
 }
 
 var (
@@ -138,13 +140,15 @@ func Parse(output string) Report {
 		out []string
 		// inOutput is set between "OUTPUT:" and the result line.
 		inOutput, inSummary bool
+		// pendingStart is set after a START line, until the next line.
+		pendingStart bool
 	)
 	closeTest := func() {
 		if cur == nil {
 			return
 		}
 		cur.Output = strings.TrimRight(strings.Join(out, "\n"), "\n")
-		r.Tests = append(r.Tests, *cur)
+		r.add(*cur)
 		cur, out, inOutput = nil, nil, false
 	}
 	for _, line := range strings.Split(output, "\n") {
@@ -158,13 +162,31 @@ func Parse(output string) Report {
 		}
 		switch {
 		case line == startLine:
-			closeTest()
-			cur = &Test{Status: Unfinished}
-			inSummary = false
+			// Closed at the TEST line: it may repeat the open test's
+			// preamble.
+			pendingStart, inSummary = true, false
 			continue
 		case line == endLine:
 			closeTest()
+			pendingStart = false
 			continue
+		case pendingStart:
+			pendingStart = false
+			name, isTest := strings.CutPrefix(line, "TEST: ")
+			name = strings.TrimSpace(name)
+			if isTest && cur != nil && cur.Num == 0 && cur.Name == name {
+				// The same preamble again: runners before 6.15 do not
+				// flush it before a test forks, and every child that
+				// exits prints the copy it inherited.
+				inOutput = false
+				continue
+			}
+			closeTest()
+			cur = &Test{Status: Unfinished}
+			if isTest {
+				cur.Name = name
+				continue
+			}
 		}
 		if cur != nil {
 			if m := resultRE.FindStringSubmatch(line); m != nil && (cur.Name == "" || m[3] == cur.Name) {
@@ -230,6 +252,34 @@ func Parse(output string) Report {
 	}
 	closeTest()
 	return r
+}
+
+// add files a test's block. A test seen before is merged into its first
+// block: runners before 6.15 do not flush stdout before a test forks,
+// so every child that exits prints a copy of the runner's unflushed
+// output (earlier tests' blocks, the current preamble) again; the result
+// line comes from whichever copy has it, the outputs are joined.
+func (r *Report) add(t Test) {
+	for i := range r.Tests {
+		old := &r.Tests[i]
+		if old.Name != t.Name || t.Name == "" {
+			continue
+		}
+		if old.Num == 0 && t.Num != 0 {
+			old.Num, old.Status = t.Num, t.Status
+		}
+		if old.Description == "" {
+			old.Description = t.Description
+		}
+		if t.Output != "" && t.Output != old.Output {
+			if old.Output != "" {
+				old.Output += "\n"
+			}
+			old.Output += t.Output
+		}
+		return
+	}
+	r.Tests = append(r.Tests, t)
 }
 
 // ParseList reads the runner's list of tests: the output of `runner -l`

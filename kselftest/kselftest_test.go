@@ -50,6 +50,16 @@ func TestParseCaptured(t *testing.T) {
 			counts: &Counts{Passed: 2},
 		},
 		{
+			// 6.12, runner -t select_cpu_dfl: the runner does not flush
+			// its preamble before the test forks, so each of the test's
+			// children printed the unflushed output again (500 KB, cut to
+			// 16 KB by the agent); each test once, with its result.
+			file:   "select_cpu_dfl-6.12.out",
+			want:   []brief{{1, "select_cpu_dfl", Pass, ""}, {2, "select_cpu_dfl_nodispatch", Pass, ""}},
+			counts: &Counts{Passed: 2},
+			trunc:  true,
+		},
+		{
 			// 7.3, runner -t dequeue: three tests, 16 KB of output of
 			// which the agent kept the first and last 8 KiB.
 			file:   "dequeue-7.3.out",
@@ -164,6 +174,14 @@ func TestParse(t *testing.T) {
 			want:    []brief{{1, "a", Fail, "y"}, {2, "b", Pass, ""}},
 			outputs: []string{"x\n[... 1234 bytes elided ...]\ny", ""},
 			trunc:   true,
+		},
+		{
+			name: "copies of earlier blocks from forked children merge into one test each",
+			in: "===== START =====\nTEST: a\nOUTPUT:\nok 1 a # \n=====  END  =====\n===== START =====\nTEST: b\nOUTPUT:\n" +
+				"===== START =====\nTEST: a\nOUTPUT:\nok 1 a # \n=====  END  =====\n===== START =====\nTEST: b\nOUTPUT:\nERR: b.c:1\nbad\n" +
+				"===== START =====\nTEST: a\nOUTPUT:\nok 1 a # \n=====  END  =====\n===== START =====\nTEST: b\nOUTPUT:\nnot ok 2 b # \n=====  END  =====\n",
+			want:    []brief{{1, "a", Pass, ""}, {2, "b", Fail, "bad (b.c:1)"}},
+			outputs: []string{"", "ERR: b.c:1\nbad"},
 		},
 		{
 			name:  "usage error before any test",
