@@ -107,6 +107,9 @@ type Report struct {
 	Truncated bool `json:"truncated,omitempty"`
 	// Other holds lines outside any test's block that are not the
 	// runner's own (an error before the first test, a usage message).
+	// When the output has exactly one test they are its output instead:
+	// runners before 6.15 buffer the preamble, so a test's stderr lines
+	// come before it.
 	Other []string `json:"other,omitempty"`
 }
 
@@ -251,6 +254,14 @@ func Parse(output string) Report {
 		}
 	}
 	closeTest()
+	if len(r.Tests) == 1 && len(r.Other) > 0 {
+		// Runners before 6.15 print the preamble into stdout's buffer
+		// and the test's own messages (stderr) straight away, so these
+		// come first; with one test in the output they are its own.
+		t := &r.Tests[0]
+		t.Output = strings.TrimRight(strings.Join(r.Other, "\n")+"\n"+t.Output, "\n")
+		r.Other = nil
+	}
 	return r
 }
 

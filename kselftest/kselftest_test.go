@@ -81,6 +81,13 @@ func TestParseCaptured(t *testing.T) {
 			counts: &Counts{Failed: 1},
 		},
 		{
+			// 6.12 dsp_local_on failing: the runner buffers its preamble,
+			// so the test's ERR lines (stderr) come before it.
+			file:   "dsp_local_on-fail-6.12.out",
+			want:   []brief{{1, "dsp_local_on", Fail, "Expected skel->data->uei.kind == EXIT_KIND(SCX_EXIT_UNREG) (1026 == 64) (dsp_local_on.c:39)"}},
+			counts: &Counts{Failed: 1},
+		},
+		{
 			// 7.3 cyclic_kick_wait on 2 cpus: skipped without a word, and
 			// the summary lists it.
 			file:   "cyclic_kick_wait-2cpus-7.3.out",
