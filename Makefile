@@ -26,7 +26,7 @@ ARGS ?=
 REFRESH ?=
 FETCH_FLAGS := $(if $(REFRESH),--refresh)
 
-.PHONY: help deps build kernel kernel-build kernel-stock schedulers run test test-matrix bench lint clean
+.PHONY: help deps build kernel kernel-build kernel-stock schedulers selftests run test test-matrix test-selftests bench lint clean
 
 help:
 	@echo 'make run           boot the default kernel, scheduler and scenario'
@@ -37,7 +37,9 @@ help:
 	@echo 'make kernel-build  build (or seed) the 6.12 kernel from kernel/fragment.config'
 	@echo 'make kernel-stock  fetch Debian 12'"'"'s stock 6.12 kernel (no sched_ext; for tests)'
 	@echo 'make schedulers    build tools/sched_ext example schedulers for both kernels'
+	@echo 'make selftests     build the sched_ext selftests runner for both kernels'
 	@echo 'make test-matrix   every example scheduler on both kernels, steady and pingpong: table + matrix.json'
+	@echo 'make test-selftests every sched_ext selftest of both kernels in their guests'
 	@echo 'make bench         run the Go benchmarks, then scxvm bench (table + bin/bench.json)'
 	@echo 'make lint          gofmt, go vet, staticcheck'
 	@echo 'make clean         remove bin/ (the cache stays; rm -rf $$SCXVM_CACHE_DIR drops it)'
@@ -68,6 +70,13 @@ schedulers: kernel kernel-build
 	@kernel/deps schedulers
 	@kernel/build-schedulers
 
+# selftests: the kernel's tools/testing/selftests/sched_ext runner, built
+# from each kernel's source tree (unpacked by `make schedulers`) against its
+# vmlinux BTF, cached under $(SCXVM_CACHE_DIR)/selftests/.
+selftests: build kernel kernel-build schedulers
+	@bin/scxvm selftest --build-only --kernel debian >/dev/null
+	@bin/scxvm selftest --build-only --kernel 6.12 >/dev/null
+
 run: build kernel
 	@kernel/deps run
 	@if [[ ! -x bin/scxvm ]]; then \
@@ -83,7 +92,7 @@ SCXVM_MATRIX ?= 1
 # ones with their reason, and "N passed, N failed, N skipped". Under CI
 # ($CI set, as .ci/run does) a skip for anything but hardware these
 # machines lack (KVM, vhost-vsock) fails the run.
-test: deps kernel kernel-build kernel-stock schedulers
+test: deps kernel kernel-build kernel-stock schedulers selftests
 	@$(GO) vet ./...
 	@$(GO) build -o bin/testsummary ./internal/cmd/testsummary
 	@SCXVM_MATRIX=$(SCXVM_MATRIX) bin/testsummary -- $(GO) test -json -race -timeout $(TEST_TIMEOUT) ./...
@@ -95,6 +104,15 @@ MATRIX_JSON ?= bin/matrix.json
 test-matrix: deps kernel kernel-build schedulers
 	@mkdir -p $(dir $(MATRIX_JSON))
 	@SCXVM_MATRIX=1 SCXVM_MATRIX_JSON=$(abspath $(MATRIX_JSON)) $(GO) test -count=1 -v -timeout $(TEST_TIMEOUT) -run '^TestMatrix$$' ./vmtest/matrix/
+
+# test-selftests: every sched_ext selftest of both kernels, each as its own
+# test case, in one boot per kernel (4 cpus; 15 min and more under TCG):
+# a table per kernel, the results in bin/selftests-KERNEL.json, exit 1 when
+# a test of either kernel failed.
+test-selftests: deps kernel kernel-build schedulers selftests
+	@rc=0; for k in debian 6.12; do \
+		bin/scxvm selftest --kernel $$k --json bin/selftests-$$k.json || rc=1; \
+	done; exit $$rc
 
 # bench: the Go benchmarks, then `scxvm bench`: one table of the in-guest
 # measurements with their targets, also written to bin/bench.json.

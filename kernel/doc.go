@@ -48,6 +48,7 @@
 //	kernels/stock-<pkgversion>/{vmlinuz,config,release,package,origin}
 //	kernels/{debian,6.12,stock-6.12} -> the directories above
 //	schedulers/<kernel dir name>/{scx_*,build.log,status}
+//	selftests/<kernel dir name>/{runner,build.log,status}   BuildSelftests
 //	src/linux-source-<version>/   unpacked source trees
 //	apt/<suite>/                  private apt roots (source packages)
 //	debian/index/                 verified Packages indices (kernel/fetch)

@@ -62,6 +62,11 @@ func TestRunUsage(t *testing.T) {
 		{[]string{"exec", "--collect", "/results", "--", "/bin/true"}, exitUsage, "want GUEST_DIR=HOST_DIR"},
 		{[]string{"exec", "--collect", "results=out", "--", "/bin/true"}, exitUsage, "must be an absolute path"},
 		{[]string{"exec", "--", "no-such-command-on-this-host"}, exitUsage, `command "no-such-command-on-this-host" is not on the host's $PATH`},
+		{[]string{"selftest", "-h"}, 0, "runner -t NAME"},
+		{[]string{"selftest", "minimal"}, exitUsage, "-t FILTER or --test NAME"},
+		{[]string{"selftest", "--scheduler", "scx_simple"}, exitUsage, "load their own schedulers"},
+		{[]string{"selftest", "-t", "a", "--test", "b"}, exitUsage, "give one of them"},
+		{[]string{"selftest", "--kernel", "/nonexistent/bzImage", "--build-only"}, exitInfra, ""},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out bytes.Buffer

@@ -33,6 +33,7 @@ Usage:
   scxvm kernel list                       the cached kernels and where they came from
   scxvm kernel build [DIR]                configure and build a kernel tree for scxvm
   scxvm shell [flags]                     interactive shell in the guest, under the scheduler
+  scxvm selftest [flags] [-t FILTER]      build and run the kernel's sched_ext selftests, one test case each
   scxvm matrix [flags] [MATRIX.yaml]      kernels x schedulers x scenarios x topologies, sharded for CI
   scxvm report [flags] RESULT.json        HTML report and Perfetto trace of a --json result
   scxvm report merge [flags] SHARD.json...  merge the shards of a matrix run
@@ -127,6 +128,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return kernelCmd(rest, stdout, stderr)
 	case "shell":
 		return shellCmd(ctx, rest, stdout, stderr)
+	case "selftest":
+		return selftestCmd(ctx, rest, stdout, stderr) // selftest.go
 	case "bench":
 		return benchCmd(ctx, rest, stdout, stderr) // bench.go
 	case "matrix":
@@ -144,7 +147,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, helpText)
 		return nil
 	default:
-		return usagef("unknown command %q (commands: run, exec, scenarios, kernel check|fetch|list|build, shell, matrix, report [merge], compare, bench, cache, help)", cmd)
+		return usagef("unknown command %q (commands: run, exec, scenarios, kernel check|fetch|list|build, shell, selftest, matrix, report [merge], compare, bench, cache, help)", cmd)
 	}
 }
 
