@@ -21,8 +21,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -211,7 +213,7 @@ func List(ctx context.Context, runner string) ([]string, error) {
 // (kind checks_failed, or the guest's own failure when it was lost) when
 // any failed, and the build's or vmtest.Run's error when nothing could be
 // judged; the Result holds what was run in every case but the last.
-func Run(ctx context.Context, cfg Config) (*Result, error) {
+func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	start := time.Now()
 	k, st, err := Runner(ctx, cfg)
 	if err != nil {
@@ -255,11 +257,31 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if timeout <= 0 {
 		timeout = DefaultTestTimeout
 	}
+	if vm.OutputPrefix == "" {
+		// The runner's whole output, not the head and tail a result
+		// keeps, is what the tests are judged on.
+		dir, err := os.MkdirTemp("", "scxvm-selftest-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		vm.OutputPrefix = dir + string(filepath.Separator)
+		defer func() {
+			// The files go with the directory: the result must not name them.
+			if res != nil && res.VM != nil {
+				for i := range res.VM.Scenarios {
+					for j := range res.VM.Scenarios[i].Payloads {
+						res.VM.Scenarios[i].Payloads[j].OutputFile = ""
+					}
+				}
+			}
+		}()
+	}
 	vm.Scenarios = nil
 	for _, r := range runs {
 		vm.Scenarios = append(vm.Scenarios, Scenario(r, timeout))
 	}
-	res := &Result{Kernel: k.Name, Release: k.Release, Runner: st.Runner, Source: st.Source}
+	res = &Result{Kernel: k.Name, Release: k.Release, Runner: st.Runner, Source: st.Source}
 	if st.Built {
 		res.Build = st.Took
 	}
@@ -394,7 +416,7 @@ func judge(r kselftest.Run, sr *vmtest.ScenarioResult, selected []string) []Test
 	if sr != nil {
 		if len(sr.Payloads) > 0 {
 			pl = &sr.Payloads[0]
-			rep = kselftest.Parse(pl.Output)
+			rep = kselftest.Parse(payloadOutput(pl))
 		}
 		runFault = runFailure(sr, pl)
 	}
@@ -440,6 +462,27 @@ func judge(r kselftest.Run, sr *vmtest.ScenarioResult, selected []string) []Test
 	return out
 }
 
+// maxOutput bounds the runner output read back from its file.
+const maxOutput = 64 << 20
+
+// payloadOutput is the runner's whole output when it was saved to a file
+// (Config.OutputPrefix), else the head and tail the result holds.
+func payloadOutput(pl *vmtest.PayloadResult) string {
+	if pl.OutputFile == "" || pl.OutputMissing != 0 {
+		return pl.Output
+	}
+	f, err := os.Open(pl.OutputFile)
+	if err != nil {
+		return pl.Output
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxOutput))
+	if err != nil || int64(len(data)) < pl.OutputBytes && len(data) < maxOutput {
+		return pl.Output
+	}
+	return string(data)
+}
+
 // runResult describes one runner execution; sr is nil when it did not
 // happen.
 func runResult(r kselftest.Run, sr *vmtest.ScenarioResult) RunResult {
@@ -453,7 +496,7 @@ func runResult(r kselftest.Run, sr *vmtest.ScenarioResult) RunResult {
 		return out
 	}
 	pl := &sr.Payloads[0]
-	rep := kselftest.Parse(pl.Output)
+	rep := kselftest.Parse(payloadOutput(pl))
 	out.Counts, out.Truncated, out.ExitCode, out.Duration = rep.Counts, rep.Truncated, pl.ExitCode, pl.Duration
 	if pl.ExitCode == nil {
 		out.Ended = runFailure(sr, pl)

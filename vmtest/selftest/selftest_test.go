@@ -162,6 +162,20 @@ func TestE2ESelftestsSubset(t *testing.T) {
 			if res.VM == nil || len(res.VM.Scenarios) != 2 || res.VM.Guest == nil || res.VM.Guest.CPUs != DefaultCPUs {
 				t.Errorf("want one scenario per test on %d cpus, got %+v", DefaultCPUs, res.VM)
 			}
+			for _, r := range res.Runs {
+				if r.Truncated {
+					t.Errorf("run %s: judged on cut output, want the whole output saved on the host", r.Filter)
+				}
+			}
+			if res.VM != nil {
+				for _, sc := range res.VM.Scenarios {
+					for _, p := range sc.Payloads {
+						if p.OutputBytes == 0 || p.OutputMissing != 0 {
+							t.Errorf("%s: payload output not streamed whole: %+v", sc.Name, p)
+						}
+					}
+				}
+			}
 			b, err := json.Marshal(res)
 			if err != nil {
 				t.Fatal(err)
