@@ -45,6 +45,10 @@ const (
 	TypeError
 	TypeBye
 	TypeRunnableWaits
+	TypePark
+	TypeParked
+	TypePutFile
+	TypeResume
 	numTypes // one past the last type
 )
 
@@ -60,6 +64,11 @@ var typeNames = [...]string{
 	TypeBye:        "bye",
 
 	TypeRunnableWaits: "runnable_waits",
+
+	TypePark:    "park",
+	TypeParked:  "parked",
+	TypePutFile: "put_file",
+	TypeResume:  "resume",
 }
 
 // String returns the type's snake_case name, or "type(N)" when unknown.
@@ -74,8 +83,9 @@ func (t Type) String() string {
 func (t Type) Valid() bool { return t > 0 && t < numTypes }
 
 // Message is implemented by the pointer types *Hello, *Job, *Progress,
-// *SchedEvent, *KernelLog, *Reports, *JobResult, *Error, *Bye and
-// *RunnableWaits.
+// *SchedEvent, *KernelLog, *Reports, *JobResult, *Error, *Bye,
+// *RunnableWaits, and the warm start's *Park, *Parked, *PutFile and
+// *Resume.
 type Message interface {
 	// MessageType returns the type written in the frame header.
 	MessageType() Type
@@ -104,6 +114,14 @@ func NewMessage(t Type) (Message, error) {
 		return new(Bye), nil
 	case TypeRunnableWaits:
 		return new(RunnableWaits), nil
+	case TypePark:
+		return new(Park), nil
+	case TypeParked:
+		return new(Parked), nil
+	case TypePutFile:
+		return new(PutFile), nil
+	case TypeResume:
+		return new(Resume), nil
 	}
 	return nil, fmt.Errorf("%w %d", ErrUnknownType, uint16(t))
 }

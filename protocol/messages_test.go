@@ -119,6 +119,12 @@ func sampleMessages() []Message {
 			Stats: WatchStats{Interval: 100 * time.Millisecond, Samples: 42, Watched: 4200 * time.Millisecond,
 				CPUTime: 80 * time.Millisecond, MaxTasks: 97, MaxSample: 9 * time.Millisecond, RealTime: true, Error: "read /proc: gone"},
 		},
+		&Park{Reason: "snapshot"},
+		&Parked{At: 1200 * time.Millisecond},
+		&PutFile{Path: "/sched/scx_simple", Mode: 0o755, Size: 5, Offset: 0, Data: []byte("\x7fELF\x02"), Last: true,
+			SHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+		&PutFile{Path: "/lib/x86_64-linux-gnu/libc.so", Link: "libc.so.6", Mode: 0o777},
+		&Resume{WallClock: time.Unix(1_790_000_100, 42), Entropy: []byte{1, 2, 3, 4}, Files: 2, Restored: true},
 	}
 }
 
@@ -203,7 +209,8 @@ func TestTypeString(t *testing.T) {
 		{TypeBye, "bye"},
 		{0, "type(0)"},
 		{TypeRunnableWaits, "runnable_waits"},
-		{numTypes, "type(11)"},
+		{TypeResume, "resume"},
+		{numTypes, "type(15)"},
 		{0xffff, "type(65535)"},
 	}
 	for _, tt := range tests {
