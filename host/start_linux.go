@@ -131,6 +131,10 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 	if _, err := KernelCmdline(cfg, vm.plan); err != nil {
 		return nil, fmt.Errorf("start vm: %w", err)
 	}
+	vm.start = StartInfo{Mode: StartCold}
+	if cfg.State != StateOff {
+		closers = append(closers, vm.planState(cfg, inherit)...)
+	}
 	args := Args(cfg, vm.plan)
 	cmd := exec.Command(qemu, args...)
 	cmd.ExtraFiles = extra
@@ -139,6 +143,9 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 	cmd.WaitDelay = time.Second
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cfg.logf("host: %s %q", qemu, args)
+	if vm.start.Mode == StartWarm {
+		cfg.logf("host: restoring %s", vm.start.State)
+	}
 
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start vm: %w", err)

@@ -23,6 +23,9 @@ type VM struct {
 	cfg             Config
 	plan            Plan
 	boot            BootInfo
+	start           StartInfo
+	qmp             *qmp        // the QMP monitor (Config.State), or nil
+	stateFile       os.FileInfo // the state restored from (warm)
 	accelReason     string
 	transportReason string
 	started         time.Time

@@ -49,7 +49,9 @@ type vmConfig struct {
 	CacheDir    string
 	CacheMax    int64
 	Interactive bool
-	Stdin       io.Reader
-	Stdout      io.Writer
-	Logf        func(format string, args ...any)
+	// State is host.Config.State (warm starts).
+	State  string
+	Stdin  io.Reader
+	Stdout io.Writer
+	Logf   func(format string, args ...any)
 }

@@ -94,6 +94,7 @@ func startVM(ctx context.Context, c vmConfig) (vmHandle, error) {
 		CacheDir:    c.CacheDir,
 		CacheMax:    c.CacheMax,
 		Interactive: c.Interactive,
+		State:       c.State,
 		Stdin:       c.Stdin,
 		Stdout:      c.Stdout,
 		Logf:        c.Logf,

@@ -252,6 +252,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		scenarios listFlag
 		compare   string
 		restart   bool
+		cold      bool
 		jsonOut   string
 		out       outputFlags
 		verbose   bool
@@ -260,6 +261,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Var(&scenarios, "scenario", "scenario `NAME` or YAML/JSON FILE (repeatable; also positional)")
 	fs.StringVar(&compare, "compare", "", `"none": rerun each scenario under EEVDF in the same boot and print ratios`)
 	fs.BoolVar(&restart, "restart-scheduler", false, "restart the scheduler before every scenario")
+	fs.BoolVar(&cold, "cold", false, "boot cold: neither restore the machine's snapshot nor save one (default: warm start from the cache's snapshot, saved by the first run)")
 	fs.StringVar(&jsonOut, "json", "", "write the full result as JSON to `FILE`")
 	fs.StringVar(&out.html, "html", "", "write a self-contained HTML report with charts to `FILE`")
 	fs.StringVar(&out.trace, "trace", "", "write the timeline as Chrome trace-event JSON (Perfetto UI, chrome://tracing) to `FILE`")
@@ -288,6 +290,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cfg.Compare = compare
 	cfg.RestartScheduler = restart
+	cfg.Cold = cold
 	if len(scenarios) > 0 {
 		ss, err := vmtest.ResolveScenarios(scenarios)
 		if err != nil {
