@@ -384,6 +384,7 @@ func (s *session) loop(ctx context.Context, msgs <-chan protocol.Message, recvEr
 	idle := time.NewTimer(s.cfg.IdleTimeout)
 	defer idle.Stop()
 	defer s.unpark()
+	defer s.warm.drop()
 	for {
 		var m protocol.Message
 		if b, ok := s.next(); ok {

@@ -37,6 +37,15 @@ type warmState struct {
 	err   error // first failure, reported at Resume
 }
 
+// drop removes a file that did not arrive whole.
+func (w *warmState) drop() {
+	if w.cur != nil {
+		w.cur.tmp.Close()
+		os.Remove(w.cur.tmp.Name())
+		w.cur = nil
+	}
+}
+
 // park answers Park: it waits for sends in flight, sends Parked and keeps
 // every other send waiting until unpark.
 func (s *session) park(m *protocol.Park) {
@@ -71,11 +80,7 @@ func (s *session) putFile(m *protocol.PutFile) {
 	}
 	if err := w.put(m); err != nil {
 		w.err = fmt.Errorf("put %s: %w", m.Path, err)
-		if w.cur != nil {
-			w.cur.tmp.Close()
-			os.Remove(w.cur.tmp.Name())
-			w.cur = nil
-		}
+		w.drop()
 	}
 }
 
@@ -148,9 +153,10 @@ func (s *session) resume(m *protocol.Resume) error {
 	defer s.unpark()
 	w := &s.warm
 	err := w.err
-	if err == nil && w.cur != nil {
+	if w.cur != nil && err == nil {
 		err = fmt.Errorf("put %s: the last chunk did not come", w.cur.path)
 	}
+	w.drop()
 	if err == nil && w.files != m.Files {
 		err = fmt.Errorf("%d files arrived, the host sent %d", w.files, m.Files)
 	}
