@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/scxvm/scxvm/agent/scxfs"
 	"github.com/scxvm/scxvm/protocol"
 )
 
@@ -32,6 +33,7 @@ type put struct {
 
 // warmState is the session's warm start state.
 type warmState struct {
+	hello *protocol.Hello // gathered at Park
 	cur   *put
 	files int   // files completed
 	err   error // first failure, reported at Resume
@@ -49,6 +51,9 @@ func (w *warmState) drop() {
 // park answers Park: it waits for sends in flight, sends Parked and keeps
 // every other send waiting until unpark.
 func (s *session) park(m *protocol.Park) {
+	// The Hello's facts do not change in a snapshot: gather them now, not
+	// after the restore, when TCG translates every code path afresh.
+	s.warm.hello = startHello(s.cfg)()
 	s.gate.Lock()
 	s.parked = true
 	s.cfg.Logf("parked for %s", orWord(m.Reason, "a snapshot"))
@@ -160,6 +165,7 @@ func (s *session) resume(m *protocol.Resume) error {
 	if err == nil && w.files != m.Files {
 		err = fmt.Errorf("%d files arrived, the host sent %d", w.files, m.Files)
 	}
+	hello := w.hello
 	*w = warmState{}
 	if !m.WallClock.IsZero() && !s.cfg.NoClock {
 		ts := unix.NsecToTimespec(m.WallClock.UnixNano())
@@ -180,7 +186,16 @@ func (s *session) resume(m *protocol.Resume) error {
 	if m.Restored {
 		s.cfg.Logf("resumed from a snapshot")
 	}
-	return sendHello(s.conn, s.cfg, nil)
+	if hello == nil {
+		return sendHello(s.conn, s.cfg, nil)
+	}
+	if st, err := scxfs.Read(s.cfg.SchedExtDir); err == nil {
+		hello.SchedExt = protocol.SchedExtInfo{Available: true, State: st.State, EnableSeq: st.EnableSeq, Ops: st.Ops}
+	}
+	if err := s.conn.Send(hello); err != nil {
+		return fmt.Errorf("send hello: %w", err)
+	}
+	return nil
 }
 
 // Linux random ioctls (include/uapi/linux/random.h).
