@@ -56,7 +56,7 @@ func prepareKernel(ctx context.Context, cfg *Config, start time.Time) (*guest, e
 		}
 		return nil, &InfraError{Op: "find kernel", Err: err}
 	}
-	info, err := kernel.Inspect(k.Image)
+	info, err := kernel.InspectCached(g.cacheDir, k.Image)
 	if err != nil {
 		return nil, &InfraError{Op: "inspect kernel", Err: err}
 	}
