@@ -48,9 +48,28 @@ type Cell struct {
 	Scheduler spec.Scheduler `json:"scheduler"`
 	// Scenario names a built-in scenario or a key of Config.Scenarios.
 	Scenario string `json:"scenario"`
+	// Cold runs the cell in a cold boot (vmtest.Config.Cold); by default
+	// a boot starts warm from the snapshot of its kernel's machine (the
+	// first boot of a machine boots cold and saves it). Cold and warm
+	// cells of a kernel run in separate boots.
+	Cold bool `json:"cold,omitempty"`
 }
 
-func (c Cell) String() string { return c.Kernel + "/" + c.Scheduler.String() + "/" + c.Scenario }
+func (c Cell) String() string {
+	s := c.Kernel + "/" + c.Scheduler.String() + "/" + c.Scenario
+	if c.Cold {
+		s += "/cold"
+	}
+	return s
+}
+
+// group is the boot a cell belongs in: its kernel and mode.
+func (c Cell) group() string {
+	if c.Cold {
+		return c.Kernel + " (cold)"
+	}
+	return c.Kernel
+}
 
 // AllCells returns a cell for every example scheduler built for each
 // kernel (`make schedulers`, kernel.Schedulers) and every scenario, the
@@ -122,12 +141,16 @@ type CellResult struct {
 
 // Boot is one guest boot of a matrix run.
 type Boot struct {
-	Kernel        string        `json:"kernel"`
-	KernelRelease string        `json:"kernel_release,omitempty"`
-	Cells         int           `json:"cells"`
-	BootToHello   time.Duration `json:"boot_to_hello_ns"`
-	Wall          time.Duration `json:"wall_ns"`
-	ConsoleLog    string        `json:"console_log,omitempty"`
+	Kernel        string `json:"kernel"`
+	KernelRelease string `json:"kernel_release,omitempty"`
+	Cells         int    `json:"cells"`
+	// Start is how the guest came up ("warm" or "cold"), StartNote why
+	// cold (vmtest.Result.Start, StartNote).
+	Start       string        `json:"start,omitempty"`
+	StartNote   string        `json:"start_note,omitempty"`
+	BootToHello time.Duration `json:"boot_to_hello_ns"`
+	Wall        time.Duration `json:"wall_ns"`
+	ConsoleLog  string        `json:"console_log,omitempty"`
 	// Error is the boot's error when it did not pass, which may be the
 	// first failed cell's.
 	Error string `json:"error,omitempty"`
@@ -148,26 +171,26 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	start := time.Now()
 	rep := &Report{}
 	defer func() { rep.Wall = time.Since(start) }()
-	var kernels []string
-	byKernel := map[string][]Cell{}
+	var groups []string
+	byGroup := map[string][]Cell{}
 	for _, c := range cfg.Cells {
 		if _, err := cfg.scenario(c.Scenario); err != nil {
 			return rep, err
 		}
-		if _, ok := byKernel[c.Kernel]; !ok {
-			kernels = append(kernels, c.Kernel)
+		if _, ok := byGroup[c.group()]; !ok {
+			groups = append(groups, c.group())
 		}
-		byKernel[c.Kernel] = append(byKernel[c.Kernel], c)
+		byGroup[c.group()] = append(byGroup[c.group()], c)
 	}
 	defer rep.sortAs(cfg.Cells)
-	for _, k := range kernels {
-		pending := interleave(byKernel[k])
+	for _, g := range groups {
+		pending := interleave(byGroup[g])
 		for len(pending) > 0 {
 			if ctx.Err() != nil {
 				rep.add(cfg, notRun(pending, len(rep.Boots), ctx.Err())...)
 				return rep, ctx.Err()
 			}
-			ran := rep.boot(ctx, cfg, k, pending)
+			ran := rep.boot(ctx, cfg, pending[0].Kernel, pending)
 			if ran == 0 {
 				break // the boot ran nothing: its error ended every pending cell
 			}
@@ -205,6 +228,7 @@ func (r *Report) boot(ctx context.Context, cfg Config, kname string, cells []Cel
 	// that what a scheduler does on its way out is part of its cell.
 	vc.RestartScheduler = true
 	vc.Compare = ""
+	vc.Cold = vc.Cold || cells[0].Cold
 	vc.Scenarios = nil
 	for _, c := range cells {
 		sc, _ := cfg.scenario(c.Scenario)
@@ -219,6 +243,7 @@ func (r *Report) boot(ctx context.Context, cfg Config, kname string, cells []Cel
 		b.Error = err.Error()
 	}
 	if res != nil {
+		b.Start, b.StartNote = res.Start, res.StartNote
 		b.KernelRelease = res.Kernel.Release
 		b.BootToHello, b.Wall, b.ConsoleLog = res.BootToHello, res.Wall, res.ConsoleLog
 	}
@@ -276,7 +301,7 @@ func interleave(cells []Cell) []Cell {
 func (r *Report) sortAs(cells []Cell) {
 	pos := func(c CellResult) int {
 		return slices.IndexFunc(cells, func(x Cell) bool {
-			return x.Kernel == c.Kernel && x.Scenario == c.Scenario && x.Scheduler.String() == c.Scheduler.String()
+			return x.Kernel == c.Kernel && x.Scenario == c.Scenario && x.Scheduler.String() == c.Scheduler.String() && x.Cold == c.Cold
 		})
 	}
 	slices.SortStableFunc(r.Cells, func(a, b CellResult) int { return pos(a) - pos(b) })
@@ -582,13 +607,17 @@ func (r *Report) Find(kernelName, scheduler, scenario string) *CellResult {
 // failed cell.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KERNEL\tSCHEDULER\tSCENARIO\tOUTCOME\tTIME\tREASON")
+	fmt.Fprintln(tw, "KERNEL\tSCHEDULER\tSCENARIO\tSTART\tOUTCOME\tTIME\tREASON")
 	for _, c := range r.Cells {
 		el := "-"
 		if c.Elapsed > 0 {
 			el = fmt.Sprintf("%.1fs", c.Elapsed.Seconds())
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Kernel, c.SchedulerName, c.Scenario, c.Outcome, el, oneLine(c.Reason, 110))
+		start := "-"
+		if c.Boot >= 0 && c.Boot < len(r.Boots) && r.Boots[c.Boot].Start != "" {
+			start = r.Boots[c.Boot].Start
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Kernel, c.SchedulerName, c.Scenario, start, c.Outcome, el, oneLine(c.Reason, 110))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
