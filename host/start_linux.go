@@ -192,6 +192,9 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 		go io.Copy(conn, cfg.Stdin)
 	}
 	go vm.supervise(ctx, cmd, conn, logFile, drained)
+	if vm.start.Mode == StartWarm {
+		go vm.watchRestore(ctx)
+	}
 	return vm, nil
 }
 

@@ -52,6 +52,42 @@ type StartInfo struct {
 	Note string `json:"note,omitempty"`
 }
 
+// RestoreTime returns how long QEMU took from its start until the
+// restored guest ran (warm VMs; QEMU's run state polled over the monitor
+// every few milliseconds), or 0 when unknown or not yet.
+func (vm *VM) RestoreTime() time.Duration {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	return vm.restored
+}
+
+// watchRestore polls QEMU's run state until the restored guest runs.
+func (vm *VM) watchRestore(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for ctx.Err() == nil {
+		ret, err := vm.qmp.do(ctx, "query-status", nil, nil)
+		if err != nil {
+			return
+		}
+		var st struct {
+			Running bool `json:"running"`
+		}
+		json.Unmarshal(ret, &st)
+		if st.Running {
+			vm.mu.Lock()
+			vm.restored = time.Since(vm.started)
+			vm.mu.Unlock()
+			return
+		}
+		select {
+		case <-vm.done:
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
 // SaveInfo describes a saved state.
 type SaveInfo struct {
 	Path string        `json:"path"`

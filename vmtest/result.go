@@ -221,6 +221,9 @@ type SnapshotInfo struct {
 	Saved    bool          `json:"saved,omitempty"`
 	SaveTime time.Duration `json:"save_ns,omitempty"`
 	Size     int64         `json:"size,omitempty"`
+	// RestoreTime is how long QEMU took from its start to run the
+	// restored guest (warm).
+	RestoreTime time.Duration `json:"restore_ns,omitempty"`
 	// Files and FileBytes count what went into the guest over the
 	// channel (scheduler binaries, libraries, extra files), in FileTime.
 	Files     int           `json:"files,omitempty"`

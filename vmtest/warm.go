@@ -169,6 +169,9 @@ func (s *session) resume(ctx context.Context) (*protocol.Hello, error) {
 		s.res.Snapshot = &SnapshotInfo{}
 	}
 	s.res.Snapshot.Files, s.res.Snapshot.FileBytes, s.res.Snapshot.FileTime = n, bytes, time.Since(t0)
+	if r, ok := s.vm.(interface{ RestoreTime() time.Duration }); ok && s.warm.restored {
+		s.res.Snapshot.RestoreTime = r.RestoreTime()
+	}
 	if s.res.Snapshot.Path == "" && !s.res.Snapshot.Saved && n == 0 {
 		s.res.Snapshot = nil
 	}

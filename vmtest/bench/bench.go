@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -50,9 +51,17 @@ type Config struct {
 	Boots int
 	// Rounds is the number of synthetic report rounds; zero means 3.
 	Rounds int
+	// Only names the groups of rows to measure (StepNames); empty means
+	// all.
+	Only []string
 	// Logf receives progress lines; nil discards them.
 	Logf func(format string, args ...any)
 }
+
+// StepNames are the groups of rows Config.Only can pick: boot to Hello
+// and report throughput, PVH against bzImage boot, warm start against
+// cold boot, the in-guest rows, the host driver's RSS.
+var StepNames = []string{"boot", "boot-methods", "warm", "guest", "rss"}
 
 func (c *Config) logf(format string, args ...any) {
 	if c.Logf != nil {
@@ -134,9 +143,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer os.RemoveAll(tmp)
 
 	b := &bencher{cfg: cfg, k: k, tmp: tmp, rep: rep}
-	for _, step := range []func(context.Context) []Row{b.bootAndReports, b.bootMethods, b.inGuest, b.hostRSS} {
+	for i, step := range []func(context.Context) []Row{b.bootAndReports, b.bootMethods, b.warmStart, b.inGuest, b.hostRSS} {
 		if ctx.Err() != nil {
 			return rep, ctx.Err()
+		}
+		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, StepNames[i]) {
+			continue
 		}
 		rep.Rows = append(rep.Rows, step(ctx)...)
 	}
