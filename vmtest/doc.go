@@ -59,13 +59,29 @@
 //
 // Run looks the kernel up (package kernel), refuses a kernel without
 // sched_ext with an error wrapping ErrNotSupported (unless the scheduler
-// is "none"), builds the initramfs (package initramfs: agent, scheduler
-// binary and its libraries, kernel config and modules, extra files),
-// starts QEMU (package host), waits for the agent's Hello, sends one Job
+// is "none"), builds the base initramfs (package initramfs: agent, kernel
+// config and modules), starts QEMU (package host), waits for the agent's
+// Hello, sends the run's files over the channel (scheduler binaries and
+// their libraries, extra files) with the wall clock and fresh entropy,
+// takes the agent's answering Hello, sends one Job
 // per scenario (two with Compare "none": the scheduler, then EEVDF), and
 // collects progress, scheduler events, kernel log lines, worker reports
 // and the job result. The checks (checks.go, thresholds per scenario in
 // Checks) are evaluated on the host, so raw reports are never lost.
+//
+// # Warm starts
+//
+// Unless Config.Cold is set, the first run of a machine (kernel, agent,
+// base image, QEMU, machine and cpu model, topology, memory, kernel
+// command line) saves the guest's state into the cache right after the
+// agent's first Hello, before any scheduler or workload, and later runs
+// of the same machine (repeated calls of Run in a test binary, the
+// scheduler matrix, the CLI) restore it instead of booting: the Hello
+// comes in a fraction of the boot's time. Result.Start says "warm" or
+// "cold", StartNote why cold, Snapshot what was saved or restored. A
+// snapshot that does not restore is deleted and the run boots cold with a
+// note. The vsock transport is not restored (those runs boot cold; see
+// package host and the README); Shell always boots cold.
 //
 // Every failure is attributed (Failure.Kind): the scheduler did not load
 // (with its output and the verifier's), the kernel ejected it (with the
@@ -105,9 +121,9 @@
 //
 //	SCXVM_CACHE_DIR  cache root when Config.CacheDir is empty (kernels,
 //	                 schedulers, initramfs images, extracted vmlinux
-//	                 files); else $XDG_CACHE_HOME/scxvm, else
+//	                 files, snapshots); else $XDG_CACHE_HOME/scxvm, else
 //	                 ~/.cache/scxvm
-//	SCXVM_CACHE_MAX  bound of the images and vmlinux files when
+//	SCXVM_CACHE_MAX  bound of the images, vmlinux files and snapshots when
 //	                 Config.CacheMax is zero (default 2G)
 //	SCXVM_AGENT      agent binary when Config.Agent is empty
 //	SCXVM_DEBIAN_MIRROR, SCXVM_DEBIAN_SECURITY_MIRROR, SCXVM_DEBIAN_SUITE,
