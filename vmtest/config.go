@@ -53,7 +53,8 @@ type Config struct {
 	// CacheDir is the cache root; empty means kernel.DefaultCacheDir().
 	CacheDir string
 	// CacheMax bounds the cache's derived files (initramfs images, vmlinux
-	// files extracted for PVH boot), least recently used first; zero
+	// files extracted for PVH boot, warm starts' snapshots), least
+	// recently used first; zero
 	// means $SCXVM_CACHE_MAX, else 2 GiB.
 	CacheMax int64
 	// Boot is how the kernel boots: "auto" (default: through PVH when the

@@ -82,7 +82,7 @@ more, which stops a bisect instead of blaming the commit.
 
 Environment:
   SCXVM_CACHE_DIR  cache root (default $XDG_CACHE_HOME/scxvm or ~/.cache/scxvm)
-  SCXVM_CACHE_MAX  bound of the cache's images and extracted kernels (default
+  SCXVM_CACHE_MAX  bound of the cache's images, extracted kernels, snapshots (default
                    2G), least recently used removed first; --cache-max overrides
   SCXVM_AGENT      static binary to use as guest init (default: scxvm-agent
                    next to this binary, else this binary itself)
@@ -163,7 +163,7 @@ func (v *vmFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&v.cache, "cache", "", "cache directory (default $SCXVM_CACHE_DIR, $XDG_CACHE_HOME/scxvm, ~/.cache/scxvm)")
 	fs.StringVar(&v.console, "console", "", "write the serial console log to `FILE` (default: a temp file, kept and named in the summary only when the run fails)")
 	fs.StringVar(&v.boot, "boot", "auto", "kernel boot: auto (PVH when the kernel has a PVH entry point, else the bzImage), pvh, or image (the bzImage as given)")
-	fs.Var(&v.cacheMax, "cache-max", "bound of the cache's images and extracted kernels, a `SIZE` such as 500M (default $SCXVM_CACHE_MAX, else 2G)")
+	fs.Var(&v.cacheMax, "cache-max", "bound of the cache's images, extracted kernels and snapshots, a `SIZE` such as 500M (default $SCXVM_CACHE_MAX, else 2G)")
 	fs.DurationVar(&v.bootTimeout, "boot-timeout", 60*time.Second, "limit from QEMU start to the agent's hello")
 	fs.DurationVar(&v.timeout, "timeout", 0, "hard limit for the whole VM (default: boot timeout + scenario timeouts + 30s)")
 }
