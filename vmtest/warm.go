@@ -114,6 +114,13 @@ func (s *session) saveState(ctx context.Context) {
 		s.res.StartNote = fmt.Sprintf("snapshot not saved: %v", err)
 		s.cfg.logf("%s", s.res.StartNote)
 	}
+	// A warm run does not see the boot's console: a boot that logged a
+	// kernel incident (a WARNING, say) is not saved, so that every run of
+	// that machine boots and reports it.
+	if incs := s.vm.Incidents(); len(incs) > 0 {
+		s.res.StartNote = fmt.Sprintf("no snapshot saved: the boot logged %s", incs[0])
+		return
+	}
 	if err := s.conn.SendContext(ctx, &protocol.Park{Reason: "snapshot"}); err != nil {
 		note(err)
 		return
