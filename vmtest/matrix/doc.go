@@ -25,6 +25,12 @@
 // cells after it run in a fresh boot; a boot that runs no cell at all
 // ends the kernel's remaining cells with its failure.
 //
+// Boots start warm (vmtest's warm starts): a kernel's first boot saves the
+// machine's snapshot unless one exists, and the next boots restore it.
+// Cells with Cold set run in a cold boot of their own (vmtest.Config.Cold);
+// Boot.Start and the table's START column say how each boot came up, so a
+// matrix with cold cells shows both modes give the same verdicts.
+//
 // Each cell's Reason is built from the evidence: the verifier's message
 // and source line (libbpf's PROG LOAD LOG), the kernel's "disabled (...)"
 // line and the message after it, the loader's "EXIT:" line, a missing
