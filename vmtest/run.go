@@ -301,9 +301,14 @@ func (s *session) run(ctx context.Context) (err error) {
 	s.conn = protocol.NewConn(stream)
 	defer s.conn.Close()
 	if s.warm != nil && s.warm.restored {
-		rctx, rcancel := context.WithTimeout(live, min(restoreTimeout, s.cfg.bootTimeout()))
+		rctx, rcancel := context.WithTimeout(live, s.warm.restoreTimeout(s.cfg.bootTimeout()))
 		defer rcancel()
 		hello, err := s.resume(rctx)
+		if err == nil {
+			if cerr := protocol.CurrentBuild().Compatible(hello.Agent); cerr != nil {
+				err = fmt.Errorf("the snapshot's agent: %w", cerr) // a stale snapshot
+			}
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				s.vm.Kill()

@@ -50,6 +50,19 @@ type warmRun struct {
 	restored, save bool
 }
 
+// restoreTimeout bounds a restored guest's answer to Resume: a restore
+// takes well under a second, the files go at a few MB/s under TCG (the
+// bound allows 256 KB/s), and a boot would not take longer than boot.
+func (w *warmRun) restoreTimeout(boot time.Duration) time.Duration {
+	var n int64
+	for _, f := range w.overlay {
+		if fi, err := os.Stat(f.Src); err == nil && f.Link == "" {
+			n += fi.Size()
+		}
+	}
+	return min(restoreTimeout, boot) + time.Duration(n/(256<<10))*time.Second
+}
+
 // restoreError is a restored guest that did not come up: Run deletes the
 // state and boots cold.
 type restoreError struct{ err error }
