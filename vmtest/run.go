@@ -348,7 +348,7 @@ func (s *session) run(ctx context.Context) (err error) {
 		if s.warm.save {
 			s.saveState(live)
 		}
-		rctx, rcancel := context.WithTimeout(live, s.cfg.bootTimeout())
+		rctx, rcancel := context.WithTimeout(live, s.cfg.bootTimeout()+s.warm.filesTime())
 		defer rcancel()
 		if hello, err = s.resume(rctx); err != nil {
 			var ie *InfraError

@@ -54,13 +54,19 @@ type warmRun struct {
 // takes well under a second, the files go at a few MB/s under TCG (the
 // bound allows 256 KB/s), and a boot would not take longer than boot.
 func (w *warmRun) restoreTimeout(boot time.Duration) time.Duration {
+	return min(restoreTimeout, boot) + w.filesTime()
+}
+
+// filesTime is what the files may take over the channel: a second per
+// 256 KB.
+func (w *warmRun) filesTime() time.Duration {
 	var n int64
 	for _, f := range w.overlay {
 		if fi, err := os.Stat(f.Src); err == nil && f.Link == "" {
 			n += fi.Size()
 		}
 	}
-	return min(restoreTimeout, boot) + time.Duration(n/(256<<10))*time.Second
+	return time.Duration(n/(256<<10)) * time.Second
 }
 
 // restoreError is a restored guest that did not come up: Run deletes the
