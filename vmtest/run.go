@@ -222,6 +222,9 @@ func (s *session) hardTimeout() time.Duration {
 		return s.cfg.Timeout
 	}
 	d := s.cfg.bootTimeout() + 30*time.Second
+	if s.warm != nil {
+		d += s.warm.filesTime() + 30*time.Second // the files, a snapshot's save
+	}
 	n := 1
 	if s.cfg.Compare != "" {
 		n = 2
