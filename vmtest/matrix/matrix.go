@@ -626,7 +626,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if c.Outcome == OutcomePass || len(c.Excerpt) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s/%s/%s: %s: %s\n", c.Kernel, c.SchedulerName, c.Scenario, c.Outcome, c.Reason)
+		mode := ""
+		if c.Cold {
+			mode = "/cold"
+		}
+		fmt.Fprintf(w, "\n%s/%s/%s%s: %s: %s\n", c.Kernel, c.SchedulerName, c.Scenario, mode, c.Outcome, c.Reason)
 		for _, l := range c.Excerpt {
 			fmt.Fprintf(w, "    %s\n", l)
 		}
