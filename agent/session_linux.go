@@ -86,6 +86,9 @@ type Config struct {
 	// HelloSent says the Hello went out already: PID 1 sends it before it
 	// hands the stream to the session process.
 	HelloSent bool
+	// NoClock leaves the wall clock and the entropy pool alone on Resume
+	// (tests outside a guest).
+	NoClock bool
 	// Logf receives diagnostic messages (the guest console); default none.
 	Logf func(format string, args ...any)
 }
@@ -186,6 +189,13 @@ type session struct {
 	// shellTTY is the console of a running shell job (under mu), nil
 	// otherwise: Resize messages apply to it.
 	shellTTY *os.File
+
+	// gate is held shared by every send and exclusively from Park to
+	// Resume (parked), so nothing is sent while the host saves the VM.
+	gate   sync.RWMutex
+	parked bool
+	// warm is the state of PutFile and Resume (session goroutine only).
+	warm warmState
 }
 
 // Serve runs the agent's side of one conversation over rwc until the host
@@ -354,6 +364,8 @@ func (s *session) send(m protocol.Message) {
 	if s.muted.Load() {
 		return
 	}
+	s.gate.RLock()
+	defer s.gate.RUnlock()
 	if err := s.conn.Send(m); err != nil {
 		s.cfg.Logf("send %s: %v", m.MessageType(), err)
 		s.lostO.Do(func() { close(s.lost) })
@@ -400,6 +412,8 @@ func (s *session) receive(msgs chan<- protocol.Message, errc chan<- error) {
 func (s *session) loop(ctx context.Context, msgs <-chan protocol.Message, recvErr <-chan error) error {
 	idle := time.NewTimer(s.cfg.IdleTimeout)
 	defer idle.Stop()
+	defer s.unpark()
+	defer s.warm.drop()
 	for {
 		var m protocol.Message
 		if b, ok := s.next(); ok {
@@ -415,18 +429,35 @@ func (s *session) loop(ctx context.Context, msgs <-chan protocol.Message, recvEr
 			case <-s.lost:
 				return errors.New("channel to the host lost")
 			case <-idle.C:
+				s.unpark()
 				err := fmt.Errorf("%w: no message from the host for %v", ErrIdle, s.cfg.IdleTimeout)
 				s.stopScheduler()
 				s.final(&protocol.Error{Op: "watchdog", Message: err.Error(), Fatal: true}, &protocol.Bye{Reason: "idle watchdog"})
 				return err
 			case err := <-s.fatal:
+				s.unpark()
 				s.final(&protocol.Error{Op: "agent", Message: err.Error(), Fatal: true}, &protocol.Bye{Reason: "agent panic"})
 				return err
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		}
+		switch m.(type) {
+		case *protocol.PutFile, *protocol.Resume, *protocol.Park:
+		default:
+			s.unpark() // the host gave up on the park
+		}
 		switch m := m.(type) {
+		case *protocol.Park:
+			idle.Stop() // the guest's clock stops while it is saved
+			s.park(m)
+			idle.Reset(s.cfg.IdleTimeout)
+		case *protocol.PutFile:
+			s.putFile(m)
+		case *protocol.Resume:
+			if err := s.resume(m); err != nil {
+				return err
+			}
 		case *protocol.Job:
 			idle.Stop()
 			if err := s.runJob(ctx, m, msgs, recvErr); err != nil {

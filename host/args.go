@@ -41,6 +41,11 @@ type Plan struct {
 	// ShareModel is the fsdev security model of Config.Shares (ShareModel);
 	// empty means ShareModelNone.
 	ShareModel string
+	// MonitorFD is QEMU's fd of the connected QMP monitor socket; 0: none.
+	MonitorFD int
+	// IncomingFD is QEMU's fd of a saved state to restore (-incoming
+	// fd:N) instead of booting; 0: boot.
+	IncomingFD int
 }
 
 // KernelCmdline returns the guest kernel command line for cfg and plan,
@@ -115,6 +120,16 @@ func Args(cfg Config, plan Plan) []string {
 		"-chardev", fmt.Sprintf("socket,id=con,fd=%d", plan.ConsoleFD),
 		"-serial", "chardev:con")
 
+	if plan.MonitorFD > 0 {
+		a = append(a,
+			"-chardev", fmt.Sprintf("socket,id=mon,fd=%d", plan.MonitorFD),
+			"-mon", "chardev=mon,mode=control",
+			// The state is saved while the guest is paused; without this
+			// the restored VM would stay paused too (QEMU restores the
+			// source's run state) and wait for a "cont".
+			"-global", "migration.store-global-state=off")
+	}
+
 	switch plan.Transport {
 	case protocol.TransportVsock:
 		dev := fmt.Sprintf("vhost-vsock-pci,guest-cid=%d", plan.GuestCID)
@@ -128,5 +143,9 @@ func Args(cfg Config, plan Plan) []string {
 			"-chardev", fmt.Sprintf("socket,id=agent,fd=%d", plan.SerialFD),
 			"-device", "virtserialport,bus=vser.0,chardev=agent,name="+protocol.VirtioPortName)
 	}
-	return append(a, shareArgs(cfg, plan)...)
+	a = append(a, shareArgs(cfg, plan)...)
+	if plan.IncomingFD > 0 {
+		a = append(a, "-incoming", fmt.Sprintf("fd:%d", plan.IncomingFD))
+	}
+	return a
 }

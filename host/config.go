@@ -105,6 +105,13 @@ type Config struct {
 	// (HostDir and GuestDir absolute); the agent mounts them at boot, as
 	// the kernel command line tells it (protocol.ShareArg).
 	Shares []spec.Share
+	// State says whether the VM may start from a saved state instead of
+	// booting: StateOff (default), StateSave (boot; VM.SaveState saves the
+	// state into CacheDir's snapshot/ area) or StateAuto (restore the
+	// state saved for this exact machine when there is one, else as
+	// StateSave). VM.Start says how the VM came up. The vsock transport
+	// is not restored: with it the VM boots (StartInfo.Note says so).
+	State string
 	// Logf receives diagnostics such as the reason for an accelerator
 	// fallback. Nil discards them.
 	Logf func(format string, args ...any)
@@ -181,6 +188,11 @@ func (c Config) Validate() error {
 	}
 	if err := validateShares(c.Shares); err != nil {
 		return err
+	}
+	switch c.State {
+	case StateOff, StateSave, StateAuto:
+	default:
+		return fmt.Errorf("config: unknown state %q (want \"\", save or auto)", c.State)
 	}
 	if c.Interactive && (c.Stdin == nil || c.Stdout == nil) {
 		return errors.New("config: interactive needs Stdin and Stdout")

@@ -132,6 +132,10 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 	if _, err := KernelCmdline(cfg, vm.plan); err != nil {
 		return nil, fmt.Errorf("start vm: %w", err)
 	}
+	vm.start = StartInfo{Mode: StartCold}
+	if cfg.State != StateOff {
+		closers = append(closers, vm.planState(cfg, inherit)...)
+	}
 	args := Args(cfg, vm.plan)
 	cmd := exec.Command(qemu, args...)
 	cmd.ExtraFiles = extra
@@ -140,6 +144,9 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 	cmd.WaitDelay = time.Second
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cfg.logf("host: %s %q", qemu, args)
+	if vm.start.Mode == StartWarm {
+		cfg.logf("host: restoring %s", vm.start.State)
+	}
 
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start vm: %w", err)
@@ -186,6 +193,9 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 		go io.Copy(conn, cfg.Stdin)
 	}
 	go vm.supervise(ctx, cmd, conn, logFile, drained)
+	if vm.start.Mode == StartWarm {
+		go vm.watchRestore(ctx)
+	}
 	return vm, nil
 }
 

@@ -23,6 +23,10 @@ type VM struct {
 	cfg             Config
 	plan            Plan
 	boot            BootInfo
+	start           StartInfo
+	qmp             *qmp          // the QMP monitor (Config.State), or nil
+	stateFile       os.FileInfo   // the state restored from (warm)
+	restored        time.Duration // QEMU start to the restored guest running (under mu)
 	accelReason     string
 	transportReason string
 	started         time.Time

@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"compress/bzip2"
 	"compress/gzip"
+	"crypto/sha256"
 	"debug/elf"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
+
+	"github.com/scxvm/scxvm/internal/cachedir"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
@@ -43,6 +48,24 @@ type image struct {
 	raw         []byte // the file as read
 	vmlinux     []byte // the ELF: the file itself, or the decompressed payload
 	decompErr   error  // why the payload could not be decompressed
+	// cached is a vmlinux extracted from this bzImage earlier (the
+	// cache's vmlinux/ area), read instead of decompressing, on demand.
+	cached string
+}
+
+// useCachedVMLinux points img at the vmlinux ExtractPVH cached for it,
+// when there is one.
+func (img *image) useCachedVMLinux(cacheDir string) {
+	sum := sha256.Sum256(img.raw)
+	p := filepath.Join(cacheDir, cachedir.VMLinux, "vmlinux-"+hex.EncodeToString(sum[:])[:32])
+	if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+		return
+	}
+	kind, _, err := payload(img.raw)
+	if err != nil {
+		return
+	}
+	img.cached, img.compression = p, kind
 }
 
 // readImage reads a bzImage or an ELF vmlinux and its release when the
@@ -91,6 +114,10 @@ func (img *image) decompress() error {
 	if img.vmlinux != nil || img.decompErr != nil {
 		return img.decompErr
 	}
+	if img.cached != "" {
+		// Read only when the payload itself is wanted (no config file).
+		return nil
+	}
 	img.compression, img.vmlinux, img.decompErr = bzPayload(img.raw)
 	if img.release == "" && img.vmlinux != nil {
 		img.release = bannerRelease(img.vmlinux)
@@ -124,6 +151,24 @@ func headerRelease(raw []byte) string {
 		return ""
 	}
 	return fields[0]
+}
+
+// payloadBytes returns the decompressed payload (the vmlinux): the cached
+// one when there is one, else the decompressed image (decompress first).
+func (img *image) payloadBytes() []byte {
+	if img.vmlinux == nil && img.cached != "" {
+		b, err := os.ReadFile(img.cached)
+		if err != nil {
+			img.cached = ""
+			img.decompress()
+			return img.vmlinux
+		}
+		img.vmlinux = b
+		if img.release == "" {
+			img.release = bannerRelease(b)
+		}
+	}
+	return img.vmlinux
 }
 
 // bannerRelease finds "Linux version RELEASE " in a decompressed kernel.

@@ -128,12 +128,28 @@ func (i *Info) SupportError() error {
 // a *BadImageError, which matches ErrBadImage. A bzImage is therefore
 // always decompressed (a fraction of a second).
 func Inspect(path string) (*Info, error) {
+	return inspect(path, "")
+}
+
+// InspectCached is Inspect for a run that boots the kernel: when the
+// cache at cacheDir holds the vmlinux ExtractPVH extracted from this
+// bzImage (same SHA-256), the image decompressed whole once already, so it
+// is not decompressed again; the cached vmlinux stands in for the payload
+// when the embedded config or BTF is needed. Otherwise it is Inspect.
+func InspectCached(cacheDir, path string) (*Info, error) {
+	return inspect(path, cacheDir)
+}
+
+func inspect(path, cacheDir string) (*Info, error) {
 	img, err := readImage(path)
 	if errors.Is(err, ErrBadImage) {
 		return nil, err // it names the file
 	}
 	if err != nil {
 		return nil, fmt.Errorf("inspect kernel: %w", err)
+	}
+	if cacheDir != "" && img.format == "bzImage" {
+		img.useCachedVMLinux(cacheDir)
 	}
 	if err := img.decompress(); err != nil && !errors.Is(err, errUnsupportedCompression) {
 		return nil, &BadImageError{Path: path, Reason: "corrupt compressed kernel", Err: err}
@@ -160,12 +176,12 @@ func Inspect(path string) (*Info, error) {
 		info.evaluate()
 		return info, nil
 	}
-	if img.vmlinux == nil {
+	if img.payloadBytes() == nil {
 		info.ConfigSource = SourceNone
 		info.Missing = []string{"kernel config (no config file next to the image, no embedded config, image not decompressible)"}
 		return info, nil
 	}
-	has, err := btfHasSchedExt(img.vmlinux)
+	has, err := btfHasSchedExt(img.payloadBytes())
 	switch {
 	case errors.Is(err, errNoBTF):
 		info.ConfigSource = SourceNone
@@ -191,8 +207,8 @@ func findConfig(path string, img *image) (Config, string, error) {
 		cfg, err := readConfigFile(file)
 		return cfg, SourceFile + file, err
 	}
-	if img.decompress() == nil {
-		cfg, err := ikconfig(img.vmlinux)
+	if img.decompress() == nil && img.payloadBytes() != nil {
+		cfg, err := ikconfig(img.payloadBytes())
 		if err != nil {
 			return nil, "", err
 		}

@@ -49,6 +49,10 @@ const (
 	TypeResize
 	TypeOutput
 	TypeFileData
+	TypePark
+	TypeParked
+	TypePutFile
+	TypeResume
 	numTypes // one past the last type
 )
 
@@ -68,6 +72,10 @@ var typeNames = [...]string{
 	TypeResize:        "resize",
 	TypeOutput:        "output",
 	TypeFileData:      "file_data",
+	TypePark:          "park",
+	TypeParked:        "parked",
+	TypePutFile:       "put_file",
+	TypeResume:        "resume",
 }
 
 // String returns the type's snake_case name, or "type(N)" when unknown.
@@ -83,7 +91,8 @@ func (t Type) Valid() bool { return t > 0 && t < numTypes }
 
 // Message is implemented by the pointer types *Hello, *Job, *Progress,
 // *SchedEvent, *KernelLog, *Reports, *JobResult, *Error, *Bye,
-// *RunnableWaits, *ShellEvent, *Resize, *Output and *FileData.
+// *RunnableWaits, *ShellEvent, *Resize, *Output, *FileData, and the warm
+// start's *Park, *Parked, *PutFile and *Resume.
 type Message interface {
 	// MessageType returns the type written in the frame header.
 	MessageType() Type
@@ -120,6 +129,14 @@ func NewMessage(t Type) (Message, error) {
 		return new(Output), nil
 	case TypeFileData:
 		return new(FileData), nil
+	case TypePark:
+		return new(Park), nil
+	case TypeParked:
+		return new(Parked), nil
+	case TypePutFile:
+		return new(PutFile), nil
+	case TypeResume:
+		return new(Resume), nil
 	}
 	return nil, fmt.Errorf("%w %d", ErrUnknownType, uint16(t))
 }

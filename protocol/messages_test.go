@@ -126,6 +126,12 @@ func sampleMessages() []Message {
 		&Resize{Size: WindowSize{Rows: 50, Cols: 132}},
 		&Output{JobID: 7, Payload: 1, Stream: StreamStderr, Data: []byte("ok 1 - test\x00\xff")},
 		&FileData{JobID: 7, Dir: 1, Path: "sub/trace.dat", Mode: 0o644, Offset: 1 << 33, Data: []byte{0, 1, 2}},
+		&Park{Reason: "snapshot"},
+		&Parked{At: 1200 * time.Millisecond},
+		&PutFile{Path: "/sched/scx_simple", Mode: 0o755, Size: 5, Offset: 0, Data: []byte("\x7fELF\x02"), Last: true,
+			SHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+		&PutFile{Path: "/lib/x86_64-linux-gnu/libc.so", Link: "libc.so.6", Mode: 0o777},
+		&Resume{WallClock: time.Unix(1_790_000_100, 42), Entropy: []byte{1, 2, 3, 4}, Files: 2, Restored: true},
 	}
 }
 
@@ -214,7 +220,8 @@ func TestTypeString(t *testing.T) {
 		{TypeResize, "resize"},
 		{TypeOutput, "output"},
 		{TypeFileData, "file_data"},
-		{numTypes, "type(15)"},
+		{TypeResume, "resume"},
+		{numTypes, "type(19)"},
 		{0xffff, "type(65535)"},
 	}
 	for _, tt := range tests {

@@ -96,7 +96,8 @@ type Config struct {
 	// CacheDir is the cache root; empty means kernel.DefaultCacheDir().
 	CacheDir string
 	// CacheMax bounds the cache's derived files (initramfs images, vmlinux
-	// files extracted for PVH boot), least recently used first; zero
+	// files extracted for PVH boot, warm starts' snapshots), least
+	// recently used first; zero
 	// means $SCXVM_CACHE_MAX, else 2 GiB.
 	CacheMax int64
 	// Boot is how the kernel boots: "auto" (default: through PVH when the
@@ -109,6 +110,13 @@ type Config struct {
 	// too but starts process workers more slowly. Empty means
 	// $SCXVM_AGENT. Go tests build it with BuildAgent.
 	Agent string
+	// Cold forces a cold boot. By default a run starts warm: the first
+	// run of a machine (kernel, agent, image base, QEMU, machine and cpu
+	// model, topology, memory, kernel command line) boots, waits for the
+	// agent's Hello and saves the VM's state into the cache; later runs
+	// of the same machine restore it instead of booting. Result.Start
+	// says which happened.
+	Cold bool
 	// ConsoleLog is where the serial console is written; empty means a
 	// file in os.TempDir() that is removed after a run without failure
 	// and kept after a failure (Result.ConsoleLog names it).

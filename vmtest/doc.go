@@ -59,21 +59,38 @@
 //
 // Run looks the kernel up (package kernel), refuses a kernel without
 // sched_ext with an error wrapping ErrNotSupported (unless the scheduler
-// is "none"), builds the initramfs (package initramfs: agent, scheduler
-// binary and its libraries, kernel config and modules, extra files),
-// starts QEMU (package host), waits for the agent's Hello, sends one Job
-// per scenario (two with Compare: the scheduler, then the Compare
-// scheduler, "none" for EEVDF; all of it Repeat times), and collects
-// progress, scheduler events, kernel log lines, worker reports, sched_ext
-// telemetry (ScenarioResult.Telemetry) and the job result. The checks
-// (package vmtest/check; thresholds resolved per job from the defaults,
-// the scheduler's layer and the scenario's spec.Checks, recorded in
+// is "none"), builds the base initramfs (package initramfs: agent, kernel
+// config and modules), starts QEMU (package host), waits for the agent's
+// Hello, sends the run's files over the channel (scheduler binaries and
+// their libraries, extra files) with the wall clock and fresh entropy,
+// takes the agent's answering Hello, sends one Job per scenario (two with
+// Compare: the scheduler, then the Compare scheduler, "none" for EEVDF;
+// all of it Repeat times), and collects progress, scheduler events,
+// kernel log lines, worker reports, sched_ext telemetry
+// (ScenarioResult.Telemetry) and the job result. The checks (package
+// vmtest/check; thresholds resolved per job from the defaults, the
+// scheduler's layer and the scenario's spec.Checks, recorded in
 // ScenarioResult.Checks) are evaluated on the host, so raw reports are
 // never lost. A scheduler that exits with an error brings the kernel's
 // debug dump (SchedEvent.Dump). Result.Summary holds every metric
 // (Metrics: throughput and wake-up latency per cgroup, ...) as median and
 // spread over the repetitions; package vmtest/compare compares two
 // Results.
+//
+// # Warm starts
+//
+// Unless Config.Cold is set, the first run of a machine (kernel, agent,
+// base image, QEMU, machine and cpu model, topology, memory, kernel
+// command line) saves the guest's state into the cache right after the
+// agent's first Hello, before any scheduler or workload, and later runs
+// of the same machine (repeated calls of Run in a test binary, the
+// scheduler matrix, the CLI) restore it instead of booting: the Hello
+// comes in a fraction of the boot's time. Result.Start says "warm" or
+// "cold", StartNote why cold, Snapshot what was saved or restored. A
+// snapshot that does not restore is deleted and the run boots cold with a
+// note. The vsock transport is not restored (those runs boot cold; see
+// package host and the README); Shell, and a run with Config.Shares (QEMU
+// does not migrate a mounted virtio-9p export), always boot cold.
 //
 // Every failure is attributed (Failure.Kind): the scheduler did not load
 // (with its output and the verifier's), the kernel ejected it (with the
@@ -137,9 +154,9 @@
 //
 //	SCXVM_CACHE_DIR  cache root when Config.CacheDir is empty (kernels,
 //	                 schedulers, initramfs images, extracted vmlinux
-//	                 files); else $XDG_CACHE_HOME/scxvm, else
+//	                 files, snapshots); else $XDG_CACHE_HOME/scxvm, else
 //	                 ~/.cache/scxvm
-//	SCXVM_CACHE_MAX  bound of the images and vmlinux files when
+//	SCXVM_CACHE_MAX  bound of the images, vmlinux files and snapshots when
 //	                 Config.CacheMax is zero (default 2G)
 //	SCXVM_AGENT      agent binary when Config.Agent is empty
 //	SCXVM_DEBIAN_MIRROR, SCXVM_DEBIAN_SECURITY_MIRROR, SCXVM_DEBIAN_SUITE,

@@ -38,6 +38,9 @@ type imageOptions struct {
 	binaries []string
 	// shares puts the kernel's 9p modules in the image (share.go).
 	shares bool
+	// base leaves the binaries and Config.ExtraFiles out of the image:
+	// they go over the channel (warm starts).
+	base bool
 }
 
 // prepareKernel finds cfg's kernel in the cache (fetching a known one
@@ -55,7 +58,7 @@ func prepareKernel(ctx context.Context, cfg *Config, start time.Time) (*guest, e
 		}
 		return nil, &InfraError{Op: "find kernel", Err: err}
 	}
-	info, err := kernel.Inspect(k.Image)
+	info, err := kernel.InspectCached(g.cacheDir, k.Image)
 	if err != nil {
 		return nil, &InfraError{Op: "inspect kernel", Err: err}
 	}
@@ -79,13 +82,16 @@ func (g *guest) buildImage(ctx context.Context, cfg *Config, opt imageOptions) e
 		return err
 	}
 	g.agent = agent
-	icfg := initramfs.Config{Agent: agent, Debug: opt.debug, Binaries: opt.binaries, CacheDir: g.cacheDir, CacheMax: cfg.CacheMax}
+	icfg := initramfs.Config{Agent: agent, Debug: opt.debug, CacheDir: g.cacheDir, CacheMax: cfg.CacheMax}
+	if !opt.base {
+		icfg.Binaries = opt.binaries
+	}
 	icfg.Modules = selectModules(g.kernel.Modules, opt.modules, opt.shares)
 	if g.kernel.Config != "" && g.release() != "" {
 		icfg.KernelConfig, icfg.KernelRelease = g.kernel.Config, g.release()
 	}
-	for guestPath, hostPath := range cfg.ExtraFiles {
-		icfg.Files = append(icfg.Files, initramfs.File{Src: hostPath, Dst: guestPath})
+	if !opt.base {
+		icfg.Files = extraFiles(cfg)
 	}
 	im, err := initramfs.Open(ctx, icfg)
 	if err != nil {
@@ -97,6 +103,15 @@ func (g *guest) buildImage(ctx context.Context, cfg *Config, opt imageOptions) e
 	g.image = im
 	cfg.logf("initramfs %s", im.Path)
 	return nil
+}
+
+// extraFiles returns Config.ExtraFiles for package initramfs.
+func extraFiles(cfg *Config) []initramfs.File {
+	var fs []initramfs.File
+	for guestPath, hostPath := range cfg.ExtraFiles {
+		fs = append(fs, initramfs.File{Src: hostPath, Dst: guestPath})
+	}
+	return fs
 }
 
 // vmConfig returns the VM settings both share; the caller adds its own.

@@ -251,8 +251,19 @@ type Result struct {
 	Guest *GuestInfo `json:"guest,omitempty"`
 	// ConsoleLog is the path of the serial console log.
 	ConsoleLog string `json:"console_log,omitempty"`
-	// BootToHello is the time from QEMU start to the agent's Hello.
+	// BootToHello is the time from QEMU start to the agent's Hello: the
+	// kernel's boot (cold), or the restore of the snapshot and the files'
+	// delivery (warm).
 	BootToHello time.Duration `json:"boot_to_hello_ns"`
+	// Start is "warm" (the guest was restored from a snapshot of the
+	// same machine) or "cold" (the kernel booted); StartNote says why a
+	// run booted cold (Config.Cold, no snapshot yet, a snapshot that
+	// failed to restore and was deleted, a transport that is not
+	// restored).
+	Start     string `json:"start,omitempty"`
+	StartNote string `json:"start_note,omitempty"`
+	// Snapshot describes the snapshot this run restored or saved.
+	Snapshot *SnapshotInfo `json:"snapshot,omitempty"`
 	// Wall is the time of the whole run, image build included.
 	Wall time.Duration `json:"wall_ns"`
 	// VMTime is how long QEMU had been running when the run ended (compare
@@ -277,6 +288,25 @@ type Result struct {
 	Passed bool `json:"passed"`
 	// Collected says how each Config.Collect directory was copied.
 	Collected []CollectResult `json:"collected,omitempty"`
+}
+
+// SnapshotInfo describes a warm start's snapshot: the saved VM state.
+type SnapshotInfo struct {
+	// Path is the state file in the cache's snapshot/ area.
+	Path string `json:"path"`
+	// Saved reports that this run saved it (cold), after SaveTime; Size
+	// is its size in bytes then.
+	Saved    bool          `json:"saved,omitempty"`
+	SaveTime time.Duration `json:"save_ns,omitempty"`
+	Size     int64         `json:"size,omitempty"`
+	// RestoreTime is how long QEMU took from its start to run the
+	// restored guest (warm).
+	RestoreTime time.Duration `json:"restore_ns,omitempty"`
+	// Files and FileBytes count what went into the guest over the
+	// channel (scheduler binaries, libraries, extra files), in FileTime.
+	Files     int           `json:"files,omitempty"`
+	FileBytes int64         `json:"file_bytes,omitempty"`
+	FileTime  time.Duration `json:"file_ns,omitempty"`
 }
 
 // WriteJSON writes the result, indented, to path.

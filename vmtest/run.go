@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/host"
+	"github.com/scxvm/scxvm/initramfs"
 	"github.com/scxvm/scxvm/internal/suggest"
 	"github.com/scxvm/scxvm/kernel"
 	"github.com/scxvm/scxvm/ktext"
@@ -87,8 +88,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := g.checkShares(&cfg); err != nil {
 		return res, err
 	}
-	if err := g.buildImage(ctx, &cfg, imageOptions{modules: needsModules(transport), binaries: binaryPaths(schedPaths), shares: len(cfg.Shares) > 0}); err != nil {
+	if err := g.buildImage(ctx, &cfg, imageOptions{modules: needsModules(transport), binaries: binaryPaths(schedPaths), shares: len(cfg.Shares) > 0, base: true}); err != nil {
 		return res, err
+	}
+	overlay, err := initramfs.Overlay(ctx, initramfs.Config{Binaries: binaryPaths(schedPaths), Files: extraFiles(&cfg), CacheDir: g.cacheDir, CacheMax: cfg.CacheMax})
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		return res, &InfraError{Op: "list the guest's files", Err: err}
 	}
 
 	console := cfg.ConsoleLog
@@ -105,31 +113,59 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		defer dropConsoleLog(res)
 	}
 
-	s := &session{cfg: &cfg, res: res, start: start, scenarios: scenarios, schedPath: schedPath, schedPaths: schedPaths, agentPath: g.agent}
-	s.emit(Event{Kind: EventBuilt, Message: fmt.Sprintf("booting %s (%s) with scheduler %s", k.Name, res.Kernel.Release, res.Scheduler)})
-	vc := g.vmConfig(&cfg, transport)
-	vc.Timeout, vc.ConsoleLog = s.hardTimeout(), console
-	vm, err := startVM(ctx, vc)
-	if err != nil {
-		res.Wall = time.Since(start)
-		if ctx.Err() != nil {
-			return res, ctx.Err()
+	state := host.StateAuto
+	if cfg.Cold || len(cfg.Shares) > 0 {
+		state = host.StateOff
+	}
+	var restoreNote string
+	for {
+		s := &session{cfg: &cfg, res: res, start: start, scenarios: scenarios, schedPath: schedPath, schedPaths: schedPaths, agentPath: g.agent,
+			warm: &warmRun{overlay: overlay}}
+		s.emit(Event{Kind: EventBuilt, Message: fmt.Sprintf("booting %s (%s) with scheduler %s", k.Name, res.Kernel.Release, res.Scheduler)})
+		vc := g.vmConfig(&cfg, transport)
+		vc.Timeout, vc.ConsoleLog, vc.State = s.hardTimeout(), console, state
+		vm, err := startVM(ctx, vc)
+		if err != nil {
+			res.Wall = time.Since(start)
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+			return res, &InfraError{Op: "start qemu", Err: err}
 		}
-		return res, &InfraError{Op: "start qemu", Err: err}
+		s.vm = vm
+		if b, ok := vm.(interface{ Boot() host.BootInfo }); ok {
+			bi := b.Boot()
+			res.Kernel.Boot, res.Kernel.BootFile, res.Kernel.BootReason = bi.Method, bi.Kernel, bi.Reason
+		}
+		s.startInfo()
+		if restoreNote != "" {
+			res.StartNote = restoreNote
+		}
+		err = s.run(ctx)
+		var re *restoreError
+		if errors.As(err, &re) && state == host.StateAuto {
+			// A snapshot that does not restore is deleted, and the run
+			// boots cold (and saves a new one).
+			if sv, ok := vm.(stateVM); ok {
+				if derr := sv.DropState(); derr != nil {
+					cfg.logf("delete snapshot: %v", derr)
+				}
+			}
+			restoreNote = fmt.Sprintf("snapshot %s failed to restore and was deleted (%v); booted cold", res.Snapshot.Path, re.err)
+			cfg.logf("%s", restoreNote)
+			*res = Result{Kernel: res.Kernel, Scheduler: res.Scheduler, Topology: res.Topology, ConsoleLog: res.ConsoleLog,
+				Repeat: res.Repeat, Compare: res.Compare}
+			state = host.StateSave
+			continue
+		}
+		res.Summary = Summarize(res)
+		if err == nil {
+			err = collectError(res)
+		}
+		res.Wall = time.Since(start)
+		cfg.logf("run finished in %v", res.Wall)
+		return res, err
 	}
-	s.vm = vm
-	if b, ok := vm.(interface{ Boot() host.BootInfo }); ok {
-		bi := b.Boot()
-		res.Kernel.Boot, res.Kernel.BootFile, res.Kernel.BootReason = bi.Method, bi.Kernel, bi.Reason
-	}
-	err = s.run(ctx)
-	res.Summary = Summarize(res)
-	if err == nil {
-		err = collectError(res)
-	}
-	res.Wall = time.Since(start)
-	cfg.logf("run finished in %v", res.Wall)
-	return res, err
 }
 
 // resolveSchedulerBinary returns the host path of the scheduler binary to
@@ -203,6 +239,10 @@ type session struct {
 	// vmDone is closed when QEMU has exited; vmErr is Wait's error.
 	vmDone chan struct{}
 	vmErr  error
+
+	// warm is the warm start plan (Run); nil: the agent's first Hello
+	// starts the jobs (tests of the session alone).
+	warm *warmRun
 }
 
 func (s *session) emit(e Event) {
@@ -216,6 +256,9 @@ func (s *session) hardTimeout() time.Duration {
 		return s.cfg.Timeout
 	}
 	d := s.cfg.bootTimeout() + 30*time.Second
+	if s.warm != nil {
+		d += s.warm.filesTime() + 30*time.Second // the files, a snapshot's save
+	}
 	n := s.cfg.repeats()
 	if s.cfg.Compare != "" {
 		n *= 2
@@ -294,6 +337,35 @@ func (s *session) run(ctx context.Context) (err error) {
 	}
 	s.conn = protocol.NewConn(stream)
 	defer s.conn.Close()
+	if s.warm != nil && s.warm.restored {
+		rctx, rcancel := context.WithTimeout(live, s.warm.restoreTimeout(s.cfg.bootTimeout()))
+		defer rcancel()
+		hello, err := s.resume(rctx)
+		if err == nil {
+			if cerr := protocol.CurrentBuild().Compatible(hello.Agent); cerr != nil {
+				err = fmt.Errorf("the snapshot's agent: %w", cerr) // a stale snapshot
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				s.vm.Kill()
+				<-s.vmDone
+				return ctx.Err()
+			}
+			var ie *InfraError
+			if errors.As(err, &ie) {
+				s.bye(live)
+				return err
+			}
+			s.vm.Kill()
+			<-s.vmDone
+			if s.vmErr != nil {
+				err = fmt.Errorf("%w (qemu: %v)", err, s.vmErr)
+			}
+			return &restoreError{err: err}
+		}
+		return s.welcome(ctx, live, hello, s.vm.Since())
+	}
 	hello, err := s.conn.AcceptHello(bootCtx)
 	if err != nil {
 		var ve *protocol.VersionError
@@ -312,7 +384,33 @@ func (s *session) run(ctx context.Context) (err error) {
 		s.bye(live)
 		return err
 	}
-	res.BootToHello = s.vm.Since()
+	helloAt := s.vm.Since()
+	if s.warm != nil {
+		if s.warm.save {
+			s.saveState(live)
+		}
+		rctx, rcancel := context.WithTimeout(live, s.cfg.bootTimeout()+s.warm.filesTime())
+		defer rcancel()
+		if hello, err = s.resume(rctx); err != nil {
+			var ie *InfraError
+			if errors.As(err, &ie) {
+				s.bye(live)
+				return err
+			}
+			return s.guestFailure(ctx, rctx, "", fmt.Errorf("send the run's files: %w", err))
+		}
+		if err := protocol.CurrentBuild().Compatible(hello.Agent); err != nil {
+			s.bye(live)
+			return &InfraError{Op: "handshake", Err: fmt.Errorf("agent %s: %w", s.agentPath, err)}
+		}
+	}
+	return s.welcome(ctx, live, hello, helloAt)
+}
+
+// welcome records the agent's Hello and runs the jobs.
+func (s *session) welcome(ctx, live context.Context, hello *protocol.Hello, helloAt time.Duration) error {
+	res := s.res
+	res.BootToHello = helloAt
 	s.cpuNode = hello.Topology.CPUNode
 	res.Guest = &GuestInfo{
 		KernelRelease: hello.KernelRelease,
@@ -327,11 +425,14 @@ func (s *session) run(ctx context.Context) (err error) {
 	if !hello.SchedExt.Available {
 		res.Guest.SchedExt = "unavailable"
 	}
-	boot := "unknown"
+	boot := "unknown boot"
 	if res.Kernel.Boot != "" {
-		boot = res.Kernel.Boot
+		boot = res.Kernel.Boot + " boot"
 	}
-	s.emit(Event{Kind: EventHello, Message: fmt.Sprintf("guest up in %.2fs (%s, %s boot, %s, %s): %d cpus (%s), sched_ext %s",
+	if res.Start == host.StartWarm {
+		boot = "warm start"
+	}
+	s.emit(Event{Kind: EventHello, Message: fmt.Sprintf("guest up in %.2fs (%s, %s, %s, %s): %d cpus (%s), sched_ext %s",
 		res.BootToHello.Seconds(), hello.KernelRelease, boot, res.Accel, res.Transport, hello.Topology.CPUs, hello.Topology.Layout, res.Guest.SchedExt)})
 	if !hello.SchedExt.Available && s.cfg.needsSchedExt() {
 		s.bye(live)

@@ -50,7 +50,9 @@ type vmConfig struct {
 	CacheMax    int64
 	Shares      []spec.Share
 	Interactive bool
-	Stdin       io.Reader
-	Stdout      io.Writer
-	Logf        func(format string, args ...any)
+	// State is host.Config.State (warm starts).
+	State  string
+	Stdin  io.Reader
+	Stdout io.Writer
+	Logf   func(format string, args ...any)
 }

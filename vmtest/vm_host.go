@@ -95,6 +95,7 @@ func startVM(ctx context.Context, c vmConfig) (vmHandle, error) {
 		CacheMax:    c.CacheMax,
 		Shares:      c.Shares,
 		Interactive: c.Interactive,
+		State:       c.State,
 		Stdin:       c.Stdin,
 		Stdout:      c.Stdout,
 		Logf:        c.Logf,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,9 +30,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	boot := fs.String("boot", "auto", "kernel boot of the agent and its baseline: auto (PVH when possible), pvh or image")
 	bootKernels := fs.String("boot-kernels", "debian,6.12", "comma-separated kernels whose PVH boot is measured against their bzImage boot (empty: none)")
 	verbose := fs.Bool("v", false, "print progress lines")
-	only := fs.String("only", "", "comma-separated groups of rows to measure: boot, boot-method, guest, exec, rss (default: all)")
+	only := fs.String("only", "", "comma-separated groups of rows to measure: "+strings.Join(bench.StepNames, ", ")+" (default: all)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: scxvm bench [flags]\n\nMeasures boot to Hello, PVH against bzImage boot, per-scenario overhead,\nreport throughput, ping-pong round trips against perf bench sched pipe,\nspawn/stop of 256 workers, scxvm exec against scxvm run of an empty\nscenario and the host driver's peak RSS, each against its target.")
+		fmt.Fprintln(stderr, "usage: scxvm bench [flags]\n\nMeasures boot to Hello, PVH against bzImage boot, warm start against cold\nboot (snapshot save and restore), per-scenario overhead,\nreport throughput, ping-pong round trips against perf bench sched pipe,\nspawn/stop of 256 workers, scxvm exec against scxvm run of an empty\nscenario and the host driver's peak RSS, each against its target.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -57,10 +58,14 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			cfg.BootKernels = append(cfg.BootKernels, k)
 		}
 	}
-	for _, g := range strings.Split(*only, ",") {
-		if g = strings.TrimSpace(g); g != "" {
-			cfg.Only = append(cfg.Only, g)
+	for _, o := range strings.Split(*only, ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
 		}
+		if !slices.Contains(bench.StepNames, o) {
+			return usagef("--only: unknown group %q (known: %s)", o, strings.Join(bench.StepNames, ", "))
+		}
+		cfg.Only = append(cfg.Only, o)
 	}
 	start := time.Now()
 	if *verbose {

@@ -27,7 +27,7 @@
 // kernel image (exitcode.go). Everything else lives in package vmtest.
 //
 // Environment: SCXVM_CACHE_DIR (cache root), SCXVM_CACHE_MAX (bound of
-// its images and extracted kernels), SCXVM_AGENT (agent binary to
+// its images, extracted kernels and snapshots), SCXVM_AGENT (agent binary to
 // boot instead of scxvm-agent), and those of packages vmtest, kernel,
 // initramfs and host.
 package main

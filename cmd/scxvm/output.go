@@ -155,8 +155,8 @@ func humanRate(v float64) string {
 // printSummary prints the result table, the failures with their
 // attribution, and scheduler/EEVDF ratios for a comparison run.
 func printSummary(w io.Writer, res *vmtest.Result) {
-	fmt.Fprintf(w, "\nkernel %s (%s), %s, scheduler %s, topology %s, accel %s, transport %s, boot to hello %.2fs\n",
-		res.Kernel.Name, orDash(res.Kernel.Release), bootSummary(res.Kernel), res.Scheduler, res.Topology, orDash(res.Accel), orDash(res.Transport), res.BootToHello.Seconds())
+	fmt.Fprintf(w, "\nkernel %s (%s), %s, %s, scheduler %s, topology %s, accel %s, transport %s, boot to hello %.2fs\n",
+		res.Kernel.Name, orDash(res.Kernel.Release), bootSummary(res.Kernel), startSummary(res), res.Scheduler, res.Topology, orDash(res.Accel), orDash(res.Transport), res.BootToHello.Seconds())
 	if len(res.Scenarios) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "SCENARIO\tSCHEDULER\tVERDICT\tTIME\tWORKERS\tITERATIONS/S BY CGROUP")
@@ -421,6 +421,18 @@ func ratioString(a, b *vmtest.MetricSummary) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2fx", a.Median/b.Median)
+}
+
+// startSummary says whether the guest started warm (restored from a
+// snapshot) or cold, and why cold.
+func startSummary(res *vmtest.Result) string {
+	switch {
+	case res.Start == "":
+		return "start unknown"
+	case res.StartNote == "":
+		return res.Start + " start"
+	}
+	return fmt.Sprintf("%s start (%s)", res.Start, res.StartNote)
 }
 
 // bootSummary says how the kernel booted: "pvh boot", or "bzImage boot"

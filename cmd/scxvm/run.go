@@ -92,7 +92,7 @@ more, which stops a bisect instead of blaming the commit.
 
 Environment:
   SCXVM_CACHE_DIR  cache root (default $XDG_CACHE_HOME/scxvm or ~/.cache/scxvm)
-  SCXVM_CACHE_MAX  bound of the cache's images and extracted kernels (default
+  SCXVM_CACHE_MAX  bound of the cache's images, extracted kernels, snapshots (default
                    2G), least recently used removed first; --cache-max overrides
   SCXVM_AGENT      static binary to use as guest init (default: scxvm-agent
                    next to this binary, else this binary itself)
@@ -185,7 +185,7 @@ func (v *vmFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&v.cache, "cache", "", "cache directory (default $SCXVM_CACHE_DIR, $XDG_CACHE_HOME/scxvm, ~/.cache/scxvm)")
 	fs.StringVar(&v.console, "console", "", "write the serial console log to `FILE` (default: a temp file, kept and named in the summary only when the run fails)")
 	fs.StringVar(&v.boot, "boot", "auto", "kernel boot: auto (PVH when the kernel has a PVH entry point, else the bzImage), pvh, or image (the bzImage as given)")
-	fs.Var(&v.cacheMax, "cache-max", "bound of the cache's images and extracted kernels, a `SIZE` such as 500M (default $SCXVM_CACHE_MAX, else 2G)")
+	fs.Var(&v.cacheMax, "cache-max", "bound of the cache's images, extracted kernels and snapshots, a `SIZE` such as 500M (default $SCXVM_CACHE_MAX, else 2G)")
 	fs.DurationVar(&v.bootTimeout, "boot-timeout", 60*time.Second, "limit from QEMU start to the agent's hello")
 	fs.DurationVar(&v.timeout, "timeout", 0, "hard limit for the whole VM (default: boot timeout + scenario timeouts + 30s); with a command (scxvm exec), the command's limit (default 10m), the VM's growing with it")
 }
@@ -293,6 +293,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, execMo
 		cmpArgs   listFlag
 		repeat    int
 		restart   bool
+		cold      bool
 		jsonOut   string
 		out       outputFlags
 		verbose   bool
@@ -305,6 +306,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, execMo
 	fs.Var(&cmpArgs, "compare-arg", "argument for the --compare scheduler binary (repeatable)")
 	fs.IntVar(&repeat, "repeat", 0, fmt.Sprintf("run each scenario `N` times in the one boot (up to %d); the result holds medians and spread", vmtest.MaxRepeat))
 	fs.BoolVar(&restart, "restart-scheduler", false, "restart the scheduler before every scenario")
+	fs.BoolVar(&cold, "cold", false, "boot cold: neither restore the machine's snapshot nor save one (default: warm start from the cache's snapshot, saved by the first run)")
 	fs.StringVar(&jsonOut, "json", "", "write the full result as JSON to `FILE`")
 	fs.StringVar(&out.html, "html", "", "write a self-contained HTML report with charts to `FILE`")
 	fs.StringVar(&out.trace, "trace", "", "write the timeline as Chrome trace-event JSON (Perfetto UI, chrome://tracing) to `FILE`")
@@ -362,6 +364,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, execMo
 	}
 	cfg.Compare, cfg.CompareArgs, cfg.Repeat = compare, cmpArgs, repeat
 	cfg.RestartScheduler = restart
+	cfg.Cold = cold
 	if len(scenarios) > 0 {
 		ss, err := vmtest.ResolveScenarios(scenarios)
 		if err != nil {

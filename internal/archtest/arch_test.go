@@ -36,7 +36,7 @@ var rules = []struct {
 	{"workload", []string{"spec", "workload"}},
 	{"kernel", []string{"kernel", "internal/cachedir", "internal/debarchive"}},
 	{"initramfs", []string{"initramfs", "internal/cachedir"}},
-	{"host", []string{"spec", "ktext", "protocol", "kernel", "host"}},
+	{"host", []string{"spec", "ktext", "protocol", "kernel", "host", "internal/cachedir"}},
 	// The guest side: agent may use the runtime and the protocol, never
 	// the host side.
 	{"agent", []string{"agent", "spec", "ktext", "protocol", "workload"}},

@@ -22,10 +22,12 @@ const (
 	Initramfs = "initramfs"
 	// VMLinux holds ELF vmlinux files extracted from bzImages for PVH boot.
 	VMLinux = "vmlinux"
+	// Snapshot holds saved VM states for warm starts (package host).
+	Snapshot = "snapshot"
 )
 
 // Areas lists every bounded area of a cache root.
-var Areas = []string{Initramfs, VMLinux}
+var Areas = []string{Initramfs, VMLinux, Snapshot}
 
 // DefaultMax is the bound when neither the caller nor SCXVM_CACHE_MAX sets
 // one: room for a few dozen images and the vmlinux of each test kernel.

@@ -1,11 +1,12 @@
 // Package cachedir keeps the large files scxvm derives and caches
-// (initramfs images, ELF vmlinux files extracted from bzImages) within one
+// (initramfs images, ELF vmlinux files extracted from bzImages, saved VM
+// states for warm starts) within one
 // size bound, deleting the least recently used first and never a file that
 // a run is using.
 //
 // The cache root ($SCXVM_CACHE_DIR) has areas: subdirectories whose
-// top-level regular files are the bounded entries (Areas: initramfs/ and
-// vmlinux/; snapshot files can join as one more area). Names starting with
+// top-level regular files are the bounded entries (Areas: initramfs/,
+// vmlinux/ and snapshot/). Names starting with
 // "." (temporary files, locks) and subdirectories (hash memos, tool builds)
 // are not entries. Kernels, schedulers and source trees, which the
 // Makefile fetches and builds, are not bounded.

@@ -51,14 +51,18 @@ type Config struct {
 	Boots int
 	// Rounds is the number of synthetic report rounds; zero means 3.
 	Rounds int
-	// Only, when not empty, limits the run to these groups of rows:
-	// "boot" (boot to Hello, report throughput), "boot-method", "guest"
-	// (overhead, round trips, spawn), "exec" (scxvm exec against an
-	// empty run), "rss".
+	// Only names the groups of rows to measure (StepNames); empty means
+	// all.
 	Only []string
 	// Logf receives progress lines; nil discards them.
 	Logf func(format string, args ...any)
 }
+
+// StepNames are the groups of rows Config.Only can pick: boot to Hello
+// and report throughput, PVH against bzImage boot, warm start against
+// cold boot, the in-guest rows, scxvm exec against an empty run, the
+// host driver's RSS.
+var StepNames = []string{"boot", "boot-methods", "warm", "guest", "exec", "rss"}
 
 func (c *Config) logf(format string, args ...any) {
 	if c.Logf != nil {
@@ -140,21 +144,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer os.RemoveAll(tmp)
 
 	b := &bencher{cfg: cfg, k: k, tmp: tmp, rep: rep}
-	steps := []struct {
-		name string
-		run  func(context.Context) []Row
-	}{
-		{"boot", b.bootAndReports}, {"boot-method", b.bootMethods}, {"guest", b.inGuest},
-		{"exec", b.execVsEmpty}, {"rss", b.hostRSS},
-	}
-	for _, step := range steps {
-		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, step.name) {
-			continue
-		}
+	for i, step := range []func(context.Context) []Row{b.bootAndReports, b.bootMethods, b.warmStart, b.inGuest, b.execVsEmpty, b.hostRSS} {
 		if ctx.Err() != nil {
 			return rep, ctx.Err()
 		}
-		rep.Rows = append(rep.Rows, step.run(ctx)...)
+		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, StepNames[i]) {
+			continue
+		}
+		rep.Rows = append(rep.Rows, step(ctx)...)
 	}
 	for i := range rep.Rows {
 		if rep.Rows[i].Error != "" {

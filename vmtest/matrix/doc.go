@@ -71,6 +71,12 @@
 // into pass, fail, skip, error and not run, which `scxvm matrix` maps to
 // its exit code.
 //
+// Boots start warm (vmtest's warm starts): a kernel's first boot saves the
+// machine's snapshot unless one exists, and the next boots restore it.
+// Cells with Cold set run in a cold boot of their own (vmtest.Config.Cold);
+// Boot.Start and the table's START column say how each boot came up, so a
+// matrix with cold cells shows both modes give the same verdicts.
+//
 // Each cell's Reason is built from the evidence: the verifier's message
 // and source line (libbpf's PROG LOAD LOG), the kernel's "disabled (...)"
 // line and the message after it, the loader's "EXIT:" line, a missing

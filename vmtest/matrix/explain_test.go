@@ -141,13 +141,13 @@ func TestWriteTable(t *testing.T) {
 	rep := &Report{Cells: []CellResult{
 		{Cell: Cell{Kernel: "debian", Scheduler: spec.Scheduler{Name: "scx_simple"}, Scenario: "steady"}, SchedulerName: "scx_simple", Outcome: OutcomePass, Elapsed: 4 * time.Second},
 		{Cell: Cell{Kernel: "debian", Scheduler: spec.Scheduler{Name: "scx_qmap"}, Scenario: "steady"}, SchedulerName: "scx_qmap", Outcome: Outcome(vmtest.FailLoad), Reason: "verifier rejected x: R7 invalid mem access 'scalar'", Excerpt: []string{"R7 invalid mem access 'scalar'"}},
-	}, Boots: []Boot{{}}}
+	}, Boots: []Boot{{Start: "warm"}}}
 	var b strings.Builder
 	if err := rep.WriteTable(&b); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, s := range []string{"KERNEL", "scx_simple  steady    pass", "4.0s", "load_failed", "\ndebian/scx_qmap/steady: load_failed: verifier rejected x", "    R7 invalid mem access", "2 cells, 1 passed, 1 boots"} {
+	for _, s := range []string{"KERNEL", "scx_simple  steady    warm   pass", "4.0s", "load_failed", "\ndebian/scx_qmap/steady: load_failed: verifier rejected x", "    R7 invalid mem access", "2 cells, 1 passed, 1 boots"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("table lacks %q:\n%s", s, out)
 		}

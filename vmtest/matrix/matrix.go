@@ -99,22 +99,37 @@ type Cell struct {
 	// back in the plan's order. Run numbers cells that all have 0 by
 	// their position in Config.Cells.
 	Index int `json:"index"`
+	// Cold runs the cell in a cold boot (vmtest.Config.Cold); by default
+	// a boot starts warm from the snapshot of its kernel's machine (the
+	// first boot of a machine boots cold and saves it). Cold and warm
+	// cells run in separate boots.
+	Cold bool `json:"cold,omitempty"`
 }
 
 // Key identifies a cell in a plan: kernel/scheduler/scenario, followed by
-// @topology when the cell has one.
+// @topology when the cell has one and /cold for a cold cell.
 func (c Cell) Key() string {
 	k := c.Kernel + "/" + c.Scheduler.String() + "/" + c.Scenario
 	if c.Topology != "" {
 		k += "@" + c.Topology
+	}
+	if c.Cold {
+		k += "/cold"
 	}
 	return k
 }
 
 func (c Cell) String() string { return c.Key() }
 
-// bootKey is what cells that can share a boot have in common.
-func (c Cell) bootKey() string { return c.Kernel + "@" + c.Topology }
+// bootKey is what cells that can share a boot have in common: kernel,
+// topology and mode.
+func (c Cell) bootKey() string {
+	k := c.Kernel + "@" + c.Topology
+	if c.Cold {
+		k += " (cold)"
+	}
+	return k
+}
 
 // AllCells returns a cell for every example scheduler built for each
 // kernel (`make schedulers`, kernel.Schedulers) and every scenario, the
@@ -196,13 +211,17 @@ type CellResult struct {
 
 // Boot is one guest boot of a matrix run.
 type Boot struct {
-	Kernel        string        `json:"kernel"`
-	Topology      string        `json:"topology,omitempty"`
-	KernelRelease string        `json:"kernel_release,omitempty"`
-	Cells         int           `json:"cells"`
-	BootToHello   time.Duration `json:"boot_to_hello_ns"`
-	Wall          time.Duration `json:"wall_ns"`
-	ConsoleLog    string        `json:"console_log,omitempty"`
+	Kernel        string `json:"kernel"`
+	Topology      string `json:"topology,omitempty"`
+	KernelRelease string `json:"kernel_release,omitempty"`
+	Cells         int    `json:"cells"`
+	// Start is how the guest came up ("warm" or "cold"), StartNote why
+	// cold (vmtest.Result.Start, StartNote).
+	Start       string        `json:"start,omitempty"`
+	StartNote   string        `json:"start_note,omitempty"`
+	BootToHello time.Duration `json:"boot_to_hello_ns"`
+	Wall        time.Duration `json:"wall_ns"`
+	ConsoleLog  string        `json:"console_log,omitempty"`
 	// Error is the boot's error when it did not pass, which may be the
 	// first failed cell's.
 	Error string `json:"error,omitempty"`
@@ -375,6 +394,7 @@ func (r *runner) config(cells []Cell) (vmtest.Config, error) {
 	// that what a scheduler does on its way out is part of its cell.
 	vc.RestartScheduler = true
 	vc.Compare, vc.CompareArgs, vc.Repeat = "", nil, 0 // one run per cell
+	vc.Cold = vc.Cold || cells[0].Cold
 	vc.Scenarios = nil
 	for _, c := range cells {
 		sc, _ := r.cfg.scenario(c.Scenario)
@@ -399,6 +419,7 @@ func (r *runner) boot(ctx context.Context, vc vmtest.Config, cells []Cell) int {
 		b.Error = err.Error()
 	}
 	if res != nil {
+		b.Start, b.StartNote = res.Start, res.StartNote
 		b.KernelRelease = res.Kernel.Release
 		b.BootToHello, b.Wall, b.ConsoleLog = res.BootToHello, res.Wall, res.ConsoleLog
 	}
@@ -761,9 +782,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	topo := slices.ContainsFunc(r.Cells, func(c CellResult) bool { return c.Topology != "" })
 	if topo {
-		fmt.Fprintln(tw, "KERNEL\tTOPOLOGY\tSCHEDULER\tSCENARIO\tOUTCOME\tTIME\tREASON")
+		fmt.Fprintln(tw, "KERNEL\tTOPOLOGY\tSCHEDULER\tSCENARIO\tSTART\tOUTCOME\tTIME\tREASON")
 	} else {
-		fmt.Fprintln(tw, "KERNEL\tSCHEDULER\tSCENARIO\tOUTCOME\tTIME\tREASON")
+		fmt.Fprintln(tw, "KERNEL\tSCHEDULER\tSCENARIO\tSTART\tOUTCOME\tTIME\tREASON")
 	}
 	for _, c := range r.Cells {
 		el := "-"
@@ -774,7 +795,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if topo {
 			k += "\t" + c.Topology
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k, c.SchedulerName, c.Scenario, c.Outcome, el, oneLine(c.Reason, 110))
+		start := "-"
+		if c.Boot >= 0 && c.Boot < len(r.Boots) && r.Boots[c.Boot].Start != "" {
+			start = r.Boots[c.Boot].Start
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k, c.SchedulerName, c.Scenario, start, c.Outcome, el, oneLine(c.Reason, 110))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -102,12 +102,24 @@ var expected = map[string][]want{
 	// scx_qmap -e N calls scx_bpf_error() after N enqueues: the kernel
 	// ejects it and says why.
 	"6.12/scx_qmap -e 100/steady": {{Outcome(vmtest.FailEjected), ejected, `the kernel ejected scheduler "qmap" (scx_bpf_error): qmap: test triggering error`}},
+
+	// The same truth in a cold boot as in the warm ones above.
+	"debian/scx_simple/steady/cold":    pass,
+	"6.12/scx_qmap -e 100/steady/cold": {{Outcome(vmtest.FailEjected), ejected, `the kernel ejected scheduler "qmap" (scx_bpf_error): qmap: test triggering error`}},
 }
 
 // faultCells are extra cells that must fail in a known way: they prove
 // the matrix reports an ejection with the kernel's reason.
 var faultCells = []Cell{
 	{Kernel: "6.12", Scheduler: spec.Scheduler{Name: "scx_qmap", Args: []string{"-e", "100"}}, Scenario: "steady"},
+}
+
+// coldCells run in a cold boot of their own per kernel (vmtest.Config.Cold):
+// every other boot starts warm from its machine's snapshot (or boots
+// and saves it), so the matrix covers both modes.
+var coldCells = []Cell{
+	{Kernel: "debian", Scheduler: spec.Scheduler{Name: "scx_simple"}, Scenario: "steady", Cold: true},
+	{Kernel: "6.12", Scheduler: spec.Scheduler{Name: "scx_qmap", Args: []string{"-e", "100"}}, Scenario: "steady", Cold: true},
 }
 
 // TestMatrix runs every example scheduler built by `make schedulers` on
@@ -154,7 +166,7 @@ func TestMatrix(t *testing.T) {
 	if err != nil {
 		testenv.Prereq(t, "%v (run `make schedulers`)", err)
 	}
-	for _, c := range faultCells {
+	for _, c := range append(slices.Clone(faultCells), coldCells...) {
 		if slices.Contains(kernels, c.Kernel) {
 			c.Topology = "1n1l2c1t"
 			c.Index = len(plan.Cells)
@@ -207,6 +219,14 @@ func TestMatrix(t *testing.T) {
 	for _, problem := range judge(rep, expected, kernels) {
 		t.Error(problem)
 	}
+	for _, c := range rep.Cells {
+		if c.Boot < 0 || c.Boot >= len(rep.Boots) {
+			continue
+		}
+		if b := rep.Boots[c.Boot]; c.Cold && b.Start != "cold" {
+			t.Errorf("%s ran in a %q boot, want cold", c.Cell, b.Start)
+		}
+	}
 }
 
 // judge compares a matrix report with the expected outcomes of the cells
@@ -219,6 +239,9 @@ func judge(rep *Report, expected map[string][]want, kernels []string) []string {
 	ran := map[string]CellResult{}
 	for _, c := range rep.Cells {
 		key := c.Kernel + "/" + c.SchedulerName + "/" + c.Scenario
+		if c.Cold {
+			key += "/cold"
+		}
 		if _, dup := ran[key]; dup {
 			problems = append(problems, fmt.Sprintf("%s: ran twice", key))
 		}

@@ -1,0 +1,231 @@
+package agent
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"path/filepath"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/scxvm/scxvm/agent/scxfs"
+	"github.com/scxvm/scxvm/protocol"
+)
+
+// Warm start: the agent's side of Park, PutFile and Resume (see
+// protocol/warm.go). PutFile writes into the guest's rootfs, the in-memory
+// file system the image unpacked into, so a file lands where the image
+// would have put it.
+
+// put is the file being received.
+type put struct {
+	path string
+	tmp  *os.File
+	hash hash.Hash
+	n    int64
+}
+
+// warmState is the session's warm start state.
+type warmState struct {
+	hello *protocol.Hello // gathered at Park
+	cur   *put
+	files int   // files completed
+	err   error // first failure, reported at Resume
+}
+
+// drop removes a file that did not arrive whole.
+func (w *warmState) drop() {
+	if w.cur != nil {
+		w.cur.tmp.Close()
+		os.Remove(w.cur.tmp.Name())
+		w.cur = nil
+	}
+}
+
+// park answers Park: it waits for sends in flight, sends Parked and keeps
+// every other send waiting until unpark.
+func (s *session) park(m *protocol.Park) {
+	// The Hello's facts do not change in a snapshot: gather them now, not
+	// after the restore, when TCG translates every code path afresh.
+	s.warm.hello = startHello(s.cfg)()
+	s.gate.Lock()
+	s.parked = true
+	s.cfg.Logf("parked for %s", orWord(m.Reason, "a snapshot"))
+	if err := s.conn.Send(&protocol.Parked{At: time.Since(s.cfg.Start)}); err != nil {
+		s.cfg.Logf("send parked: %v", err)
+	}
+}
+
+// unpark lets sends go again after a park.
+func (s *session) unpark() {
+	if s.parked {
+		s.parked = false
+		s.gate.Unlock()
+	}
+}
+
+func orWord(s, w string) string {
+	if s == "" {
+		return w
+	}
+	return s
+}
+
+// putFile handles one PutFile chunk.
+func (s *session) putFile(m *protocol.PutFile) {
+	w := &s.warm
+	if w.err != nil {
+		return
+	}
+	if err := w.put(m); err != nil {
+		w.err = fmt.Errorf("put %s: %w", m.Path, err)
+		w.drop()
+	}
+}
+
+func (w *warmState) put(m *protocol.PutFile) error {
+	if !filepath.IsAbs(m.Path) {
+		return errors.New("not an absolute path")
+	}
+	if m.Link != "" {
+		if err := os.MkdirAll(filepath.Dir(m.Path), 0o755); err != nil {
+			return err
+		}
+		os.Remove(m.Path)
+		if err := os.Symlink(m.Link, m.Path); err != nil {
+			return err
+		}
+		w.files++
+		return nil
+	}
+	if m.Offset == 0 {
+		if w.cur != nil {
+			return fmt.Errorf("%s did not end", w.cur.path)
+		}
+		if err := os.MkdirAll(filepath.Dir(m.Path), 0o755); err != nil {
+			return err
+		}
+		f, err := os.CreateTemp(filepath.Dir(m.Path), ".put-*")
+		if err != nil {
+			return err
+		}
+		w.cur = &put{path: m.Path, tmp: f, hash: sha256.New()}
+	}
+	c := w.cur
+	if c == nil || c.path != m.Path || c.n != m.Offset {
+		return fmt.Errorf("chunk at offset %d out of order", m.Offset)
+	}
+	if _, err := c.tmp.Write(m.Data); err != nil {
+		return err
+	}
+	c.hash.Write(m.Data)
+	c.n += int64(len(m.Data))
+	if !m.Last {
+		return nil
+	}
+	w.cur = nil
+	defer os.Remove(c.tmp.Name()) // after a successful rename, a no-op
+	if err := c.tmp.Chmod(os.FileMode(m.Mode).Perm()); err != nil {
+		c.tmp.Close()
+		return err
+	}
+	if err := c.tmp.Close(); err != nil {
+		return err
+	}
+	if c.n != m.Size {
+		return fmt.Errorf("got %d bytes, want %d", c.n, m.Size)
+	}
+	if sum := hex.EncodeToString(c.hash.Sum(nil)); sum != m.SHA256 {
+		return fmt.Errorf("checksum %s, want %s", sum, m.SHA256)
+	}
+	if err := os.Rename(c.tmp.Name(), m.Path); err != nil {
+		return err
+	}
+	w.files++
+	return nil
+}
+
+// resume handles Resume: clock, entropy, the files' check, and a fresh
+// Hello (or a fatal Error) as the answer. It returns the failure it
+// reported.
+func (s *session) resume(m *protocol.Resume) error {
+	defer s.unpark()
+	w := &s.warm
+	err := w.err
+	if w.cur != nil && err == nil {
+		err = fmt.Errorf("put %s: the last chunk did not come", w.cur.path)
+	}
+	w.drop()
+	if err == nil && w.files != m.Files {
+		err = fmt.Errorf("%d files arrived, the host sent %d", w.files, m.Files)
+	}
+	hello := w.hello
+	*w = warmState{}
+	if !m.WallClock.IsZero() && !s.cfg.NoClock {
+		ts := unix.NsecToTimespec(m.WallClock.UnixNano())
+		if e := unix.ClockSettime(unix.CLOCK_REALTIME, &ts); e != nil {
+			s.cfg.Logf("set the wall clock: %v", e)
+		}
+	}
+	if len(m.Entropy) > 0 && !s.cfg.NoClock {
+		if e := addEntropy(m.Entropy); e != nil {
+			s.cfg.Logf("add entropy: %v", e)
+		}
+	}
+	if err != nil {
+		s.cfg.Logf("resume: %v", err)
+		s.conn.Send(&protocol.Error{Op: "put file", Message: err.Error(), Fatal: true})
+		return err
+	}
+	if m.Restored {
+		s.cfg.Logf("resumed from a snapshot")
+	}
+	if hello == nil {
+		return sendHello(s.conn, s.cfg, nil)
+	}
+	if st, err := scxfs.Read(s.cfg.SchedExtDir); err == nil {
+		hello.SchedExt = protocol.SchedExtInfo{Available: true, State: st.State, EnableSeq: st.EnableSeq, Ops: st.Ops}
+	}
+	if err := s.conn.Send(hello); err != nil {
+		return fmt.Errorf("send hello: %w", err)
+	}
+	return nil
+}
+
+// Linux random ioctls (include/uapi/linux/random.h).
+const (
+	rndAddEntropy  = 0x40085203 // _IOW('R', 0x03, int[2])
+	rndReseedCRNG  = 0x5207     // _IO('R', 0x07)
+	bitsPerByteMax = 8
+)
+
+// addEntropy credits b to the kernel's pool and reseeds the CRNG, so that
+// a restored guest does not repeat the random stream of its snapshot.
+func addEntropy(b []byte) error {
+	f, err := os.OpenFile("/dev/urandom", os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	// struct rand_pool_info { int entropy_count; int buf_size; __u32 buf[]; }
+	info := make([]byte, 8+(len(b)+3)&^3)
+	binary.NativeEndian.PutUint32(info[0:], uint32(len(b)*bitsPerByteMax))
+	binary.NativeEndian.PutUint32(info[4:], uint32(len(b)))
+	copy(info[8:], b)
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), rndAddEntropy, uintptr(unsafe.Pointer(&info[0]))); e != 0 {
+		// Without CAP_SYS_ADMIN: mix it in uncredited.
+		if _, err := f.Write(b); err != nil {
+			return fmt.Errorf("RNDADDENTROPY: %w; write: %v", e, err)
+		}
+	}
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), rndReseedCRNG, 0); e != 0 {
+		return fmt.Errorf("RNDRESEEDCRNG: %w", e)
+	}
+	return nil
+}

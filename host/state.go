@@ -1,0 +1,337 @@
+package host
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/scxvm/scxvm/internal/cachedir"
+	"github.com/scxvm/scxvm/protocol"
+)
+
+// Values of Config.State: whether a VM may start from a saved state (a
+// snapshot of a machine booted the same way) instead of booting.
+const (
+	// StateOff (the zero value) boots and offers no SaveState.
+	StateOff = ""
+	// StateSave boots and adds a QMP monitor, so that VM.SaveState can
+	// save the machine's state into the cache.
+	StateSave = "save"
+	// StateAuto restores the machine's saved state from the cache when
+	// there is one (VM.Start says which), else it is StateSave.
+	StateAuto = "auto"
+)
+
+// Start modes, as VM.Start reports them.
+const (
+	StartCold = "cold" // the kernel booted
+	StartWarm = "warm" // QEMU restored a saved state
+)
+
+// StartInfo says how a VM came up.
+type StartInfo struct {
+	// Mode is StartWarm or StartCold.
+	Mode string `json:"mode"`
+	// Key identifies the machine: QEMU's binary and every argument that
+	// shapes the guest (kernel, image, machine, cpu model, topology,
+	// memory, devices, kernel command line), files by content.
+	Key string `json:"key,omitempty"`
+	// State is the state file restored from (warm), or the one SaveState
+	// writes (cold); empty when Config.State is StateOff or unusable.
+	State string `json:"state,omitempty"`
+	// Note says why a VM that could have started warm booted: no saved
+	// state yet, or a transport that cannot be restored.
+	Note string `json:"note,omitempty"`
+}
+
+// RestoreTime returns how long QEMU took from its start until the
+// restored guest ran (warm VMs; QEMU's run state polled over the monitor
+// every few milliseconds), or 0 when unknown or not yet.
+func (vm *VM) RestoreTime() time.Duration {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	return vm.restored
+}
+
+// watchRestore polls QEMU's run state until the restored guest runs.
+func (vm *VM) watchRestore(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for ctx.Err() == nil {
+		ret, err := vm.qmp.do(ctx, "query-status", nil, nil)
+		if err != nil {
+			return
+		}
+		var st struct {
+			Running bool `json:"running"`
+		}
+		json.Unmarshal(ret, &st)
+		if st.Running {
+			vm.mu.Lock()
+			vm.restored = time.Since(vm.started)
+			vm.mu.Unlock()
+			return
+		}
+		select {
+		case <-vm.done:
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// SaveInfo describes a saved state.
+type SaveInfo struct {
+	Path string        `json:"path"`
+	Size int64         `json:"size"`
+	Took time.Duration `json:"took_ns"`
+	// Pruned lists what the cache bound removed after the save.
+	Pruned []string `json:"pruned,omitempty"`
+}
+
+// Start says how the VM came up (warm or cold) and why.
+func (vm *VM) Start() StartInfo { return vm.start }
+
+// stateKey returns the key of the machine cfg and plan describe, and the
+// warm start's refusal, if any. Descriptor numbers and the vsock CID are
+// left out: they are not part of the guest's state.
+func stateKey(cfg Config, plan Plan) (string, error) {
+	if plan.Transport == protocol.TransportVsock {
+		// The CID is a property of the vhost-vsock device, not part of its
+		// migrated state: a restore could take a fresh one (QEMU's
+		// post-load resets the guest's transport, which re-reads it), but
+		// the guest's connection to the host would be reset with it and
+		// the vsock port the agent dials is the one of the saved boot's
+		// command line. Not done: warm starts need virtio-serial.
+		return "", errors.New("warm start needs the virtio-serial transport (vsock is not restored)")
+	}
+	p := plan
+	p.ConsoleFD, p.SerialFD, p.VhostFD, p.GuestCID, p.IncomingFD = 0, 0, 0, 0, 0
+	p.MonitorFD = 1 // its arguments shape the saved state; its number does not
+	h := sha256.New()
+	fmt.Fprintf(h, "scxvm-vmstate-1\n")
+	qemu, err := fileIdentity(cfg.QEMU, "")
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(h, "qemu %s\n", qemu)
+	for _, f := range []string{cfg.Kernel, cfg.Initramfs} {
+		if f == "" {
+			continue
+		}
+		id, err := fileIdentity(f, cfg.cacheDir())
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "file %s\n", id)
+	}
+	b, _ := json.Marshal(Args(cfg, p))
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// fileIdentity names a file's contents cheaply: a file of the cache (its
+// name is its content hash) by its name, another one by path, size and
+// modification time (hashing a 100 MB vmlinux would cost more
+// than the restore saves).
+func fileIdentity(path, cacheRoot string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	if cacheRoot != "" {
+		if root, err := filepath.Abs(cacheRoot); err == nil {
+			for _, area := range []string{cachedir.Initramfs, cachedir.VMLinux} {
+				if filepath.Dir(abs) == filepath.Join(root, area) {
+					return area + "/" + filepath.Base(abs), nil
+				}
+			}
+		}
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return "", fmt.Errorf("state key: %w", err)
+	}
+	return fmt.Sprintf("%s %d %d", abs, fi.Size(), fi.ModTime().UnixNano()), nil
+}
+
+// stateName is the cache entry of a key.
+func stateName(key string) string { return "vmstate-" + key[:32] }
+
+// openState looks for the saved state of key and holds it: it returns the
+// lease and a descriptor for QEMU's -incoming, or fs.ErrNotExist.
+func openState(c *cachedir.Cache, key string) (*cachedir.Lease, *os.File, error) {
+	path := filepath.Join(c.Dir(cachedir.Snapshot), stateName(key))
+	l, err := c.Acquire(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		l.Close()
+		return nil, nil, err
+	}
+	return l, f, nil
+}
+
+// SaveState saves the machine's state into the cache's snapshot area
+// under VM.Start().Key: it pauses the guest, has QEMU migrate it into a
+// temporary file (handed over the monitor, so no shell and no pipe), waits
+// for the migration to complete, links the file into place and lets the
+// guest go on. A state saved meanwhile by a concurrent run of the same
+// machine is kept. It needs Config.State StateSave or StateAuto and a
+// cold start.
+func (vm *VM) SaveState(ctx context.Context) (SaveInfo, error) {
+	if vm.qmp == nil || vm.start.Key == "" {
+		return SaveInfo{}, errors.New("save vm state: no monitor (Config.State)")
+	}
+	if vm.start.Mode == StartWarm {
+		return SaveInfo{}, errors.New("save vm state: this VM was restored from one")
+	}
+	t0 := time.Now()
+	c := cachedir.New(vm.cfg.cacheDir(), vm.cfg.CacheMax)
+	info := SaveInfo{}
+	if _, err := vm.qmp.do(ctx, "stop", nil, nil); err != nil {
+		return info, fmt.Errorf("save vm state: %w", err)
+	}
+	defer func() {
+		// Go on, whatever happened: the run does not depend on the save.
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := vm.qmp.do(cctx, "cont", nil, nil); err != nil {
+			vm.cfg.logf("host: resume after save: %v", err)
+		}
+	}()
+	path, err := c.WriteFile(cachedir.Snapshot, stateName(vm.start.Key), func(f *os.File) error {
+		return vm.migrateTo(ctx, f)
+	})
+	if err != nil {
+		return info, fmt.Errorf("save vm state: %w", err)
+	}
+	info.Path, info.Took = path, time.Since(t0)
+	if fi, err := os.Stat(path); err == nil {
+		info.Size = fi.Size()
+	}
+	if res, err := c.Prune(); err == nil {
+		for _, e := range res.Removed {
+			info.Pruned = append(info.Pruned, e.Path)
+		}
+	}
+	return info, nil
+}
+
+// migrateTo has the paused QEMU write its state to f. A descriptor
+// (fd:) rather than a command (exec:cat > FILE): measured on a 1 GiB
+// guest under TCG, three alternating saves each, fd: took 158, 480 and
+// 241 ms, exec: 203, 565 and 308 ms for the same 102 MB.
+
+func (vm *VM) migrateTo(ctx context.Context, f *os.File) error {
+	q := vm.qmp
+	// QEMU 7.2 throttles migration to 32 MiB/s by default.
+	if _, err := q.do(ctx, "migrate-set-parameters", map[string]any{"max-bandwidth": int64(1) << 40}, nil); err != nil {
+		return err
+	}
+	if _, err := q.do(ctx, "getfd", map[string]any{"fdname": "vmstate"}, f); err != nil {
+		return err
+	}
+	if _, err := q.do(ctx, "migrate", map[string]any{"uri": "fd:vmstate"}, nil); err != nil {
+		return err
+	}
+	for {
+		ret, err := q.do(ctx, "query-migrate", nil, nil)
+		if err != nil {
+			return err
+		}
+		var st struct {
+			Status    string `json:"status"`
+			ErrorDesc string `json:"error-desc"`
+		}
+		json.Unmarshal(ret, &st)
+		switch st.Status {
+		case "completed":
+			return nil
+		case "failed", "cancelled":
+			return fmt.Errorf("migration %s: %s", st.Status, st.ErrorDesc)
+		}
+		select {
+		case <-ctx.Done():
+			q.do(context.Background(), "migrate_cancel", nil, nil)
+			return ctx.Err()
+		case <-vm.done:
+			return fmt.Errorf("qemu exited during the save: %v", vm.waitErr)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// DropState deletes the state the VM was restored from, when it is still
+// the file at its path: call it when the restored guest did not come up
+// (a damaged file, another QEMU). Other runs holding it keep their copy.
+func (vm *VM) DropState() error {
+	if vm.start.Mode != StartWarm || vm.stateFile == nil {
+		return nil
+	}
+	fi, err := os.Stat(vm.start.State)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil || !os.SameFile(fi, vm.stateFile) {
+		return err
+	}
+	return os.Remove(vm.start.State)
+}
+
+// planState prepares a VM with Config.State set: the key, the monitor
+// and, for StateAuto with a saved state, the restore. Failures only make
+// it boot cold (with a note). It returns what to release once QEMU is
+// gone.
+func (vm *VM) planState(cfg Config, inherit func(*os.File) int) (closers []func()) {
+	key, err := stateKey(cfg, vm.plan)
+	if err != nil {
+		vm.start.Note = err.Error()
+		return nil
+	}
+	c := cachedir.New(cfg.cacheDir(), cfg.CacheMax)
+	vm.start.Key = key
+	vm.start.State = filepath.Join(c.Dir(cachedir.Snapshot), stateName(key))
+	monHost, monGuest, err := socketPair("monitor")
+	if err != nil {
+		vm.start = StartInfo{Mode: StartCold, Note: err.Error()}
+		return nil
+	}
+	mc, err := net.FileConn(monHost)
+	monHost.Close()
+	if err != nil {
+		monGuest.Close()
+		vm.start = StartInfo{Mode: StartCold, Note: err.Error()}
+		return nil
+	}
+	closers = append(closers, func() { mc.Close(); monGuest.Close() })
+	vm.qmp = newQMP(mc.(*net.UnixConn))
+	vm.plan.MonitorFD = inherit(monGuest)
+	if cfg.State != StateAuto {
+		return closers
+	}
+	lease, f, err := openState(c, key)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		vm.start.Note = "no saved state yet"
+		return closers
+	case err != nil:
+		vm.start.Note = fmt.Sprintf("saved state unusable: %v", err)
+		return closers
+	}
+	vm.stateFile, _ = f.Stat()
+	closers = append(closers, func() { lease.Close(); f.Close() })
+	vm.plan.IncomingFD = inherit(f)
+	vm.start.Mode = StartWarm
+	return closers
+}

@@ -1,0 +1,84 @@
+package protocol
+
+import "time"
+
+// Warm start messages. A guest whose state the host saves (a snapshot) or
+// restored from one gets what differs per run over the channel instead of
+// in its image:
+//
+//	host                           agent
+//	Park                      ->             (snapshot only, after the Hello)
+//	                          <-   Parked    (idle, sends nothing more)
+//	... the host saves the VM state, or a later run restores it ...
+//	PutFile (0..n, chunked)   ->             (scheduler binaries, libraries, extra files)
+//	Resume                    ->             (wall clock, entropy, file count)
+//	                          <-   Hello     (the handshake of this run)
+//
+// A run that neither saves nor restores sends PutFile and Resume too, after
+// the agent's first Hello, so the files reach the guest the same way in
+// every mode.
+
+// PutFileChunk bounds the Data of one PutFile message.
+const PutFileChunk = 1 << 20
+
+// Park asks the agent to reach a quiet point for a snapshot: its session
+// runs, and it sends nothing after its Parked until a Resume (kernel log
+// batches wait), so that no message is cut by the save or lost in it.
+type Park struct {
+	Reason string `msgpack:"reason,omitempty" json:"reason,omitempty"`
+}
+
+// Parked answers Park: the agent is idle and silent until Resume.
+type Parked struct {
+	// At is the time since the agent started.
+	At time.Duration `msgpack:"at" json:"at"`
+}
+
+// PutFile is one chunk of a file (or a symbolic link) the host puts into
+// the guest's root file system (the in-memory rootfs the image unpacked
+// into). The chunks of a file come in order, Offset 0 first; the last one
+// has Last set and SHA256, the hex SHA-256 of the whole contents, which the
+// agent checks before it renames the file into place.
+type PutFile struct {
+	// Path is the absolute guest path; parents are created.
+	Path string `msgpack:"path" json:"path"`
+	// Mode holds the permission bits.
+	Mode uint32 `msgpack:"mode" json:"mode"`
+	// Link, when set, makes Path a symbolic link to Link (one message,
+	// no data).
+	Link string `msgpack:"link,omitempty" json:"link,omitempty"`
+	// Size is the file's whole size.
+	Size   int64  `msgpack:"size" json:"size"`
+	Offset int64  `msgpack:"offset" json:"offset"`
+	Data   []byte `msgpack:"data,omitempty" json:"data,omitempty"`
+	Last   bool   `msgpack:"last,omitempty" json:"last,omitempty"`
+	SHA256 string `msgpack:"sha256,omitempty" json:"sha256,omitempty"`
+}
+
+// Resume ends the per-run setup: the agent sets its wall clock, adds
+// Entropy to the kernel's pool and reseeds it (a restored guest would
+// otherwise repeat the random state of the snapshot), checks that Files
+// files arrived whole, and answers with a fresh Hello, or with a fatal
+// Error when a file did not arrive.
+type Resume struct {
+	// WallClock is the host's time when it sent Resume.
+	WallClock time.Time `msgpack:"wall_clock" json:"wall_clock"`
+	// Entropy is fresh randomness for the guest's pool.
+	Entropy []byte `msgpack:"entropy,omitempty" json:"entropy,omitempty"`
+	// Files is how many PutFile files (links included) came before.
+	Files int `msgpack:"files" json:"files"`
+	// Restored tells the agent its machine was restored from a snapshot.
+	Restored bool `msgpack:"restored,omitempty" json:"restored,omitempty"`
+}
+
+// MessageType implements Message.
+func (*Park) MessageType() Type { return TypePark }
+
+// MessageType implements Message.
+func (*Parked) MessageType() Type { return TypeParked }
+
+// MessageType implements Message.
+func (*PutFile) MessageType() Type { return TypePutFile }
+
+// MessageType implements Message.
+func (*Resume) MessageType() Type { return TypeResume }

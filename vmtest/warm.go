@@ -1,0 +1,264 @@
+package vmtest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/scxvm/scxvm/host"
+	"github.com/scxvm/scxvm/initramfs"
+	"github.com/scxvm/scxvm/protocol"
+)
+
+// Warm starts. Run boots from a base image (the agent, the kernel's
+// modules and config: nothing that differs per run) and sends the rest
+// (scheduler binaries, their libraries, Config.ExtraFiles) over the
+// channel after the agent's first Hello, with the wall clock and fresh
+// entropy (protocol's PutFile and Resume); the agent answers with a
+// second Hello. When the VM may be saved (not Config.Cold), the host
+// first parks the agent (Park, Parked: nothing in flight), saves the VM's
+// state into the cache (host.VM.SaveState) and lets it go on. A later run
+// of the same machine restores that state instead of booting and goes
+// straight to the files. A restore that fails (a damaged file, another
+// QEMU) deletes the state and boots cold, with a note.
+
+// restoreTimeout bounds a restored guest's answer to Resume.
+const restoreTimeout = 30 * time.Second
+
+// entropyBytes is how much fresh randomness a guest gets.
+const entropyBytes = 64
+
+// stateVM is what warm starts need from the VM (host's *VM).
+type stateVM interface {
+	Start() host.StartInfo
+	SaveState(ctx context.Context) (host.SaveInfo, error)
+	DropState() error
+}
+
+// warmRun is a session's warm start plan.
+type warmRun struct {
+	// overlay goes into the guest over the channel.
+	overlay []initramfs.OverlayFile
+	// restored: the VM started from a saved state; save: save one after
+	// the first Hello.
+	restored, save bool
+}
+
+// restoreTimeout bounds a restored guest's answer to Resume: a restore
+// takes well under a second, the files go at a few MB/s under TCG (the
+// bound allows 256 KB/s), and a boot would not take longer than boot.
+func (w *warmRun) restoreTimeout(boot time.Duration) time.Duration {
+	return min(restoreTimeout, boot) + w.filesTime()
+}
+
+// filesTime is what the files may take over the channel: a second per
+// 256 KB.
+func (w *warmRun) filesTime() time.Duration {
+	var n int64
+	for _, f := range w.overlay {
+		if fi, err := os.Stat(f.Src); err == nil && f.Link == "" {
+			n += fi.Size()
+		}
+	}
+	return time.Duration(n/(256<<10)) * time.Second
+}
+
+// restoreError is a restored guest that did not come up: Run deletes the
+// state and boots cold.
+type restoreError struct{ err error }
+
+func (e *restoreError) Error() string { return "restore: " + e.err.Error() }
+func (e *restoreError) Unwrap() error { return e.err }
+
+// startInfo reads how the VM came up into the result and the session's
+// plan.
+func (s *session) startInfo() {
+	sv, ok := s.vm.(stateVM)
+	if !ok || s.warm == nil {
+		return
+	}
+	si := sv.Start()
+	s.res.Start = si.Mode
+	switch {
+	case si.Mode == host.StartWarm:
+		s.warm.restored = true
+		s.res.Snapshot = &SnapshotInfo{Path: si.State}
+	case s.cfg.Cold:
+		s.res.StartNote = "cold boot asked for (--cold)"
+	case len(s.cfg.Shares) > 0:
+		// QEMU refuses to migrate a guest that has a virtio-9p export
+		// mounted.
+		s.res.StartNote = "a guest with --share directories is not saved"
+	default:
+		s.res.StartNote = si.Note
+		s.warm.save = si.Key != ""
+	}
+}
+
+// await receives messages until want accepts one, filing kernel log
+// lines meanwhile; a fatal Error of the agent ends the wait.
+func (s *session) await(ctx context.Context, what string, want func(protocol.Message) bool) (protocol.Message, error) {
+	for {
+		m, err := s.conn.RecvContext(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("wait for %s: %w", what, err)
+		}
+		switch m := m.(type) {
+		case *protocol.KernelLog:
+			s.kernelLines(m, nil)
+			continue
+		case *protocol.Error:
+			if m.Fatal {
+				return m, fmt.Errorf("wait for %s: agent error in %s: %s", what, m.Op, m.Message)
+			}
+			s.cfg.logf("agent error in %s: %s", m.Op, m.Message)
+			continue
+		}
+		if want(m) {
+			return m, nil
+		}
+		s.cfg.logf("ignoring %s while waiting for %s", m.MessageType(), what)
+	}
+}
+
+// saveState parks the agent and saves the VM; a failure is a note, never
+// the run's failure.
+func (s *session) saveState(ctx context.Context) {
+	sv := s.vm.(stateVM)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	note := func(err error) {
+		s.res.StartNote = fmt.Sprintf("snapshot not saved: %v", err)
+		s.cfg.logf("%s", s.res.StartNote)
+	}
+	// A warm run does not see the boot's console: a boot that logged a
+	// kernel incident (a WARNING, say) is not saved, so that every run of
+	// that machine boots and reports it.
+	if incs := s.vm.Incidents(); len(incs) > 0 {
+		s.res.StartNote = fmt.Sprintf("no snapshot saved: the boot logged %s", incs[0])
+		return
+	}
+	if err := s.conn.SendContext(ctx, &protocol.Park{Reason: "snapshot"}); err != nil {
+		note(err)
+		return
+	}
+	pctx, pcancel := context.WithTimeout(ctx, 30*time.Second)
+	_, err := s.await(pctx, "parked", func(m protocol.Message) bool { _, ok := m.(*protocol.Parked); return ok })
+	pcancel()
+	if err != nil {
+		note(err)
+		return
+	}
+	info, err := sv.SaveState(ctx)
+	if err != nil {
+		note(err)
+		return
+	}
+	s.res.Snapshot = &SnapshotInfo{Path: info.Path, Saved: true, SaveTime: info.Took, Size: info.Size}
+	if s.res.StartNote == "" || s.res.StartNote == "no saved state yet" {
+		s.res.StartNote = "no snapshot yet: booted and saved one"
+	} else {
+		s.res.StartNote += "; saved a new one"
+	}
+	s.cfg.logf("snapshot %s saved in %v (%s)", info.Path, info.Took.Round(time.Millisecond), sizeMB(info.Size))
+}
+
+func sizeMB(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
+
+// resume sends the overlay, the clock and entropy, and returns the
+// agent's Hello in answer.
+func (s *session) resume(ctx context.Context) (*protocol.Hello, error) {
+	t0 := time.Now()
+	n, bytes, err := s.putFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ent := make([]byte, entropyBytes)
+	rand.Read(ent)
+	if err := s.conn.SendContext(ctx, &protocol.Resume{WallClock: time.Now(), Entropy: ent, Files: n, Restored: s.warm.restored}); err != nil {
+		return nil, fmt.Errorf("send resume: %w", err)
+	}
+	m, err := s.await(ctx, "the agent's hello", func(m protocol.Message) bool { _, ok := m.(*protocol.Hello); return ok })
+	if err != nil {
+		if e, ok := m.(*protocol.Error); ok && e.Op == "put file" {
+			return nil, &InfraError{Op: "put files into the guest", Err: errors.New(e.Message)}
+		}
+		return nil, err
+	}
+	h := m.(*protocol.Hello)
+	if err := protocol.CheckHello(h); err != nil {
+		return nil, err
+	}
+	if s.res.Snapshot == nil {
+		s.res.Snapshot = &SnapshotInfo{}
+	}
+	s.res.Snapshot.Files, s.res.Snapshot.FileBytes, s.res.Snapshot.FileTime = n, bytes, time.Since(t0)
+	if r, ok := s.vm.(interface{ RestoreTime() time.Duration }); ok && s.warm.restored {
+		s.res.Snapshot.RestoreTime = r.RestoreTime()
+	}
+	if s.res.Snapshot.Path == "" && !s.res.Snapshot.Saved && n == 0 {
+		s.res.Snapshot = nil
+	}
+	return h, nil
+}
+
+// putFiles sends the overlay as PutFile chunks; it returns the number of
+// files and bytes sent.
+func (s *session) putFiles(ctx context.Context) (int, int64, error) {
+	var total int64
+	for _, f := range s.warm.overlay {
+		if f.Link != "" {
+			if err := s.conn.SendContext(ctx, &protocol.PutFile{Path: f.Dst, Link: f.Link, Mode: uint32(f.Mode)}); err != nil {
+				return 0, 0, fmt.Errorf("put %s: %w", f.Dst, err)
+			}
+			continue
+		}
+		n, err := s.putFile(ctx, f)
+		if err != nil {
+			return 0, 0, fmt.Errorf("put %s: %w", f.Dst, err)
+		}
+		total += n
+	}
+	return len(s.warm.overlay), total, nil
+}
+
+func (s *session) putFile(ctx context.Context, f initramfs.OverlayFile) (int64, error) {
+	src, err := os.Open(f.Src)
+	if err != nil {
+		return 0, &InfraError{Op: "read " + f.Src, Err: err}
+	}
+	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return 0, &InfraError{Op: "read " + f.Src, Err: err}
+	}
+	h := sha256.New()
+	buf := make([]byte, protocol.PutFileChunk)
+	var off int64
+	for {
+		n, rerr := io.ReadFull(src, buf)
+		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
+			return off, &InfraError{Op: "read " + f.Src, Err: rerr}
+		}
+		h.Write(buf[:n])
+		last := off+int64(n) >= fi.Size() || rerr != nil
+		m := &protocol.PutFile{Path: f.Dst, Mode: uint32(f.Mode), Size: fi.Size(), Offset: off, Data: buf[:n], Last: last}
+		if last {
+			m.SHA256 = hex.EncodeToString(h.Sum(nil))
+			m.Size = off + int64(n)
+		}
+		if err := s.conn.SendContext(ctx, m); err != nil {
+			return off, err
+		}
+		off += int64(n)
+		if last {
+			return off, nil
+		}
+	}
+}
