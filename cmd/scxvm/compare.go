@@ -56,19 +56,9 @@ Flags:
 `, metricsHelp())
 		fs.PrintDefaults()
 	}
-	var inputs []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return usagef("%v", err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		inputs = append(inputs, fs.Arg(0))
-		rest = fs.Args()[1:]
+	inputs, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(inputs) != 2 {
 		return usagef("scxvm compare takes two result files, got %d (usage: scxvm compare [flags] OLD.json NEW.json)", len(inputs))

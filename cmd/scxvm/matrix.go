@@ -355,19 +355,11 @@ func parseMerge(args []string, stderr io.Writer) (*mergeFlags, error) {
 		fmt.Fprintln(fs.Output(), "usage: scxvm report merge [flags] SHARD.json...\n\nMerges the --json results of the shards of one `scxvm matrix` run into the\nresult of the whole matrix, prints its table, writes it with --json, --junit,\n--ktap, and exits as the whole matrix would have.")
 		fs.PrintDefaults()
 	}
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, usagef("%v", err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		mf.inputs = append(mf.inputs, fs.Arg(0))
-		rest = fs.Args()[1:]
+	inputs, err := parseInterspersed(fs, args)
+	if err != nil {
+		return nil, err
 	}
+	mf.inputs = inputs
 	if len(mf.inputs) == 0 {
 		return nil, usagef("scxvm report merge takes the shards' result files (usage: scxvm report merge [flags] SHARD.json...)")
 	}

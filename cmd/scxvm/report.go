@@ -25,20 +25,9 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(fs.Output(), "usage: scxvm report [flags] RESULT.json\n\nWrites a self-contained HTML report (verdicts with their evidence, charts of\nprogress, cpu time, fairness, wake-up latency, migrations and a timeline) of\na result written by `scxvm run --json`, and with --trace its timeline for\nPerfetto UI or chrome://tracing.")
 		fs.PrintDefaults()
 	}
-	// Flags may follow the result's name: parse what remains after it.
-	var inputs []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return usagef("%v", err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		inputs = append(inputs, fs.Arg(0))
-		rest = fs.Args()[1:]
+	inputs, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(inputs) != 1 {
 		return usagef("scxvm report takes one result file, got %d (usage: scxvm report [flags] RESULT.json)", len(inputs))
@@ -76,4 +65,24 @@ func (o outputFlags) write(res *vmtest.Result, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "trace: %s (open in Perfetto UI or chrome://tracing)\n", o.trace)
 	}
 	return nil
+}
+
+// parseInterspersed parses args with fs, letting flags follow the
+// positional arguments (scxvm report out.json --trace t.json), and
+// returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var inputs []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usagef("%v", err)
+		}
+		if fs.NArg() == 0 {
+			return inputs, nil
+		}
+		inputs = append(inputs, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
 }
