@@ -108,9 +108,12 @@ func probeKVMBoot(ctx context.Context, qemu, machine, kernel string) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("probe kvm: %w", err)
 	}
+	waited := false
 	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		if !waited {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
 	}()
 	ended := make(chan bool, 1)
 	go func() {
@@ -128,6 +131,9 @@ func probeKVMBoot(ctx context.Context, qemu, machine, kernel string) error {
 		if ok {
 			return nil
 		}
+		// stderr is complete, and no longer written, once Wait returns.
+		cmd.Wait()
+		waited = true
 		return fmt.Errorf("%w: qemu -accel kvm exited before the kernel finished booting: %s", ErrUnavailable, lastLines(stderr.String(), 2))
 	case <-ctx.Done():
 		return fmt.Errorf("%w: a kernel under kvm did not finish booting in %v (nested virtualisation that runs firmware but not a kernel?)", ErrUnavailable, kvmProbeTimeout)
