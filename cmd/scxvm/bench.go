@@ -35,11 +35,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "usage: scxvm bench [flags]\n\nMeasures boot to Hello, PVH against bzImage boot, warm start against cold\nboot (snapshot save and restore), per-scenario overhead,\nreport throughput, ping-pong round trips against perf bench sched pipe,\nspawn/stop of 256 workers, scxvm exec against scxvm run of an empty\nscenario and the host driver's peak RSS, each against its target.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return usagef("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("scxvm bench takes no arguments")

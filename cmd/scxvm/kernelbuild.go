@@ -41,11 +41,8 @@ scxvm-build.log in the build directory. A build from scratch takes about
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usagef("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *printFragment {
 		_, err := stdout.Write(kernel.Fragment())

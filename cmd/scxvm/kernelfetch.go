@@ -35,11 +35,8 @@ func kernelFetchCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 			"without network access unless -refresh is given.\n\n", fetch.Debian, strings.Join(fetch.Names(), ", "))
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usagef("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	names := fs.Args()
 	if len(names) == 0 {
@@ -75,11 +72,8 @@ func kernelListCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("scxvm kernel list", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cache := fs.String("cache", kernel.DefaultCacheDir(), "cache `DIR` (default $SCXVM_CACHE_DIR, $XDG_CACHE_HOME/scxvm, ~/.cache/scxvm)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usagef("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("scxvm kernel list takes no arguments, got %q", fs.Args())

@@ -165,11 +165,8 @@ func parseMatrix(args []string, stderr io.Writer) (*matrixFlags, matrix.Selectio
 		fmt.Fprintln(fs.Output(), matrixUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, sel, err
-		}
-		return nil, sel, usagef("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return nil, sel, err
 	}
 	if fs.NArg() > 1 {
 		return nil, sel, usagef("scxvm matrix takes one matrix file, got %q", fs.Args())

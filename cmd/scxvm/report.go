@@ -67,17 +67,26 @@ func (o outputFlags) write(res *vmtest.Result, stdout io.Writer) error {
 	return nil
 }
 
+// parseFlags parses args with fs; a bad flag is a usage error, -h is
+// flag.ErrHelp.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usagef("%v", err)
+	}
+	return nil
+}
+
 // parseInterspersed parses args with fs, letting flags follow the
 // positional arguments (scxvm report out.json --trace t.json), and
 // returns the positional ones.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var inputs []string
 	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, usagef("%v", err)
+		if err := parseFlags(fs, rest); err != nil {
+			return nil, err
 		}
 		if fs.NArg() == 0 {
 			return inputs, nil

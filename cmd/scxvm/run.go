@@ -331,11 +331,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, execMo
 			}
 		}
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usagef("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if execMode {
 		command = fs.Args()

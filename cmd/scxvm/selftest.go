@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -64,11 +63,8 @@ func selftestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprint(fs.Output(), selftestUsage+"\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usagef("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("scxvm selftest takes no arguments, got %q (select tests with -t FILTER or --test NAME)", fs.Args())
