@@ -13,6 +13,7 @@ import (
 	"github.com/scxvm/scxvm/agent/supervise"
 	"github.com/scxvm/scxvm/protocol"
 	"github.com/scxvm/scxvm/spec"
+	"github.com/scxvm/scxvm/workload/cgroup"
 )
 
 // jobTimeout is Job.Timeout with its default.
@@ -242,6 +243,9 @@ func (s *session) job(ctx context.Context, job *protocol.Job) {
 			},
 		},
 	})
+	if err != nil {
+		s.awaitWatchdog(ctx, job, err)
+	}
 	stopWatch()
 	if sr != nil {
 		s.sendReports(job.ID, sr.Reports)
@@ -255,6 +259,52 @@ func (s *session) job(ctx context.Context, job *protocol.Job) {
 	}
 	finish()
 }
+
+// awaitWatchdog gives the kernel's watchdog time to judge the scheduler
+// after a job failed on a cgroup write that timed out. Such a write waits
+// for tasks that the scheduler does not run: the setup error is a symptom
+// and the ejection that follows is the cause. The job's result goes out
+// after the ejection's event, so the host attributes the failure to the
+// scheduler rather than to the scenario.
+//
+// The wait ends at the scheduler's terminal event, at ctx's end, or after
+// the longest the watchdog may take: it checks every half timeout, so a
+// stall is caught within 1.5 timeouts of its start.
+func (s *session) awaitWatchdog(ctx context.Context, job *protocol.Job, err error) {
+	var we *cgroup.WriteError
+	if !errors.As(err, &we) || !we.TimedOut {
+		return
+	}
+	sup := s.supervisor()
+	if sup == nil {
+		return
+	}
+	if _, ended := sup.Terminal(); ended {
+		return
+	}
+	timeout := job.Scheduler.WatchdogTimeout
+	if timeout <= 0 || job.Scheduler.Path != "" {
+		timeout = maxWatchdogTimeout
+	}
+	bound := timeout*3/2 + watchdogSlack
+	s.cfg.Logf("job %d: %v; waiting up to %v for the kernel's watchdog to judge scheduler %s", job.ID, err, bound, sup.Spec())
+	t := time.NewTimer(bound)
+	defer t.Stop()
+	select {
+	case <-sup.Done():
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+const (
+	// maxWatchdogTimeout is the largest ops.timeout_ms the kernel
+	// accepts, and the default of a scheduler that sets none.
+	maxWatchdogTimeout = 30 * time.Second
+	// watchdogSlack covers the supervisor's wait for the kernel's
+	// trailing lines and the loader's exit after an ejection.
+	watchdogSlack = 2 * time.Second
+)
 
 // statusOf classifies a job error.
 func statusOf(ctx context.Context, err error) protocol.JobStatus {

@@ -550,3 +550,42 @@ func TestSessionHostEOF(t *testing.T) {
 		t.Fatal("Serve did not return after EOF")
 	}
 }
+
+// A cgroup write that times out under a stalling scheduler is a symptom:
+// the agent waits for the kernel's watchdog and sends the ejection before
+// the job's result, so that the host blames the scheduler.
+func TestSessionSetupTimeoutAwaitsEjection(t *testing.T) {
+	var root string
+	g := newGuest(t, func(c *Config) {
+		root = c.CgroupParent
+		c.CgroupOptions = append(c.CgroupOptions, cgroup.WithTimeout(100*time.Millisecond))
+	})
+	// A FIFO without a reader blocks its writer, as a cgroup interface
+	// file does while the tasks it waits for do not run.
+	dir := filepath.Join(root, "scxvm-job-7", "cg0")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(filepath.Join(dir, "cpuset.cpus"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g.recv() // Hello
+	job := steadyJob(7, protocol.SchedulerSpec{Kind: protocol.SchedulerBuiltin, Name: "stall", WatchdogTimeout: 2 * time.Second})
+	if err := g.host.Send(job); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		g.kernel(10, `sched_ext: BPF scheduler "scxvm_stall" enabled`)
+		time.Sleep(time.Second) // well after the write timed out
+		g.fake.Disable()
+		g.kernel(11, `sched_ext: BPF scheduler "scxvm_stall" disabled (runnable task stall)`)
+	}()
+	msgs, _ := g.jobMessages()
+	s := summarize(t, 7, msgs)
+	if len(s.events) != 2 || s.events[1] != protocol.SchedEjected {
+		t.Errorf("events before the result = %v, want [attached ejected]", s.events)
+	}
+	if s.result.Status != protocol.StatusFailed || !strings.Contains(s.result.Error, "timed out after 100ms") {
+		t.Errorf("result = %s %q, want failed on the timed-out write", s.result.Status, s.result.Error)
+	}
+}
