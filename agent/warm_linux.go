@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/scxvm/scxvm/agent/scxfs"
 	"github.com/scxvm/scxvm/protocol"
 )
 
@@ -151,11 +150,17 @@ func (w *warmState) put(m *protocol.PutFile) error {
 	return nil
 }
 
-// resume handles Resume: clock, entropy, the files' check, and a fresh
-// Hello (or a fatal Error) as the answer. It returns the failure it
-// reported.
+// resume handles Resume: the files' check, a fresh Hello (or a fatal
+// Error) as the answer, then the clock and entropy. It returns the
+// failure it reported.
+//
+// The Hello goes before the clock and the entropy: after a restore TCG
+// translates every code path afresh, and the host prepares its next
+// message while the guest sets them. Both are in place before the loop
+// handles that message, so no job sees the snapshot's clock or entropy.
 func (s *session) resume(m *protocol.Resume) error {
 	defer s.unpark()
+	received := time.Now()
 	w := &s.warm
 	err := w.err
 	if w.cur != nil && err == nil {
@@ -167,35 +172,43 @@ func (s *session) resume(m *protocol.Resume) error {
 	}
 	hello := w.hello
 	*w = warmState{}
-	if !m.WallClock.IsZero() && !s.cfg.NoClock {
-		ts := unix.NsecToTimespec(m.WallClock.UnixNano())
-		if e := unix.ClockSettime(unix.CLOCK_REALTIME, &ts); e != nil {
-			s.cfg.Logf("set the wall clock: %v", e)
-		}
-	}
-	if len(m.Entropy) > 0 && !s.cfg.NoClock {
-		if e := addEntropy(m.Entropy); e != nil {
-			s.cfg.Logf("add entropy: %v", e)
-		}
-	}
+	defer s.applyResume(m, received)
 	if err != nil {
 		s.cfg.Logf("resume: %v", err)
 		s.conn.Send(&protocol.Error{Op: "put file", Message: err.Error(), Fatal: true})
 		return err
 	}
-	if m.Restored {
-		s.cfg.Logf("resumed from a snapshot")
-	}
 	if hello == nil {
 		return sendHello(s.conn, s.cfg, nil)
 	}
-	if st, err := scxfs.Read(s.cfg.SchedExtDir); err == nil {
-		hello.SchedExt = protocol.SchedExtInfo{Available: true, State: st.State, EnableSeq: st.EnableSeq, Ops: st.Ops}
-	}
+	// The Hello gathered at Park holds: nothing ran between Park and
+	// Resume, so sched_ext's state is the one read then.
 	if err := s.conn.Send(hello); err != nil {
 		return fmt.Errorf("send hello: %w", err)
 	}
 	return nil
+}
+
+// applyResume sets the wall clock of m, advanced by the time since the
+// Resume was received, and credits its entropy.
+func (s *session) applyResume(m *protocol.Resume, received time.Time) {
+	if s.cfg.NoClock {
+		return
+	}
+	if !m.WallClock.IsZero() {
+		ts := unix.NsecToTimespec(m.WallClock.Add(time.Since(received)).UnixNano())
+		if e := unix.ClockSettime(unix.CLOCK_REALTIME, &ts); e != nil {
+			s.cfg.Logf("set the wall clock: %v", e)
+		}
+	}
+	if len(m.Entropy) > 0 {
+		if e := addEntropy(m.Entropy); e != nil {
+			s.cfg.Logf("add entropy: %v", e)
+		}
+	}
+	if m.Restored {
+		s.cfg.Logf("resumed from a snapshot")
+	}
 }
 
 // Linux random ioctls (include/uapi/linux/random.h).

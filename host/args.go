@@ -43,10 +43,22 @@ type Plan struct {
 	ShareModel string
 	// MonitorFD is QEMU's fd of the connected QMP monitor socket; 0: none.
 	MonitorFD int
-	// IncomingFD is QEMU's fd of a saved state to restore (-incoming
-	// fd:N) instead of booting; 0: boot.
+	// IncomingFD is QEMU's fd of a saved state to restore instead of
+	// booting; 0: boot. With RAMFD it is the same file, positioned after
+	// the memory image, and QEMU waits (-incoming defer) for the monitor
+	// to start the restore (VM.watchRestore); otherwise -incoming fd:N.
 	IncomingFD int
+	// RAMFD is QEMU's fd of the file that backs guest memory (a memory
+	// image, see ramImage); 0: anonymous memory.
+	RAMFD int
+	// RAMShared maps RAMFD shared, so that a save can copy the guest's
+	// memory from it (a VM that may be saved); otherwise privately, so
+	// that the guest's writes never reach the file (a restore).
+	RAMShared bool
 }
+
+// ramBackend is the id of the memory backend of a RAMFD guest.
+const ramBackend = "scxvm-ram"
 
 // KernelCmdline returns the guest kernel command line for cfg and plan,
 // or an error if it exceeds MaxCmdline.
@@ -79,9 +91,13 @@ func Args(cfg Config, plan Plan) []string {
 	cfg = cfg.withDefaults()
 	t := cfg.Topology
 
+	machine := cfg.Machine
+	if plan.RAMFD > 0 {
+		machine += ",memory-backend=" + ramBackend
+	}
 	a := []string{
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-		"-machine", cfg.Machine,
+		"-machine", machine,
 	}
 	switch plan.Accel {
 	case AccelKVM:
@@ -96,6 +112,16 @@ func Args(cfg Config, plan Plan) []string {
 	smp := fmt.Sprintf("cpus=%d,sockets=%d,dies=%d,cores=%d,threads=%d",
 		t.CPUs(), t.NUMANodes, t.LLCs, t.CoresPerLLC, t.ThreadsPerCore)
 	a = append(a, "-smp", smp, "-m", strconv.Itoa(cfg.MemoryMB))
+	if plan.RAMFD > 0 {
+		share := "off"
+		if plan.RAMShared {
+			share = "on"
+		}
+		// QEMU opens the path itself: /proc/self/fd/N names the inherited
+		// file whatever it is called (a memfd has no other name).
+		a = append(a, "-object", fmt.Sprintf("memory-backend-file,id=%s,size=%dM,mem-path=/proc/self/fd/%d,share=%s",
+			ramBackend, cfg.MemoryMB, plan.RAMFD, share))
+	}
 
 	if t.NUMANodes > 1 {
 		per := cfg.MemoryMB / t.NUMANodes
@@ -144,7 +170,12 @@ func Args(cfg Config, plan Plan) []string {
 			"-device", "virtserialport,bus=vser.0,chardev=agent,name="+protocol.VirtioPortName)
 	}
 	a = append(a, shareArgs(cfg, plan)...)
-	if plan.IncomingFD > 0 {
+	switch {
+	case plan.IncomingFD > 0 && plan.RAMFD > 0:
+		// The restore needs the x-ignore-shared capability, which only
+		// the monitor can set.
+		a = append(a, "-incoming", "defer")
+	case plan.IncomingFD > 0:
 		a = append(a, "-incoming", fmt.Sprintf("fd:%d", plan.IncomingFD))
 	}
 	return a

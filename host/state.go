@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -65,6 +66,12 @@ func (vm *VM) RestoreTime() time.Duration {
 func (vm *VM) watchRestore(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	if vm.plan.RAMFD > 0 {
+		if err := vm.startIncoming(ctx); err != nil {
+			vm.stop(fmt.Errorf("restore: %w", err))
+			return
+		}
+	}
 	for ctx.Err() == nil {
 		ret, err := vm.qmp.do(ctx, "query-status", nil, nil)
 		if err != nil {
@@ -90,7 +97,8 @@ func (vm *VM) watchRestore(ctx context.Context) {
 
 // SaveInfo describes a saved state.
 type SaveInfo struct {
-	Path string        `json:"path"`
+	Path string `json:"path"`
+	// Size is the file's disk usage.
 	Size int64         `json:"size"`
 	Took time.Duration `json:"took_ns"`
 	// Pruned lists what the cache bound removed after the save.
@@ -116,8 +124,12 @@ func stateKey(cfg Config, plan Plan) (string, error) {
 	p := plan
 	p.ConsoleFD, p.SerialFD, p.VhostFD, p.GuestCID, p.IncomingFD = 0, 0, 0, 0, 0
 	p.MonitorFD = 1 // its arguments shape the saved state; its number does not
+	p.RAMFD, p.RAMShared = 0, false
+	if ramImage(cfg) {
+		p.RAMFD = 1 // saved shared, restored private: the same machine
+	}
 	h := sha256.New()
-	fmt.Fprintf(h, "scxvm-vmstate-1\n")
+	fmt.Fprintf(h, "scxvm-vmstate-2\n")
 	qemu, err := fileIdentity(cfg.QEMU, "")
 	if err != nil {
 		return "", err
@@ -163,6 +175,25 @@ func fileIdentity(path, cacheRoot string) (string, error) {
 	return fmt.Sprintf("%s %d %d", abs, fi.Size(), fi.ModTime().UnixNano()), nil
 }
 
+// ramImage reports whether the guest's memory is one block that a saved
+// state keeps as a memory image, the file's first Config.MemoryMB MiB, with
+// QEMU's stream of the devices' state after it. A restore then maps the
+// image (privately: copy on write, shared by concurrent restores) instead
+// of loading the memory through the stream: under TCG that took a 1 GiB
+// guest's restore from 340-416 ms to 100-113 ms (QEMU start to running,
+// measured alternately on one machine). NUMA guests, one memory backend
+// a node, keep their memory in the stream.
+func ramImage(cfg Config) bool { return cfg.Topology.NUMANodes <= 1 }
+
+// ramBytes is the size of the guest's memory.
+func ramBytes(cfg Config) int64 { return int64(cfg.MemoryMB) << 20 }
+
+// migrationCaps is the capabilities of a save or restore: with a memory
+// image, QEMU's stream leaves out the shared guest memory.
+func (vm *VM) migrationCaps() map[string]any {
+	return map[string]any{"capabilities": []map[string]any{{"capability": "x-ignore-shared", "state": vm.plan.RAMFD > 0}}}
+}
+
 // stateName is the cache entry of a key.
 func stateName(key string) string { return "vmstate-" + key[:32] }
 
@@ -180,6 +211,15 @@ func openState(c *cachedir.Cache, key string) (*cachedir.Lease, *os.File, error)
 		return nil, nil, err
 	}
 	return l, f, nil
+}
+
+// startIncoming starts the restore of a VM waiting with -incoming defer.
+func (vm *VM) startIncoming(ctx context.Context) error {
+	if _, err := vm.qmp.do(ctx, "migrate-set-capabilities", vm.migrationCaps(), nil); err != nil {
+		return err
+	}
+	_, err := vm.qmp.do(ctx, "migrate-incoming", map[string]any{"uri": fmt.Sprintf("fd:%d", vm.plan.IncomingFD)}, nil)
+	return err
 }
 
 // SaveState saves the machine's state into the cache's snapshot area
@@ -210,15 +250,26 @@ func (vm *VM) SaveState(ctx context.Context) (SaveInfo, error) {
 			vm.cfg.logf("host: resume after save: %v", err)
 		}
 	}()
+	if ramImage(vm.cfg) && vm.ramFile == nil {
+		return info, errors.New("save vm state: the guest's memory is not in a file")
+	}
 	path, err := c.WriteFile(cachedir.Snapshot, stateName(vm.start.Key), func(f *os.File) error {
+		if vm.ramFile != nil {
+			t := time.Now()
+			if err := copyRAM(f, vm.ramFile, ramBytes(vm.cfg)); err != nil {
+				return fmt.Errorf("copy the guest's memory: %w", err)
+			}
+			vm.cfg.logf("host: guest memory image written in %v", time.Since(t).Round(time.Millisecond))
+		}
 		return vm.migrateTo(ctx, f)
 	})
 	if err != nil {
 		return info, fmt.Errorf("save vm state: %w", err)
 	}
 	info.Path, info.Took = path, time.Since(t0)
-	if fi, err := os.Stat(path); err == nil {
-		info.Size = fi.Size()
+	// What the file takes on disk: a memory image is mostly holes.
+	if n, err := cachedir.DirUsage(path); err == nil {
+		info.Size = n
 	}
 	if res, err := c.Prune(); err == nil {
 		for _, e := range res.Removed {
@@ -239,6 +290,10 @@ func (vm *VM) migrateTo(ctx context.Context, f *os.File) error {
 	if _, err := q.do(ctx, "migrate-set-parameters", map[string]any{"max-bandwidth": int64(1) << 40}, nil); err != nil {
 		return err
 	}
+	if _, err := q.do(ctx, "migrate-set-capabilities", vm.migrationCaps(), nil); err != nil {
+		return err
+	}
+	// QEMU writes from f's offset: after the memory image, if any.
 	if _, err := q.do(ctx, "getfd", map[string]any{"fdname": "vmstate"}, f); err != nil {
 		return err
 	}
@@ -317,21 +372,59 @@ func (vm *VM) planState(cfg Config, inherit func(*os.File) int) (closers []func(
 	closers = append(closers, func() { mc.Close(); monGuest.Close() })
 	vm.qmp = newQMP(mc.(*net.UnixConn))
 	vm.plan.MonitorFD = inherit(monGuest)
-	if cfg.State != StateAuto {
-		return closers
+	if cfg.State == StateAuto {
+		restore, cl := vm.planRestore(c, cfg, key, inherit)
+		closers = append(closers, cl...)
+		if restore {
+			return closers
+		}
 	}
+	if ramImage(cfg) {
+		qemuRAM, hostRAM, err := newRAMFile()
+		if err != nil {
+			// Booting goes on; SaveState will refuse.
+			vm.start.Note = fmt.Sprintf("snapshot not possible: %v", err)
+			return closers
+		}
+		closers = append(closers, func() { qemuRAM.Close(); hostRAM.Close() })
+		vm.ramFile = hostRAM
+		vm.plan.RAMFD, vm.plan.RAMShared = inherit(qemuRAM), true
+	}
+	return closers
+}
+
+// planRestore plans the restore of key's saved state, if there is a
+// usable one; otherwise it notes why not.
+func (vm *VM) planRestore(c *cachedir.Cache, cfg Config, key string, inherit func(*os.File) int) (bool, []func()) {
 	lease, f, err := openState(c, key)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		vm.start.Note = "no saved state yet"
-		return closers
+		return false, nil
 	case err != nil:
 		vm.start.Note = fmt.Sprintf("saved state unusable: %v", err)
-		return closers
+		return false, nil
 	}
+	closers := []func(){func() { lease.Close(); f.Close() }}
 	vm.stateFile, _ = f.Stat()
-	closers = append(closers, func() { lease.Close(); f.Close() })
-	vm.plan.IncomingFD = inherit(f)
+	if ramImage(cfg) {
+		// The memory image, then QEMU's stream: QEMU maps the file's
+		// first part and reads the rest from f's offset.
+		if vm.stateFile == nil || vm.stateFile.Size() <= ramBytes(cfg) {
+			vm.stateFile = nil
+			vm.start.Note = "saved state unusable: shorter than the guest's memory"
+			return false, closers
+		}
+		if _, err := f.Seek(ramBytes(cfg), io.SeekStart); err != nil {
+			vm.stateFile = nil
+			vm.start.Note = fmt.Sprintf("saved state unusable: %v", err)
+			return false, closers
+		}
+		vm.plan.RAMFD = inherit(f)
+		vm.plan.IncomingFD = vm.plan.RAMFD
+	} else {
+		vm.plan.IncomingFD = inherit(f)
+	}
 	vm.start.Mode = StartWarm
-	return closers
+	return true, closers
 }

@@ -128,3 +128,70 @@ func TestArgsState(t *testing.T) {
 		t.Errorf("-incoming is not last: %s", a)
 	}
 }
+
+func TestArgsMemoryImage(t *testing.T) {
+	cfg := Config{Kernel: "/k", Initramfs: "/i", MemoryMB: 512}
+	base := Plan{Accel: AccelTCG, Transport: protocol.TransportVirtioSerial, ConsoleFD: 3, SerialFD: 4, MonitorFD: 5}
+	for _, tc := range []struct {
+		name       string
+		plan       func(Plan) Plan
+		want, lack []string
+	}{
+		{"saving", func(p Plan) Plan { p.RAMFD, p.RAMShared = 6, true; return p },
+			[]string{"-machine q35,memory-backend=scxvm-ram", "-m 512 -object memory-backend-file,id=scxvm-ram,size=512M,mem-path=/proc/self/fd/6,share=on"},
+			[]string{"-incoming"}},
+		{"restoring", func(p Plan) Plan { p.RAMFD, p.IncomingFD = 6, 6; return p },
+			[]string{"memory-backend-file,id=scxvm-ram,size=512M,mem-path=/proc/self/fd/6,share=off", "-incoming defer"},
+			[]string{"fd:6"}},
+		{"anonymous", func(p Plan) Plan { return p },
+			nil, []string{"memory-backend", "-incoming"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := strings.Join(Args(cfg, tc.plan(base)), " ")
+			for _, w := range tc.want {
+				if !strings.Contains(a, w) {
+					t.Errorf("args lack %q: %s", w, a)
+				}
+			}
+			for _, l := range tc.lack {
+				if strings.Contains(a, l) {
+					t.Errorf("args have %q: %s", l, a)
+				}
+			}
+		})
+	}
+}
+
+// TestStateKeyMemoryImage: the saving VM maps its memory shared, the
+// restored one privately; both are the same machine.
+func TestStateKeyMemoryImage(t *testing.T) {
+	root := t.TempDir()
+	qemu := filepath.Join(root, "qemu")
+	kernel := filepath.Join(root, "vmlinux")
+	for _, p := range []string{qemu, kernel} {
+		if err := os.WriteFile(p, []byte(p), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := Config{QEMU: qemu, Kernel: kernel, Accel: AccelTCG}.withDefaults()
+	plan := Plan{Accel: AccelTCG, Transport: protocol.TransportVirtioSerial, ConsoleFD: 3, SerialFD: 4, MonitorFD: 5}
+	saving, restoring := plan, plan
+	saving.RAMFD, saving.RAMShared = 6, true
+	restoring.RAMFD, restoring.IncomingFD = 7, 7
+	ks, err := stateKey(cfg, saving)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := stateKey(cfg, restoring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ks != kr {
+		t.Error("the saving and the restoring VM have different keys")
+	}
+	numa := cfg
+	numa.Topology = spec.Topology{NUMANodes: 2, LLCs: 1, CoresPerLLC: 1, ThreadsPerCore: 1}
+	if ramImage(numa) || !ramImage(cfg) {
+		t.Errorf("ramImage: numa %v, one node %v; want false, true", ramImage(numa), ramImage(cfg))
+	}
+}

@@ -26,6 +26,7 @@ type VM struct {
 	start           StartInfo
 	qmp             *qmp          // the QMP monitor (Config.State), or nil
 	stateFile       os.FileInfo   // the state restored from (warm)
+	ramFile         *os.File      // the guest's memory, for SaveState (plan.RAMShared)
 	restored        time.Duration // QEMU start to the restored guest running (under mu)
 	accelReason     string
 	transportReason string

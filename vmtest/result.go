@@ -295,7 +295,7 @@ type SnapshotInfo struct {
 	// Path is the state file in the cache's snapshot/ area.
 	Path string `json:"path"`
 	// Saved reports that this run saved it (cold), after SaveTime; Size
-	// is its size in bytes then.
+	// is its disk usage in bytes then (a memory image is mostly holes).
 	Saved    bool          `json:"saved,omitempty"`
 	SaveTime time.Duration `json:"save_ns,omitempty"`
 	Size     int64         `json:"size,omitempty"`

@@ -3,6 +3,8 @@ package vmtest
 import (
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -61,6 +63,13 @@ func TestWarmStart(t *testing.T) {
 		t.Fatalf("the first run saved no snapshot: %+v (%s)", first.Snapshot, first.StartNote)
 	}
 	snapshot = first.Snapshot.Path
+	// A single-node guest's snapshot is its memory image, mostly holes,
+	// then QEMU's stream.
+	mem := int64(base.GuestMemoryMB()) << 20
+	if fi, err := os.Stat(snapshot); err != nil || fi.Size() <= mem || first.Snapshot.Size >= mem/2 {
+		t.Errorf("snapshot %v (%v): want a memory image of %d bytes, mostly holes, and a stream; disk usage %d", fi, err, mem, first.Snapshot.Size)
+	}
+	sum := fileSum(t, snapshot)
 
 	t.Run("pass", func(t *testing.T) {
 		res := run(t, false, spec.Scheduler{Path: exampleScheduler(t, kernel.Debian, "scx_simple")}, host.StartWarm)
@@ -70,6 +79,11 @@ func TestWarmStart(t *testing.T) {
 		}
 		if res.Guest == nil || res.Guest.Cmdline != first.Guest.Cmdline {
 			t.Errorf("guest %+v, want the first run's", res.Guest)
+		}
+		// The restored guest maps the image privately: its writes
+		// never reach the file another run restores from.
+		if got := fileSum(t, snapshot); got != sum {
+			t.Errorf("the snapshot changed during a warm run (crc %08x, was %08x)", got, sum)
 		}
 	})
 
@@ -95,7 +109,7 @@ func TestWarmStart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.WriteAt(make([]byte, 4096), 0) // no longer a migration stream
+		f.WriteAt(make([]byte, 4096), mem) // no longer a migration stream
 		f.Close()
 		res := run(t, false, spec.Scheduler{}, host.StartCold)
 		pass(t, res)
@@ -111,4 +125,19 @@ func TestWarmStart(t *testing.T) {
 			t.Errorf("restore of the new snapshot: %v", again.Failure)
 		}
 	})
+}
+
+// fileSum returns the CRC-32C of a file's contents.
+func fileSum(t *testing.T, path string) uint32 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return h.Sum32()
 }
