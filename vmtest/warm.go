@@ -72,11 +72,17 @@ func (w *warmRun) filesTime() time.Duration {
 	return time.Duration(n/(256<<10)) * time.Second
 }
 
-// rejoinAnswer bounds the wait for a parked agent's Parked on a vsock
-// connection the host made after a restore: the agent sends it as soon
-// as it accepts, and a connection that the guest's transport reset took
-// ends at once.
-const rejoinAnswer = 5 * time.Second
+// Bounds of the wait for a parked agent's Parked on a vsock connection
+// the host made after a restore; it doubles from one connection to the
+// next. The agent sends Parked as soon as it accepts. A connection the
+// guest took before its transport reset (the reset event and the
+// connection request race after a restore) is reset on the guest's side
+// only: the host's end sees nothing, so only this bound ends it. A live
+// agent slower than the bound loses that connection and takes the next.
+const (
+	rejoinAnswerMin = time.Second
+	rejoinAnswerMax = 8 * time.Second
+)
 
 // restoreError is a restored guest that did not come up: Run deletes the
 // state and boots cold.
@@ -178,12 +184,14 @@ func (s *session) rejoin(ctx context.Context) error {
 }
 
 // rejoinParked connects to a parked agent through accept (a new
-// connection each call) until one brings the agent's Parked within
-// rejoinAnswer, or ctx ends. A connection that raced with the guest's
-// transport reset (made before the reset, which took it) ends without
-// one: it is closed and the next one made.
+// connection each call) until one brings the agent's Parked within the
+// answer bound (rejoinAnswerMin, doubling up to rejoinAnswerMax), or ctx
+// ends. A connection that raced with the guest's transport reset (made
+// before the reset, which took it) ends without one, or is silent: it is
+// closed and the next one made.
 func rejoinParked(ctx context.Context, accept func(context.Context) (io.ReadWriteCloser, error), logf func(string, ...any)) (*protocol.Conn, error) {
 	var last error
+	answer := rejoinAnswerMin
 	for attempt := 1; ; attempt++ {
 		stream, err := accept(ctx)
 		if err != nil {
@@ -193,7 +201,8 @@ func rejoinParked(ctx context.Context, accept func(context.Context) (io.ReadWrit
 			return nil, err
 		}
 		c := protocol.NewConn(stream)
-		actx, cancel := context.WithTimeout(ctx, rejoinAnswer)
+		actx, cancel := context.WithTimeout(ctx, answer)
+		answer = min(2*answer, rejoinAnswerMax)
 		m, err := c.RecvContext(actx)
 		cancel()
 		if err == nil {

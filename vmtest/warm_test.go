@@ -172,6 +172,9 @@ func TestRejoinParked(t *testing.T) {
 		{"first", []func(*protocol.Conn){sendParked}, time.Second, 1, ""},
 		{"reset then parked", []func(*protocol.Conn){closeConn, closeConn, sendParked}, 5 * time.Second, 3, ""},
 		{"not parked", []func(*protocol.Conn){sendHello, sendParked}, 5 * time.Second, 2, ""},
+		// The guest's reset took the first connection without a word to
+		// the host.
+		{"silent then parked", []func(*protocol.Conn){silent, sendParked}, 5 * time.Second, 2, ""},
 		{"nobody", []func(*protocol.Conn){closeConn, closeConn, closeConn, closeConn, closeConn, closeConn, closeConn, closeConn, closeConn, closeConn}, 50 * time.Millisecond, 0, "deadline exceeded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -214,6 +217,9 @@ func TestRejoinParked(t *testing.T) {
 }
 
 func closeConn(c *protocol.Conn) { c.Close() }
+
+// silent holds the connection without a word until the host closes it.
+func silent(c *protocol.Conn) { c.Recv(); c.Close() }
 
 func sendHello(c *protocol.Conn) { c.Send(hello()); c.Recv(); c.Close() }
 
