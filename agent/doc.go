@@ -63,6 +63,19 @@
 // same treatment. A "hang" step silences the agent for good: nothing is
 // sent any more and the host must time out.
 //
+// # Warm starts
+//
+// Park, PutFile and Resume (package protocol) let the host save the VM
+// while the session is parked and restore it later. Over vsock the
+// restore resets the guest's connections and gives it a new CID, so a
+// parked session listens on protocol.VsockAgentPort (any CID) before it
+// sends Parked; when its channel breaks while parked, it accepts the
+// host's new connection there (Config.ParkListen, Config.RejoinTimeout),
+// sends Parked on it and goes on over it. The listener lives in the
+// session process, which owns the channel; a connection it accepts is a
+// blocking descriptor like the one PID 1 handed over. A Resume on the
+// old channel closes the listener.
+//
 // Tests drive the session with Serve over an in-memory stream and fake
 // sysfs trees; PID 1 set-up is a mount table applied through an interface
 // tests fake.

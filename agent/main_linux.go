@@ -276,6 +276,11 @@ func sessionProcess(logf func(string, ...any)) (code int) {
 // serveSession serves the host over channel, after the Hello.
 func serveSession(ts transportSpec, channel *os.File, start time.Time, boot time.Duration, logf func(string, ...any)) error {
 	cfg := Config{Transport: ts.Kind, Start: start, BootTime: boot, Logf: logf, HelloSent: true}
+	if ts.Kind == protocol.TransportVsock {
+		// A restore resets the vsock connection: the host of the
+		// restored run dials the parked agent.
+		cfg.ParkListen = listenVsock
+	}
 	if f, err := kmsg.Open(); err != nil {
 		logf("%v (no kernel log forwarding)", err)
 	} else {

@@ -38,6 +38,11 @@ const (
 	finalSendTimeout = 2 * time.Second
 	// maxReportsBytes bounds the estimated size of one Reports message.
 	maxReportsBytes = 16 << 20
+	// DefaultRejoinTimeout is how long a parked session whose channel
+	// broke waits for the host's new connection (Config.ParkListen): the
+	// host of a restored run dials at once and retries for well under
+	// this.
+	DefaultRejoinTimeout = 60 * time.Second
 )
 
 // ErrIdle is returned by Serve when the host sent nothing for
@@ -89,6 +94,20 @@ type Config struct {
 	// NoClock leaves the wall clock and the entropy pool alone on Resume
 	// (tests outside a guest).
 	NoClock bool
+	// ParkListen, when not nil, is the way back to the host for a
+	// transport whose connection does not survive a restore (vsock: the
+	// restore resets it and gives the guest a new CID). Park calls it
+	// before it sends Parked, so the snapshot holds the listener. If the
+	// channel then breaks before a Resume, the session accepts the host's
+	// next connection on it (within RejoinTimeout), sends Parked there
+	// and goes on over it; a connection that fails that Parked is dropped
+	// and the next one awaited. A Resume, or any other message, on the
+	// old channel closes the listener. nil: a broken channel ends the
+	// session, parked or not (virtio-serial survives a restore as is).
+	ParkListen func() (Listener, error)
+	// RejoinTimeout bounds the wait for the host's new connection after
+	// the channel broke while parked; default DefaultRejoinTimeout.
+	RejoinTimeout time.Duration
 	// Logf receives diagnostic messages (the guest console); default none.
 	Logf func(format string, args ...any)
 }
@@ -117,6 +136,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.RejoinTimeout <= 0 {
+		c.RejoinTimeout = DefaultRejoinTimeout
 	}
 	if c.Start.IsZero() {
 		c.Start = time.Now()
@@ -192,8 +214,12 @@ type session struct {
 
 	// gate is held shared by every send and exclusively from Park to
 	// Resume (parked), so nothing is sent while the host saves the VM.
+	// conn is replaced only while parked (a rejoin), under gate.
 	gate   sync.RWMutex
 	parked bool
+	// rejoin is the listener of Config.ParkListen from Park to Resume
+	// (session goroutine only), or nil.
+	rejoin Listener
 	// warm is the state of PutFile and Resume (session goroutine only).
 	warm warmState
 }
@@ -211,7 +237,7 @@ func Serve(ctx context.Context, rwc io.ReadWriteCloser, cfg Config) (err error) 
 		lost:  make(chan struct{}),
 		fatal: make(chan error, 4),
 	}
-	defer s.conn.Close()
+	defer func() { s.conn.Close() }() // the last channel: a rejoin replaces it
 	defer s.closeStallWatch()
 	if c, ok := cfg.Kmsg.(io.Closer); ok {
 		defer c.Close()
@@ -243,7 +269,7 @@ func Serve(ctx context.Context, rwc io.ReadWriteCloser, cfg Config) (err error) 
 	s.primeStallWatch()
 	msgs := make(chan protocol.Message, 16)
 	recvErr := make(chan error, 1)
-	s.goSafe(func() { s.receive(msgs, recvErr) })
+	s.goSafe(func() { s.receive(s.conn, msgs, recvErr) })
 	if cfg.Kmsg != nil {
 		s.goSafe(func() { s.kernelLog(ctx) })
 	}
@@ -391,9 +417,11 @@ func (s *session) final(ms ...protocol.Message) {
 	}
 }
 
-func (s *session) receive(msgs chan<- protocol.Message, errc chan<- error) {
+// receive reads c's messages into msgs until an error, which it sends to
+// errc.
+func (s *session) receive(c *protocol.Conn, msgs chan<- protocol.Message, errc chan<- error) {
 	for {
-		m, err := s.conn.Recv()
+		m, err := c.Recv()
 		if err != nil {
 			var fe *protocol.FrameError
 			if errors.As(err, &fe) && (errors.Is(err, protocol.ErrUnknownType) || errors.Is(err, protocol.ErrChecksum) || errors.Is(err, protocol.ErrDecode)) {
@@ -408,8 +436,10 @@ func (s *session) receive(msgs chan<- protocol.Message, errc chan<- error) {
 	}
 }
 
-// loop handles host messages until the conversation ends.
-func (s *session) loop(ctx context.Context, msgs <-chan protocol.Message, recvErr <-chan error) error {
+// loop handles host messages until the conversation ends. It reads what
+// receive delivers on msgs and recvErr, and starts a new receive on them
+// after a rejoin.
+func (s *session) loop(ctx context.Context, msgs chan protocol.Message, recvErr chan error) error {
 	idle := time.NewTimer(s.cfg.IdleTimeout)
 	defer idle.Stop()
 	defer s.unpark()
@@ -422,6 +452,17 @@ func (s *session) loop(ctx context.Context, msgs <-chan protocol.Message, recvEr
 			select {
 			case m = <-msgs:
 			case err := <-recvErr:
+				if s.parked && s.rejoin != nil {
+					// A restore reset the channel: the host comes back
+					// over the listener.
+					if rerr := s.rejoinHost(ctx, err); rerr != nil {
+						return rerr
+					}
+					c := s.conn
+					s.goSafe(func() { s.receive(c, msgs, recvErr) })
+					idle.Reset(s.cfg.IdleTimeout)
+					continue
+				}
 				if errors.Is(err, io.EOF) {
 					return fmt.Errorf("host closed the channel without bye: %w", err)
 				}

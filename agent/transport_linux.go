@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -133,4 +135,51 @@ func blockingDup(c syscall.Conn) (*os.File, error) {
 		return nil, fmt.Errorf("vsock fd: %w", err)
 	}
 	return os.NewFile(uintptr(fd), "vsock"), nil
+}
+
+// listenVsock listens for the host's connection to a parked agent
+// (Config.ParkListen) on protocol.VsockAgentPort of any CID: a restore
+// gives the guest a new CID, and a listener bound to the old one would
+// not see connections to the new.
+func listenVsock() (Listener, error) {
+	l, err := vsock.ListenContextID(unix.VMADDR_CID_ANY, protocol.VsockAgentPort, nil)
+	if err != nil {
+		return nil, fmt.Errorf("listen on vsock port %d: %w", protocol.VsockAgentPort, err)
+	}
+	return &vsockListener{l: l}, nil
+}
+
+// vsockListener hands out connections from the host as blocking file
+// descriptors, like openTransport's.
+type vsockListener struct {
+	l    *vsock.Listener
+	once sync.Once
+	err  error
+}
+
+// Accept returns the next connection from the host (CID 2); connections
+// from elsewhere are closed.
+func (v *vsockListener) Accept() (io.ReadWriteCloser, error) {
+	for {
+		c, err := v.l.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if a, ok := c.RemoteAddr().(*vsock.Addr); !ok || a.ContextID != protocol.VsockHostCID {
+			c.Close()
+			continue
+		}
+		f, err := blockingDup(c.(*vsock.Conn))
+		c.Close()
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
+	}
+}
+
+// Close closes the listener once.
+func (v *vsockListener) Close() error {
+	v.once.Do(func() { v.err = v.l.Close() })
+	return v.err
 }

@@ -1,12 +1,14 @@
 package agent
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -21,6 +23,16 @@ import (
 // protocol/warm.go). PutFile writes into the guest's rootfs, the in-memory
 // file system the image unpacked into, so a file lands where the image
 // would have put it.
+
+// Listener accepts the host's connection to a parked agent whose channel
+// a restore broke (Config.ParkListen).
+type Listener interface {
+	// Accept waits for the next connection. Close makes it return an
+	// error.
+	Accept() (io.ReadWriteCloser, error)
+	// Close stops listening. A second call does nothing.
+	Close() error
+}
 
 // put is the file being received.
 type put struct {
@@ -47,25 +59,83 @@ func (w *warmState) drop() {
 	}
 }
 
-// park answers Park: it waits for sends in flight, sends Parked and keeps
-// every other send waiting until unpark.
+// park answers Park: it waits for sends in flight, opens the way back
+// for a restore (Config.ParkListen), sends Parked and keeps every other
+// send waiting until unpark.
 func (s *session) park(m *protocol.Park) {
 	// The Hello's facts do not change in a snapshot: gather them now, not
 	// after the restore, when TCG translates every code path afresh.
 	s.warm.hello = startHello(s.cfg)()
-	s.gate.Lock()
-	s.parked = true
+	if !s.parked {
+		s.gate.Lock()
+		s.parked = true
+	}
+	if s.cfg.ParkListen != nil && s.rejoin == nil {
+		// Before Parked: the host saves the VM once it has it.
+		l, err := s.cfg.ParkListen()
+		if err != nil {
+			s.cfg.Logf("no way back after a restore: %v", err)
+		}
+		s.rejoin = l
+	}
 	s.cfg.Logf("parked for %s", orWord(m.Reason, "a snapshot"))
 	if err := s.conn.Send(&protocol.Parked{At: time.Since(s.cfg.Start)}); err != nil {
 		s.cfg.Logf("send parked: %v", err)
 	}
 }
 
-// unpark lets sends go again after a park.
+// unpark lets sends go again after a park and closes the park's
+// listener.
 func (s *session) unpark() {
+	s.closeRejoin()
 	if s.parked {
 		s.parked = false
 		s.gate.Unlock()
+	}
+}
+
+// closeRejoin closes the park's listener, if any: the host is on the
+// channel the session has.
+func (s *session) closeRejoin() {
+	if s.rejoin != nil {
+		s.rejoin.Close()
+		s.rejoin = nil
+	}
+}
+
+// rejoinHost waits for the host's new connection after the channel broke
+// (cause) while parked, which a restore does to a vsock connection, and
+// makes it the session's channel. It sends Parked on it first: the host
+// waits for that before it sends anything, and a connection that cannot
+// take it (one that the guest's transport reset took with the old
+// channel) is dropped for the next one. It gives up after
+// Config.RejoinTimeout or when ctx ends. The caller holds the gate
+// (parked).
+func (s *session) rejoinHost(ctx context.Context, cause error) error {
+	s.cfg.Logf("channel lost while parked (%v): waiting for the host's new connection", cause)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RejoinTimeout)
+	defer cancel()
+	l := s.rejoin
+	stop := context.AfterFunc(ctx, func() { l.Close() })
+	defer stop()
+	for {
+		rwc, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			return fmt.Errorf("channel lost while parked (%w) and no new connection from the host: %w", cause, err)
+		}
+		c := protocol.NewConn(rwc)
+		if err := c.Send(&protocol.Parked{At: time.Since(s.cfg.Start)}); err != nil {
+			s.cfg.Logf("rejoin: %v; waiting for another connection", err)
+			c.Close()
+			continue
+		}
+		s.conn.Close()
+		s.conn = c
+		s.cfg.Logf("the host is back on a new connection")
+		return nil
 	}
 }
 
@@ -161,6 +231,7 @@ func (w *warmState) put(m *protocol.PutFile) error {
 func (s *session) resume(m *protocol.Resume) error {
 	defer s.unpark()
 	received := time.Now()
+	s.closeRejoin() // before the answer, which tells the host it is closed
 	w := &s.warm
 	err := w.err
 	if w.cur != nil && err == nil {

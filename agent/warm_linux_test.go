@@ -3,9 +3,13 @@ package agent
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -133,5 +137,189 @@ func TestSessionPutFileDamaged(t *testing.T) {
 				t.Error("Serve returned nil after a failed resume")
 			}
 		})
+	}
+}
+
+// fakeListener stands for the parked agent's vsock listener: the test
+// hands it connections.
+type fakeListener struct {
+	conns  chan io.ReadWriteCloser
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newFakeListener() *fakeListener {
+	return &fakeListener{conns: make(chan io.ReadWriteCloser, 4), closed: make(chan struct{})}
+}
+
+func (l *fakeListener) Accept() (io.ReadWriteCloser, error) {
+	select {
+	case <-l.closed:
+		return nil, net.ErrClosed
+	default:
+	}
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *fakeListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *fakeListener) isClosed() bool {
+	select {
+	case <-l.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// parkedGuest is a guest whose session listens at Park (as over vsock),
+// parked by the test.
+func parkedGuest(t *testing.T, rejoin time.Duration) (*guest, *fakeListener) {
+	t.Helper()
+	l := newFakeListener()
+	var listens atomic.Int32
+	g := newGuest(t, func(c *Config) {
+		c.NoClock = true
+		c.RejoinTimeout = rejoin
+		c.ParkListen = func() (Listener, error) {
+			listens.Add(1)
+			return l, nil
+		}
+	})
+	if _, ok := g.recv().(*protocol.Hello); !ok {
+		t.Fatal("first message is no Hello")
+	}
+	if listens.Load() != 0 {
+		t.Fatal("the session listened before Park")
+	}
+	if err := g.host.Send(&protocol.Park{Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m := g.recv()
+		if _, ok := m.(*protocol.Parked); ok {
+			break
+		}
+		if _, ok := m.(*protocol.KernelLog); !ok {
+			t.Fatalf("got %s before parked", m.MessageType())
+		}
+	}
+	// The snapshot is taken once the host has Parked: the listener must
+	// be in it.
+	if listens.Load() != 1 {
+		t.Fatalf("ParkListen called %d times before Parked, want 1", listens.Load())
+	}
+	return g, l
+}
+
+// TestSessionParkRejoin is a restore over vsock: the channel breaks while
+// parked, the host connects again, and the run goes on over the new
+// connection.
+func TestSessionParkRejoin(t *testing.T) {
+	g, l := parkedGuest(t, 10*time.Second)
+	g.kernel(1, "while parked")
+	// The restore resets the connection.
+	g.host.Close()
+
+	// A connection the reset took too: the agent's Parked fails on it.
+	deadAgent, deadHost := socketPair(t)
+	deadHost.Close()
+	l.conns <- deadAgent
+	a, h := socketPair(t)
+	l.conns <- a
+	g.host = protocol.NewConn(h)
+	if m := g.recv(); m.MessageType() != protocol.TypeParked {
+		t.Fatalf("first message on the new connection: %s, want parked", m.MessageType())
+	}
+
+	path := filepath.Join(t.TempDir(), "sched", "scx_test")
+	data := []byte(strings.Repeat("restored ", 3000))
+	putChunks(t, g, path, data, 4096, "")
+	if err := g.host.Send(&protocol.Resume{WallClock: time.Now(), Entropy: []byte{1}, Files: 1, Restored: true}); err != nil {
+		t.Fatal(err)
+	}
+	if m := g.recv(); m.MessageType() != protocol.TypeHello {
+		t.Fatalf("answer to resume: %s (%+v), want hello", m.MessageType(), m)
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != string(data) {
+		t.Fatalf("file: %v, %d bytes, want %d", err, len(got), len(data))
+	}
+	if kl, ok := g.recv().(*protocol.KernelLog); !ok || kl.Lines[0].Text != "while parked" {
+		t.Errorf("after hello: %+v, want the held kernel line", kl)
+	}
+	if !l.isClosed() {
+		t.Error("the listener is still open after Resume")
+	}
+	if err := g.host.Send(&protocol.Bye{Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if m := g.recv(); m.MessageType() == protocol.TypeBye {
+			break
+		}
+	}
+	if err := <-g.done; err != nil {
+		t.Errorf("Serve: %v, want nil after a bye on the new connection", err)
+	}
+}
+
+// TestSessionParkResumeOld is the run that saved the snapshot: Resume
+// comes on the old channel, the listener closes, and a broken channel
+// afterwards ends the session at once.
+func TestSessionParkResumeOld(t *testing.T) {
+	g, l := parkedGuest(t, 10*time.Second)
+	if err := g.host.Send(&protocol.Resume{WallClock: time.Now(), Entropy: []byte{1}}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m := g.recv()
+		if m.MessageType() == protocol.TypeHello {
+			break
+		}
+		if m.MessageType() != protocol.TypeKernelLog {
+			t.Fatalf("answer to resume: %s, want hello", m.MessageType())
+		}
+	}
+	if !l.isClosed() {
+		t.Fatal("the listener is still open after Resume")
+	}
+	g.host.Close()
+	select {
+	case err := <-g.done:
+		if err == nil || strings.Contains(err.Error(), "parked") {
+			t.Errorf("Serve: %v, want the channel's end (no rejoin after Resume)", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the session still runs 5s after its channel closed")
+	}
+}
+
+// TestSessionRejoinTimeout: no host comes back after the channel broke
+// while parked; the session ends after RejoinTimeout.
+func TestSessionRejoinTimeout(t *testing.T) {
+	g, l := parkedGuest(t, 300*time.Millisecond)
+	t0 := time.Now()
+	g.host.Close()
+	select {
+	case err := <-g.done:
+		if err == nil || !strings.Contains(err.Error(), "no new connection") {
+			t.Errorf("Serve: %v, want a rejoin failure", err)
+		}
+		if d := time.Since(t0); d < 300*time.Millisecond {
+			t.Errorf("gave up after %v, before the rejoin timeout", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the session still waits 5s after a 300ms rejoin timeout")
+	}
+	if !l.isClosed() {
+		t.Error("the listener is still open")
 	}
 }

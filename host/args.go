@@ -37,7 +37,7 @@ type Plan struct {
 	SerialFD  int    // QEMU's fd of the connected virtio-serial socket (virtio-serial)
 	GuestCID  uint32 // guest vsock CID (vsock)
 	VhostFD   int    // QEMU's fd of an opened /dev/vhost-vsock holding GuestCID; 0: QEMU opens it
-	VsockPort uint32 // host port the guest dials; 0 means protocol.VsockPort
+	VsockPort uint32 // host port the guest dials; 0 means protocol.VsockPort (and a restored VM, which the host dials)
 	// ShareModel is the fsdev security model of Config.Shares (ShareModel);
 	// empty means ShareModelNone.
 	ShareModel string

@@ -109,8 +109,9 @@ type Config struct {
 	// booting: StateOff (default), StateSave (boot; VM.SaveState saves the
 	// state into CacheDir's snapshot/ area) or StateAuto (restore the
 	// state saved for this exact machine when there is one, else as
-	// StateSave). VM.Start says how the VM came up. The vsock transport
-	// is not restored: with it the VM boots (StartInfo.Note says so).
+	// StateSave). VM.Start says how the VM came up. Both transports are
+	// restored; a restored vsock VM has a fresh CID and its agent is
+	// reached by VM.Accept dialling it.
 	State string
 	// Logf receives diagnostics such as the reason for an accelerator
 	// fallback. Nil discards them.

@@ -37,7 +37,10 @@
 // a pre-opened /dev/vhost-vsock, host listening on port 1024, or any free
 // port passed as scxvm.vsock_port=N) when /dev/vhost-vsock opens, else
 // virtio-serial (port "org.scxvm.0" on a socketpair QEMU inherits). The
-// guest learns which from scxvm.transport=vsock on its command line.
+// guest learns which from scxvm.transport=vsock on its command line. A
+// vsock VM restored from a saved state (Config.State) gets a fresh CID
+// too, and no listener: its agent is parked and listens on
+// protocol.VsockAgentPort, and VM.Accept dials it.
 //
 // Topology: NUMA nodes map to sockets (one -numa node each, memory split
 // evenly), LLCs to dies (QEMU reports L3 per die in CPUID leaf 4), then

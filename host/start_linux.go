@@ -112,29 +112,39 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 			return nil, fmt.Errorf("start vm: %w", err)
 		}
 		closers = append(closers, func() { vhost.Close() })
+		// A fresh CID for every VM, restored ones included: the saved
+		// guest's CID may be in use by the VM that saved it.
 		vm.plan.GuestCID = cid
 		vm.plan.VhostFD = inherit(vhost)
-		l, err := vsock.ListenContextID(unix.VMADDR_CID_ANY, protocol.VsockPort, nil)
-		if errors.Is(err, unix.EADDRINUSE) {
-			// Another VM of ours listens on the default port: take any
-			// port and tell the guest with scxvm.vsock_port.
-			l, err = vsock.ListenContextID(unix.VMADDR_CID_ANY, 0, nil)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("start vm: listen on vsock: %w", err)
-		}
-		closers = append(closers, func() { l.Close() })
-		vm.listener = l
-		vm.plan.VsockPort = l.Addr().(*vsock.Addr).Port
 	}
 
 	vm.plan.ShareModel = ShareModel(os.Geteuid() == 0)
-	if _, err := KernelCmdline(cfg, vm.plan); err != nil {
-		return nil, fmt.Errorf("start vm: %w", err)
-	}
 	vm.start = StartInfo{Mode: StartCold}
 	if cfg.State != StateOff {
+		// The key leaves the vsock port out: it can be decided after.
 		closers = append(closers, vm.planState(cfg, inherit)...)
+	}
+	if vm.plan.Transport == protocol.TransportVsock {
+		if vm.start.Mode == StartWarm {
+			// The restored agent is parked and listens; Accept dials it.
+			vm.dial = dialVsock
+		} else {
+			l, err := vsock.ListenContextID(unix.VMADDR_CID_ANY, protocol.VsockPort, nil)
+			if errors.Is(err, unix.EADDRINUSE) {
+				// Another VM of ours listens on the default port: take
+				// any port and tell the guest with scxvm.vsock_port.
+				l, err = vsock.ListenContextID(unix.VMADDR_CID_ANY, 0, nil)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("start vm: listen on vsock: %w", err)
+			}
+			closers = append(closers, func() { l.Close() })
+			vm.listener = l
+			vm.plan.VsockPort = l.Addr().(*vsock.Addr).Port
+		}
+	}
+	if _, err := KernelCmdline(cfg, vm.plan); err != nil {
+		return nil, fmt.Errorf("start vm: %w", err)
 	}
 	args := Args(cfg, vm.plan)
 	cmd := exec.Command(qemu, args...)

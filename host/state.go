@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/scxvm/scxvm/internal/cachedir"
-	"github.com/scxvm/scxvm/protocol"
 )
 
 // Values of Config.State: whether a VM may start from a saved state (a
@@ -49,7 +48,7 @@ type StartInfo struct {
 	// writes (cold); empty when Config.State is StateOff or unusable.
 	State string `json:"state,omitempty"`
 	// Note says why a VM that could have started warm booted: no saved
-	// state yet, or a transport that cannot be restored.
+	// state yet, or one that could not be used.
 	Note string `json:"note,omitempty"`
 }
 
@@ -108,21 +107,17 @@ type SaveInfo struct {
 // Start says how the VM came up (warm or cold) and why.
 func (vm *VM) Start() StartInfo { return vm.start }
 
-// stateKey returns the key of the machine cfg and plan describe, and the
-// warm start's refusal, if any. Descriptor numbers and the vsock CID are
-// left out: they are not part of the guest's state.
+// stateKey returns the key of the machine cfg and plan describe.
+// Descriptor numbers are left out, and so are the vsock CID and the
+// host's vsock port: the CID is a property of the vhost-vsock device, not
+// of its migrated state (a restored VM gets a fresh one, which QEMU's
+// post-load has the guest re-read), and a restored agent does not dial
+// the port (the host dials the agent, see VM.Accept). The transports
+// differ in their devices, so a vsock machine and a virtio-serial one
+// never share a key.
 func stateKey(cfg Config, plan Plan) (string, error) {
-	if plan.Transport == protocol.TransportVsock {
-		// The CID is a property of the vhost-vsock device, not part of its
-		// migrated state: a restore could take a fresh one (QEMU's
-		// post-load resets the guest's transport, which re-reads it), but
-		// the guest's connection to the host would be reset with it and
-		// the vsock port the agent dials is the one of the saved boot's
-		// command line. Not done: warm starts need virtio-serial.
-		return "", errors.New("warm start needs the virtio-serial transport (vsock is not restored)")
-	}
 	p := plan
-	p.ConsoleFD, p.SerialFD, p.VhostFD, p.GuestCID, p.IncomingFD = 0, 0, 0, 0, 0
+	p.ConsoleFD, p.SerialFD, p.VhostFD, p.GuestCID, p.VsockPort, p.IncomingFD = 0, 0, 0, 0, 0, 0
 	p.MonitorFD = 1 // its arguments shape the saved state; its number does not
 	p.RAMFD, p.RAMShared = 0, false
 	if ramImage(cfg) {

@@ -102,10 +102,22 @@ func TestStateKey(t *testing.T) {
 	})
 
 	t.Run("vsock", func(t *testing.T) {
-		p := plan
-		p.Transport = protocol.TransportVsock
-		if _, err := stateKey(base, p); err == nil || !strings.Contains(err.Error(), "virtio-serial") {
-			t.Errorf("vsock: err %v, want a refusal naming virtio-serial", err)
+		p := Plan{Accel: AccelTCG, Transport: protocol.TransportVsock, ConsoleFD: 3, GuestCID: 42, VhostFD: 4, VsockPort: protocol.VsockPort, MonitorFD: 5}
+		kv := key(t, base, p)
+		if kv == k0 {
+			t.Error("a vsock machine has the key of the virtio-serial one")
+		}
+		// A restored VM gets a fresh CID, and the host listens where it
+		// can when it boots: neither is the machine.
+		q := p
+		q.GuestCID, q.VhostFD, q.VsockPort, q.MonitorFD, q.IncomingFD = 1234567, 6, 40001, 7, 8
+		if k := key(t, base, q); k != kv {
+			t.Error("the CID, the host's vsock port or descriptor numbers changed the key")
+		}
+		c := base
+		c.MemoryMB = 2048
+		if k := key(t, c, p); k == kv {
+			t.Error("memory did not change the vsock key")
 		}
 	})
 }

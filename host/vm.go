@@ -12,6 +12,7 @@ import (
 
 	"github.com/mdlayher/vsock"
 	"github.com/scxvm/scxvm/host/console"
+	"github.com/scxvm/scxvm/protocol"
 )
 
 // ConsoleEvent is a kernel failure report found on the serial console.
@@ -37,6 +38,7 @@ type VM struct {
 
 	agent    net.Conn // virtio-serial: host end of the port's socket
 	listener vsockListener
+	dial     dialFunc // vsock, restored: how Accept reaches the parked agent
 	stderr   *tailBuffer
 	cleanup  []func() // run once by Close, after QEMU is gone
 
@@ -52,6 +54,14 @@ type VM struct {
 	acceptMu sync.Mutex // one vsock Accept at a time
 
 	closeOnce sync.Once
+}
+
+// dialFunc connects to port of the guest with vsock CID cid.
+type dialFunc func(ctx context.Context, cid, port uint32) (net.Conn, error)
+
+// dialVsock is the real dialFunc.
+func dialVsock(ctx context.Context, cid, port uint32) (net.Conn, error) {
+	return vsock.DialContext(ctx, cid, port, nil)
 }
 
 // vsockListener is the part of *vsock.Listener the VM uses.
@@ -107,10 +117,18 @@ func (vm *VM) Done() <-chan struct{} { return vm.done }
 
 // Accept returns the stream to the guest agent: for virtio-serial the
 // host end of the port (available at once; reads block until the guest
-// writes), for vsock the first connection from this guest. The stream is
-// a net.Conn, so deadlines work. Accept fails if QEMU exits first or ctx
-// ends. With virtio-serial it can be called only once.
+// writes), for vsock the first connection from this guest. A vsock VM
+// restored from a saved state gets no connection from its agent (a
+// restore resets the guest's vsock connections, and the agent is parked):
+// Accept dials the agent's port (protocol.VsockAgentPort) at the VM's
+// fresh CID, again and again until the restored guest listens, and each
+// call dials anew. The stream is a net.Conn, so deadlines work. Accept
+// fails if QEMU exits first or ctx ends. With virtio-serial it can be
+// called only once.
 func (vm *VM) Accept(ctx context.Context) (io.ReadWriteCloser, error) {
+	if vm.dial != nil {
+		return dialGuest(ctx, vm.dial, vm.plan.GuestCID, protocol.VsockAgentPort, vm.done, vm.cfg.logf)
+	}
 	if vm.agent != nil {
 		vm.mu.Lock()
 		defer vm.mu.Unlock()
@@ -165,6 +183,43 @@ func (vm *VM) acceptVsock(ctx context.Context) (net.Conn, error) {
 		return nil, stop(fmt.Errorf("accept vsock: %w", context.Cause(ctx)))
 	case <-vm.done:
 		return nil, stop(fmt.Errorf("accept vsock: qemu exited before the guest connected: %v", vm.waitErr))
+	}
+}
+
+// Bounds of dialGuest's pause between attempts.
+const (
+	dialBackoffMin = 5 * time.Millisecond
+	dialBackoffMax = 200 * time.Millisecond
+)
+
+// dialGuest connects to port at guest cid through dial, retrying with a
+// growing pause while the guest does not answer (QEMU still restoring:
+// the connect times out or the device is not there; the guest's transport
+// not back yet or nobody listening: reset, refused) until ctx ends or done
+// (QEMU's exit) closes. It logs each new kind of failure once.
+func dialGuest(ctx context.Context, dial dialFunc, cid, port uint32, done <-chan struct{}, logf func(string, ...any)) (net.Conn, error) {
+	backoff := dialBackoffMin
+	var last error
+	for attempt := 1; ; attempt++ {
+		c, err := dial(ctx, cid, port)
+		if err == nil {
+			if attempt > 1 {
+				logf("host: connected to the agent at vsock %d:%d after %d attempts", cid, port, attempt)
+			}
+			return c, nil
+		}
+		if last == nil || err.Error() != last.Error() {
+			logf("host: dial the agent at vsock %d:%d: %v (retrying)", cid, port, err)
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("dial the agent at vsock %d:%d: %w (%d attempts, the last: %v)", cid, port, context.Cause(ctx), attempt, last)
+		case <-done:
+			return nil, fmt.Errorf("dial the agent at vsock %d:%d: qemu exited (%d attempts, the last: %v)", cid, port, attempt, last)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, dialBackoffMax)
 	}
 }
 

@@ -28,6 +28,12 @@ const (
 	VsockPort = 1024
 	// VsockHostCID is the CID the agent dials (the host).
 	VsockHostCID = 2
+	// VsockAgentPort is the guest port a parked agent listens on (vsock,
+	// any CID): a restore resets the guest's vsock connections and gives
+	// it a new CID, and the host of the restored run dials the agent
+	// there. It is a reserved port (below 1024), so that no ephemeral
+	// port of the guest's own connections can hold it.
+	VsockAgentPort = 1023
 )
 
 // Type identifies a message in the frame header.

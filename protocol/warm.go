@@ -17,6 +17,16 @@ import "time"
 // A run that neither saves nor restores sends PutFile and Resume too, after
 // the agent's first Hello, so the files reach the guest the same way in
 // every mode.
+//
+// The channel of a restored guest: a virtio-serial port survives the
+// restore (the host connects a new socket to it). A vsock connection does
+// not: the restore gives the guest a new CID and resets its connections.
+// So over vsock the agent listens on VsockAgentPort before it sends
+// Parked; when its channel breaks while parked, it accepts the host's new
+// connection there and sends Parked again on it, which tells the host that
+// the agent is on the other end; PutFile and Resume follow on the new
+// connection. A Resume on the old channel (the run that saved goes on)
+// closes the listener.
 
 // PutFileChunk bounds the Data of one PutFile message.
 const PutFileChunk = 1 << 20
@@ -28,7 +38,9 @@ type Park struct {
 	Reason string `msgpack:"reason,omitempty" json:"reason,omitempty"`
 }
 
-// Parked answers Park: the agent is idle and silent until Resume.
+// Parked answers Park: the agent is idle and silent until Resume. Over
+// vsock it also opens a connection the host made to a parked agent after
+// a restore.
 type Parked struct {
 	// At is the time since the agent started.
 	At time.Duration `msgpack:"at" json:"at"`

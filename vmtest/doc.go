@@ -88,9 +88,11 @@
 // comes in a fraction of the boot's time. Result.Start says "warm" or
 // "cold", StartNote why cold, Snapshot what was saved or restored. A
 // snapshot that does not restore is deleted and the run boots cold with a
-// note. The vsock transport is not restored (those runs boot cold; see
-// package host and the README); Shell, and a run with Config.Shares (QEMU
-// does not migrate a mounted virtio-9p export), always boot cold.
+// note. Both transports are restored: a virtio-serial port survives a
+// restore as is; over vsock the restored guest gets a fresh CID and the
+// host dials its parked agent (see package host's VM.Accept and the
+// README). Shell, and a run with Config.Shares (QEMU does not migrate a
+// mounted virtio-9p export), always boot cold.
 //
 // Every failure is attributed (Failure.Kind): the scheduler did not load
 // (with its output and the verifier's), the kernel ejected it (with the

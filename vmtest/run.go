@@ -328,6 +328,9 @@ func (s *session) run(ctx context.Context) (err error) {
 		}
 	}()
 
+	if s.warm != nil && s.warm.restored {
+		return s.runRestored(ctx, live)
+	}
 	bootCtx, bootCancel := context.WithTimeout(live, s.cfg.bootTimeout())
 	defer bootCancel()
 	stream, err := s.vm.Accept(bootCtx)
@@ -337,35 +340,6 @@ func (s *session) run(ctx context.Context) (err error) {
 	}
 	s.conn = protocol.NewConn(stream)
 	defer s.conn.Close()
-	if s.warm != nil && s.warm.restored {
-		rctx, rcancel := context.WithTimeout(live, s.warm.restoreTimeout(s.cfg.bootTimeout()))
-		defer rcancel()
-		hello, err := s.resume(rctx)
-		if err == nil {
-			if cerr := protocol.CurrentBuild().Compatible(hello.Agent); cerr != nil {
-				err = fmt.Errorf("the snapshot's agent: %w", cerr) // a stale snapshot
-			}
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				s.vm.Kill()
-				<-s.vmDone
-				return ctx.Err()
-			}
-			var ie *InfraError
-			if errors.As(err, &ie) {
-				s.bye(live)
-				return err
-			}
-			s.vm.Kill()
-			<-s.vmDone
-			if s.vmErr != nil {
-				err = fmt.Errorf("%w (qemu: %v)", err, s.vmErr)
-			}
-			return &restoreError{err: err}
-		}
-		return s.welcome(ctx, live, hello, s.vm.Since())
-	}
 	hello, err := s.conn.AcceptHello(bootCtx)
 	if err != nil {
 		var ve *protocol.VersionError

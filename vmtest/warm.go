@@ -25,8 +25,11 @@ import (
 // first parks the agent (Park, Parked: nothing in flight), saves the VM's
 // state into the cache (host.VM.SaveState) and lets it go on. A later run
 // of the same machine restores that state instead of booting and goes
-// straight to the files. A restore that fails (a damaged file, another
-// QEMU) deletes the state and boots cold, with a note.
+// straight to the files, over a channel opened anew (rejoin: over vsock
+// the restore reset the agent's connection, and the host dials the parked
+// agent). A restore that fails (a damaged file, another QEMU, a vsock
+// agent that never answered) deletes the state and boots cold, with a
+// note.
 
 // restoreTimeout bounds a restored guest's answer to Resume.
 const restoreTimeout = 30 * time.Second
@@ -69,6 +72,18 @@ func (w *warmRun) filesTime() time.Duration {
 	return time.Duration(n/(256<<10)) * time.Second
 }
 
+// Bounds of the wait for a parked agent's Parked on a vsock connection
+// the host made after a restore; it doubles from one connection to the
+// next. The agent sends Parked as soon as it accepts. A connection the
+// guest took before its transport reset (the reset event and the
+// connection request race after a restore) is reset on the guest's side
+// only: the host's end sees nothing, so only this bound ends it. A live
+// agent slower than the bound loses that connection and takes the next.
+const (
+	rejoinAnswerMin = time.Second
+	rejoinAnswerMax = 8 * time.Second
+)
+
 // restoreError is a restored guest that did not come up: Run deletes the
 // state and boots cold.
 type restoreError struct{ err error }
@@ -98,6 +113,112 @@ func (s *session) startInfo() {
 	default:
 		s.res.StartNote = si.Note
 		s.warm.save = si.Key != ""
+	}
+}
+
+// runRestored is run's part for a restored guest: the channel to the
+// parked agent, the files, Resume and its Hello, then the jobs. A guest
+// that does not come up, or whose agent is not this scxvm's, is a
+// restoreError.
+func (s *session) runRestored(ctx, live context.Context) error {
+	rctx, rcancel := context.WithTimeout(live, s.warm.restoreTimeout(s.cfg.bootTimeout()))
+	defer rcancel()
+	defer func() {
+		if s.conn != nil {
+			s.conn.Close()
+		}
+	}()
+	err := s.rejoin(rctx)
+	s.cfg.logf("agent channel open after %v", s.vm.Since())
+	var hello *protocol.Hello
+	if err == nil {
+		hello, err = s.resume(rctx)
+	}
+	if err == nil {
+		if cerr := protocol.CurrentBuild().Compatible(hello.Agent); cerr != nil {
+			err = fmt.Errorf("the snapshot's agent: %w", cerr) // a stale snapshot
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			s.vm.Kill()
+			<-s.vmDone
+			return ctx.Err()
+		}
+		var ie *InfraError
+		if errors.As(err, &ie) {
+			s.bye(live)
+			return err
+		}
+		s.vm.Kill()
+		<-s.vmDone
+		if s.vmErr != nil {
+			err = fmt.Errorf("%w (qemu: %v)", err, s.vmErr)
+		}
+		return &restoreError{err: err}
+	}
+	return s.welcome(ctx, live, hello, s.vm.Since())
+}
+
+// rejoin opens the channel to a restored guest's parked agent. A
+// virtio-serial port survived the restore: the host's new socket is the
+// channel, and the agent waits on it. A vsock connection did not: the
+// restore reset the guest's connections and gave it a fresh CID, and the
+// parked agent listens (protocol.VsockAgentPort); Accept dials it and the
+// agent confirms with Parked (see rejoinParked).
+func (s *session) rejoin(ctx context.Context) error {
+	if s.vm.Transport() != protocol.TransportVsock {
+		stream, err := s.vm.Accept(ctx)
+		if err != nil {
+			return fmt.Errorf("open the channel: %w", err)
+		}
+		s.conn = protocol.NewConn(stream)
+		return nil
+	}
+	c, err := rejoinParked(ctx, s.vm.Accept, s.cfg.logf)
+	if err != nil {
+		return fmt.Errorf("vsock: reach the parked agent (port %d at the guest's new CID): %w", protocol.VsockAgentPort, err)
+	}
+	s.conn = c
+	return nil
+}
+
+// rejoinParked connects to a parked agent through accept (a new
+// connection each call) until one brings the agent's Parked within the
+// answer bound (rejoinAnswerMin, doubling up to rejoinAnswerMax), or ctx
+// ends. A connection that raced with the guest's transport reset (made
+// before the reset, which took it) ends without one, or is silent: it is
+// closed and the next one made.
+func rejoinParked(ctx context.Context, accept func(context.Context) (io.ReadWriteCloser, error), logf func(string, ...any)) (*protocol.Conn, error) {
+	var last error
+	answer := rejoinAnswerMin
+	for attempt := 1; ; attempt++ {
+		stream, err := accept(ctx)
+		if err != nil {
+			if last != nil {
+				return nil, fmt.Errorf("%w (before: %v)", err, last)
+			}
+			return nil, err
+		}
+		c := protocol.NewConn(stream)
+		actx, cancel := context.WithTimeout(ctx, answer)
+		answer = min(2*answer, rejoinAnswerMax)
+		m, err := c.RecvContext(actx)
+		cancel()
+		if err == nil {
+			if _, ok := m.(*protocol.Parked); ok {
+				return c, nil
+			}
+			err = fmt.Errorf("got %s, want parked", m.MessageType())
+		}
+		c.Close()
+		last = fmt.Errorf("connection %d: %w", attempt, err)
+		logf("rejoin the parked agent: %v", last)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (last: %v)", context.Cause(ctx), last)
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 

@@ -6,12 +6,16 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/scxvm/scxvm/host"
+	"github.com/scxvm/scxvm/internal/testenv"
 	"github.com/scxvm/scxvm/kernel"
+	"github.com/scxvm/scxvm/protocol"
 	"github.com/scxvm/scxvm/spec"
 )
 
@@ -140,4 +144,60 @@ func fileSum(t *testing.T, path string) uint32 {
 		t.Fatal(err)
 	}
 	return h.Sum32()
+}
+
+// TestWarmStartVsock restores over vsock: a first run boots and saves,
+// then two runs restore that snapshot at once. Each restored guest takes
+// a fresh CID (the saved one may be held by another VM) and the host
+// dials its parked agent, whose connection the restore reset; both must
+// start warm and pass.
+func TestWarmStartVsock(t *testing.T) {
+	if err := host.ProbeVsock(); err != nil {
+		testenv.Hardware(t, testenv.VhostVsock, "%v", err)
+	}
+	base := e2e(t, kernel.Debian)
+	base.Transport = protocol.TransportVsock
+	base.KernelArgs = []string{fmt.Sprintf("scxvm.test=warm-vsock-%d", time.Now().UnixNano())}
+	base.Scenarios = []spec.Scenario{faultScenario("steady", 2*time.Second, []spec.WorkloadConfig{spin(2)})}
+	var snapshot string
+	t.Cleanup(func() {
+		if snapshot != "" {
+			os.Remove(snapshot)
+		}
+	})
+	run := func(name string) (*Result, error) {
+		cfg := base
+		cfg.ConsoleLog = filepath.Join(t.TempDir(), name+".log")
+		return Run(t.Context(), cfg)
+	}
+	check := func(name string, res *Result, err error, want string) {
+		t.Helper()
+		if res == nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		t.Logf("%s: %s start (%s), transport %s, hello after %v, snapshot %+v", name, res.Start, res.StartNote, res.Transport, res.BootToHello, res.Snapshot)
+		if err != nil || !res.Passed {
+			t.Errorf("%s: %v (%v)", name, err, res.Failure)
+		}
+		if res.Start != want || res.Transport != protocol.TransportVsock {
+			t.Errorf("%s: start %q over %s (%s), want %q over vsock", name, res.Start, res.Transport, res.StartNote, want)
+		}
+	}
+	first, err := run("first")
+	check("first", first, err, host.StartCold)
+	if first.Snapshot == nil || !first.Snapshot.Saved {
+		t.Fatalf("the first run saved no snapshot: %+v (%s)", first.Snapshot, first.StartNote)
+	}
+	snapshot = first.Snapshot.Path
+
+	var wg sync.WaitGroup
+	res := make([]*Result, 2)
+	errs := make([]error, 2)
+	for i := range res {
+		wg.Go(func() { res[i], errs[i] = run(fmt.Sprintf("restored-%d", i)) })
+	}
+	wg.Wait()
+	for i := range res {
+		check(fmt.Sprintf("restored-%d", i), res[i], errs[i], host.StartWarm)
+	}
 }
