@@ -1,11 +1,10 @@
 package vmtest
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"time"
 
+	"github.com/scxvm/scxvm/internal/jsonfile"
 	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/stressng"
 	"github.com/scxvm/scxvm/vmtest/check"
@@ -311,14 +310,7 @@ type SnapshotInfo struct {
 
 // WriteJSON writes the result, indented, to path.
 func (r *Result) WriteJSON(path string) error {
-	data, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("write result: %w", err)
-	}
-	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write result: %w", err)
-	}
-	return nil
+	return jsonfile.Write(path, "result", r)
 }
 
 // Scenario returns the (first) result of the named scenario under the

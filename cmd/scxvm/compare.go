@@ -1,16 +1,15 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/scxvm/scxvm/internal/jsonfile"
 	"github.com/scxvm/scxvm/vmtest"
 	"github.com/scxvm/scxvm/vmtest/compare"
 	"github.com/scxvm/scxvm/vmtest/report"
@@ -89,11 +88,7 @@ Flags:
 	}
 	printComparison(stdout, c, inputs[0], inputs[1], all)
 	if jsonOut != "" {
-		data, err := json.MarshalIndent(c, "", "  ")
-		if err == nil {
-			err = os.WriteFile(jsonOut, append(data, '\n'), 0o644)
-		}
-		if err != nil {
+		if err := jsonfile.Write(jsonOut, "comparison", c); err != nil {
 			return &vmtest.InfraError{Op: "write comparison", Err: err}
 		}
 	}

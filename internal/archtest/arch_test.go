@@ -41,11 +41,11 @@ var rules = []struct {
 	// the host side.
 	{"agent", []string{"agent", "spec", "ktext", "protocol", "workload"}},
 	// The host side's API and its subpackages never link the guest agent.
-	{"vmtest", []string{"vmtest", "spec", "scenariofile", "stressng", "kselftest", "ktext", "protocol", "host", "initramfs", "kernel", "internal/suggest"}},
+	{"vmtest", []string{"vmtest", "spec", "scenariofile", "stressng", "kselftest", "ktext", "protocol", "host", "initramfs", "kernel", "internal/suggest", "internal/jsonfile"}},
 	// Comparing results is pure: it reads Results and their metrics.
 	{"vmtest/compare", []string{"vmtest", "spec"}},
 	{"cmd/scxvm-agent", []string{"agent", "workload"}},
-	{"cmd/scxvm", []string{"vmtest", "spec", "scenariofile", "stressng", "kselftest", "kernel", "protocol", "initramfs", "host", "internal/debarchive", "internal/cachedir"}},
+	{"cmd/scxvm", []string{"vmtest", "spec", "scenariofile", "stressng", "kselftest", "kernel", "protocol", "initramfs", "host", "internal/debarchive", "internal/cachedir", "internal/jsonfile"}},
 	{"internal", []string{"internal"}},
 	// Test helpers that find test kernels through the kernel cache.
 	{"internal/testkernel", []string{"internal", "kernel"}},

@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/scxvm/scxvm/internal/jsonfile"
 	"github.com/scxvm/scxvm/kernel"
 )
 
@@ -223,17 +222,7 @@ func orDash(s string) string {
 
 // WriteJSON writes the report, indented, to path.
 func (r *Report) WriteJSON(path string) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // targets such as "<= 1.15x" stay readable
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
-		return fmt.Errorf("write bench report: %w", err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write bench report: %w", err)
-	}
-	return nil
+	return jsonfile.Write(path, "bench report", r)
 }
 
 // firstLine returns s up to its first newline.

@@ -3,17 +3,16 @@ package matrix
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
 
+	"github.com/scxvm/scxvm/internal/jsonfile"
 	"github.com/scxvm/scxvm/kernel"
 	"github.com/scxvm/scxvm/ktext"
 	"github.com/scxvm/scxvm/spec"
@@ -837,12 +836,5 @@ func oneLine(s string, n int) string {
 
 // WriteJSON writes the report, indented, to path.
 func (r *Report) WriteJSON(path string) error {
-	data, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("write matrix report: %w", err)
-	}
-	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write matrix report: %w", err)
-	}
-	return nil
+	return jsonfile.Write(path, "matrix report", r)
 }

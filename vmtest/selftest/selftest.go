@@ -18,7 +18,6 @@ package selftest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scxvm/scxvm/internal/jsonfile"
 	"github.com/scxvm/scxvm/kernel"
 	"github.com/scxvm/scxvm/kselftest"
 	"github.com/scxvm/scxvm/spec"
@@ -141,14 +141,7 @@ type Result struct {
 
 // WriteJSON writes r as indented JSON to path.
 func (r *Result) WriteJSON(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("write selftest result: %w", err)
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write selftest result: %w", err)
-	}
-	return nil
+	return jsonfile.Write(path, "selftest result", r)
 }
 
 // Runner returns the runner for cfg's kernel, building it unless
