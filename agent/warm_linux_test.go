@@ -38,23 +38,30 @@ func putChunks(t *testing.T, g *guest, path string, data []byte, n int, sum stri
 	}
 }
 
+// park sends Park and waits for Parked; only kernel log batches may come
+// before it.
+func (g *guest) park() {
+	g.t.Helper()
+	if err := g.host.Send(&protocol.Park{Reason: "test"}); err != nil {
+		g.t.Fatal(err)
+	}
+	for {
+		m := g.recv()
+		if _, ok := m.(*protocol.Parked); ok {
+			return
+		}
+		if _, ok := m.(*protocol.KernelLog); !ok {
+			g.t.Fatalf("got %s before parked", m.MessageType())
+		}
+	}
+}
+
 func TestSessionParkPutFileResume(t *testing.T) {
 	g := newGuest(t, func(c *Config) { c.NoClock = true })
 	if _, ok := g.recv().(*protocol.Hello); !ok {
 		t.Fatal("first message is no Hello")
 	}
-	if err := g.host.Send(&protocol.Park{Reason: "test"}); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		m := g.recv()
-		if _, ok := m.(*protocol.Parked); ok {
-			break
-		}
-		if _, ok := m.(*protocol.KernelLog); !ok {
-			t.Fatalf("got %s before parked", m.MessageType())
-		}
-	}
+	g.park()
 	// Parked: a kernel line must wait for the Resume.
 	g.kernel(1, "while parked")
 
@@ -200,18 +207,7 @@ func parkedGuest(t *testing.T, rejoin time.Duration) (*guest, *fakeListener) {
 	if listens.Load() != 0 {
 		t.Fatal("the session listened before Park")
 	}
-	if err := g.host.Send(&protocol.Park{Reason: "test"}); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		m := g.recv()
-		if _, ok := m.(*protocol.Parked); ok {
-			break
-		}
-		if _, ok := m.(*protocol.KernelLog); !ok {
-			t.Fatalf("got %s before parked", m.MessageType())
-		}
-	}
+	g.park()
 	// The snapshot is taken once the host has Parked: the listener must
 	// be in it.
 	if listens.Load() != 1 {
