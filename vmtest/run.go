@@ -276,6 +276,15 @@ func jobTimeout(sc spec.Scenario) time.Duration {
 	return sc.JobTimeout() + spec.DefaultTimeoutSlack + 10*time.Second
 }
 
+// watchVM records QEMU's end: s.vmErr, then s.vmDone closed.
+func (s *session) watchVM() {
+	s.vmDone = make(chan struct{})
+	go func() {
+		s.vmErr = s.vm.Wait()
+		close(s.vmDone)
+	}()
+}
+
 // run drives the conversation; it always leaves the VM stopped.
 func (s *session) run(ctx context.Context) (err error) {
 	defer s.vm.Close()
@@ -283,11 +292,7 @@ func (s *session) run(ctx context.Context) (err error) {
 	res := s.res
 	res.Accel, res.Transport = s.vm.Accel(), s.vm.Transport()
 	s.userCtx = ctx
-	s.vmDone = make(chan struct{})
-	go func() {
-		s.vmErr = s.vm.Wait()
-		close(s.vmDone)
-	}()
+	s.watchVM()
 	// live is cancelled when QEMU exits, so that no read outlives the guest.
 	live, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -148,11 +148,7 @@ func Shell(ctx context.Context, cfg Config, tio ShellIO) (*ShellResult, error) {
 func (s *session) shell(ctx context.Context, tio ShellIO, in *shellInput, w *noteWriter, out *ShellResult) error {
 	defer s.vm.Close()
 	s.res.Accel, s.res.Transport = s.vm.Accel(), s.vm.Transport()
-	s.vmDone = make(chan struct{})
-	go func() {
-		s.vmErr = s.vm.Wait()
-		close(s.vmDone)
-	}()
+	s.watchVM()
 	live, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
