@@ -2,6 +2,7 @@ package trace
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/scxvm/scxvm/vmtest"
@@ -18,7 +20,8 @@ import (
 // Options tune a trace. The zero value (or nil) gives the defaults.
 type Options struct {
 	// MaxCounterPoints caps the counter events of each worker's progress
-	// counter and each cgroup's rate counter (default 500).
+	// counter, each cgroup's rate counter and each sched_ext telemetry
+	// counter (default 500).
 	MaxCounterPoints int
 	// MaxLogBytes caps a scheduler event's loader log in the event's
 	// args (default 16 KiB, its tail kept).
@@ -239,6 +242,8 @@ func (t *writer) scenario(res *vmtest.Result, i int, span timeline.Span, inciden
 		t.emit(Event{Name: ev.Kind, Cat: "scheduler", Ph: "i", S: "p", Ts: us(span.Job + ev.At), Pid: pid, Tid: tidScheduler, Args: args})
 	}
 
+	t.stateChanges(sr, pid, at)
+
 	t.threadName(pid, tidKernel, "kernel")
 	for _, in := range incidents {
 		if in.Scenario == i {
@@ -270,7 +275,69 @@ func (t *writer) scenario(res *vmtest.Result, i int, span timeline.Span, inciden
 
 	t.migrations(sr, pid, at)
 	t.counters(sr, pid, at)
+	t.telemetryCounters(sr, pid, at)
 }
+
+// stateChanges puts sched_ext's state at the scenario's first reading,
+// and each change of state or enable_seq after it, on the scheduler's
+// track.
+func (t *writer) stateChanges(sr *vmtest.ScenarioResult, pid int, at func(time.Duration) float64) {
+	for _, c := range timeline.StateChanges(sr) {
+		if c.First || c.State != c.Prev {
+			args := map[string]any{"state": c.State}
+			if !c.First {
+				args["previous"] = c.Prev
+			}
+			if c.Ops != "" {
+				args["ops"] = c.Ops
+			}
+			if c.HasSeq {
+				args["enable_seq"] = c.Seq
+			}
+			t.emit(Event{Name: "sched_ext " + cmp.Or(c.State, "state unknown"), Cat: "sched_ext", Ph: "i", S: "t", Ts: at(c.At), Pid: pid, Tid: tidScheduler, Args: args})
+		}
+		if c.HasSeq && c.HasPrevSeq && c.Seq != c.PrevSeq {
+			args := map[string]any{"from": c.PrevSeq, "to": c.Seq, "state": c.State}
+			if c.Ops != "" {
+				args["ops"] = c.Ops
+			}
+			t.emit(Event{Name: "enable_seq bump", Cat: "sched_ext", Ph: "i", S: "t", Ts: at(c.At), Pid: pid, Tid: tidScheduler, Args: args})
+		}
+	}
+}
+
+// telemetryCounters writes a counter track for each sched_ext telemetry
+// counter that changed during the scenario: an event counter's growth
+// since the scenario's first reading of it (the package doc says why
+// growth, not a rate), any other counter's value.
+func (t *writer) telemetryCounters(sr *vmtest.ScenarioResult, pid int, at func(time.Duration) float64) {
+	for _, s := range timeline.ChangedCounters(sr) {
+		name := strings.TrimPrefix(s.Key, "root/events/")
+		key, base := counterValue, int64(0)
+		if isEventCounter(s.Key) {
+			key, base = counterSinceStart, int64(s.Points[0].Value)
+		}
+		for _, k := range timeline.Pick(len(s.Points), t.opts.MaxCounterPoints) {
+			p := s.Points[k]
+			t.emit(Event{Name: name, Cat: "sched_ext", Ph: "C", Ts: at(p.At), Pid: pid, Tid: tidScheduler,
+				Args: map[string]any{key: int64(p.Value) - base}})
+		}
+	}
+}
+
+// isEventCounter says whether a telemetry key is one of a scheduler's
+// event counters (a line of root/events), which count occurrences since
+// the scheduler was enabled; the other counters are states, sequence
+// numbers and settings (switch_all, enable_seq, debugfs/...).
+func isEventCounter(key string) bool { return strings.Contains(key, "/events/") }
+
+// The value keys of telemetry counter events: a Perfetto track is named
+// after the event and its value's key ("SCX_EV_SELECT_CPU_FALLBACK since
+// start", "enable_seq value").
+const (
+	counterSinceStart = "since start"
+	counterValue      = "value"
+)
 
 // migrations puts each migration on the track of the cpu it went to.
 func (t *writer) migrations(sr *vmtest.ScenarioResult, pid int, at func(time.Duration) float64) {

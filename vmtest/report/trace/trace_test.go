@@ -7,8 +7,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,6 +66,7 @@ func validate(data []byte) (map[string]int, error) {
 	used := map[key]bool{}
 	slices_ := map[key][]slice{}
 	async := map[string]int{}
+	counterTs := map[string]float64{}
 	for i, e := range file.TraceEvents {
 		where := fmt.Sprintf("event %d (%v)", i, e)
 		ph, _ := e["ph"].(string)
@@ -130,6 +133,13 @@ func validate(data []byte) (map[string]int, error) {
 			if len(args) == 0 {
 				return nil, fmt.Errorf("%s: counter without values", where)
 			}
+			// A counter is a step function: two values at one time, or
+			// a value written before one it follows, draw wrong.
+			k := fmt.Sprintf("%d/%s", pid, name)
+			if prev, ok := counterTs[k]; ok && ts <= prev {
+				return nil, fmt.Errorf("%s: counter %q of process %d at ts %v after ts %v: timestamps must increase", where, name, pid, ts, prev)
+			}
+			counterTs[k] = ts
 			for k := range args {
 				if _, ok := num(args, k); !ok {
 					return nil, fmt.Errorf("%s: counter value %s is not a number", where, k)
@@ -195,6 +205,7 @@ func TestValidateRejects(t *testing.T) {
 		{"no events", `{}`},
 		{"no dur", `{"traceEvents":[` + named + `,{"name":"x","ph":"X","ts":1,"pid":1,"tid":1}]}`},
 		{"bad scope", `{"traceEvents":[` + named + `,{"name":"x","ph":"i","s":"q","ts":1,"pid":1,"tid":1}]}`},
+		{"counter back in time", `{"traceEvents":[` + named + `,{"name":"c","ph":"C","ts":2,"pid":1,"tid":1,"args":{"v":1}},{"name":"c","ph":"C","ts":2,"pid":1,"tid":1,"args":{"v":2}}]}`},
 		{"string counter", `{"traceEvents":[` + named + `,{"name":"c","ph":"C","ts":1,"pid":1,"tid":1,"args":{"v":"1"}}]}`},
 		{"negative ts", `{"traceEvents":[` + named + `,{"name":"x","ph":"i","s":"t","ts":-1,"pid":1,"tid":1}]}`},
 		{"unnamed thread", `{"traceEvents":[` + named + `,{"name":"x","ph":"X","ts":1,"dur":1,"pid":1,"tid":2}]}`},
@@ -239,6 +250,7 @@ func result() *vmtest.Result {
 	}
 	s1 := sc("steady", "scx_x", false)
 	s1.SchedEvents = []vmtest.SchedEvent{{Kind: "attached", At: 300 * ms, Scheduler: "x"}}
+	s1.Telemetry = telemetry()
 	s2 := sc("mixed", "scx_x", false)
 	s2.Passed = false
 	s2.SchedEvents = []vmtest.SchedEvent{{Kind: "ejected", At: 900 * ms, Scheduler: "x", Reason: "runnable task stall", Message: "x: a[1] failed to run for 30s", Log: "line1\nline2"}}
@@ -248,6 +260,33 @@ func result() *vmtest.Result {
 		BootToHello: 3 * time.Second,
 		Scenarios:   []vmtest.ScenarioResult{s1, s2, sc("mixed", "none", true)},
 		Incidents:   []vmtest.Incident{{Kind: ktext.Warning, Line: "WARNING: at foo", At: 4 * time.Second, Excerpt: []string{"WARNING: at foo", "Call Trace:"}}, {Kind: ktext.BUG, Line: "BUG: boot", At: time.Second}},
+	}
+}
+
+// telemetry is the sched_ext telemetry of a scenario whose scheduler is
+// disabled and enabled again during the run (job-arrival times; the
+// workers start at 500 ms): SCX_EV_SELECT_CPU_FALLBACK grows, the new
+// instance's SCX_EV_DISPATCH_KEEP_LAST restarts from zero, enable_seq
+// goes from 1 to 2; the other counters keep their values.
+func telemetry() *vmtest.SchedTelemetry {
+	ms := time.Millisecond
+	reading := func(at time.Duration, state string, seq, fallback, keepLast uint64) spec.SchedTelemetry {
+		return spec.SchedTelemetry{At: at,
+			Counters: spec.Counters{"enable_seq": seq, "nr_rejected": 0, "hotplug_seq": 7,
+				"root/events/SCX_EV_SELECT_CPU_FALLBACK": fallback, "root/events/SCX_EV_DISPATCH_KEEP_LAST": keepLast,
+				"root/events/SCX_EV_ENQ_SKIP_EXITING": 3},
+			Values: map[string]string{"state": state, "root/ops": "x"}}
+	}
+	start := reading(400*ms, "enabled", 1, 1000, 5)
+	start.Counters["debugfs/sched/ext_server/cpu0/runtime"] = 50_000_000
+	end := reading(1400*ms, "enabled", 2, 1300, 2)
+	end.Counters["debugfs/sched/ext_server/cpu0/runtime"] = 50_000_000
+	disabled := spec.SchedTelemetry{At: 900 * ms, Counters: spec.Counters{"enable_seq": 1, "nr_rejected": 0, "hotplug_seq": 7},
+		Values: map[string]string{"state": "disabled"}}
+	return &vmtest.SchedTelemetry{
+		Start:   &start,
+		Samples: []spec.SchedTelemetry{reading(700*ms, "enabled", 1, 1000, 5), reading(800*ms, "enabled", 1, 1200, 9), disabled, reading(1100*ms, "enabled", 2, 1200, 0)},
+		End:     &end,
 	}
 }
 
@@ -343,13 +382,104 @@ func TestWriteContent(t *testing.T) {
 	}
 }
 
+// TestTelemetryCounters checks the sched_ext counter tracks and state
+// changes of a scenario: the job of steady is sent at 3 s, so a reading
+// at 400 ms after the job's arrival is at 3.4 s.
+func TestTelemetryCounters(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Write(&buf, result(), nil); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	if _, err := validate(data); err != nil {
+		t.Fatalf("invalid trace: %v", err)
+	}
+	series := map[string][]string{}
+	for _, e := range find(t, data, func(e Event) bool { return e.Ph == "C" && e.Cat == "sched_ext" }) {
+		if e.Pid != 1 || e.Tid != tidScheduler {
+			t.Errorf("counter %s in pid %d tid %d: want steady's scheduler track (pid 1, tid %d)", e.Name, e.Pid, e.Tid, tidScheduler)
+		}
+		if len(e.Args) != 1 {
+			t.Errorf("counter %s args %v: want one value", e.Name, e.Args)
+		}
+		for k, v := range e.Args {
+			series[e.Name] = append(series[e.Name], fmt.Sprintf("%g %s=%v", e.Ts/1e3, k, v))
+		}
+	}
+	want := map[string][]string{
+		// Growth since the first reading, at 3.4 s, 3.7 s, 3.8 s, 3.9 s
+		// (no events: the disabled scheduler has no root/), 4.1 s, 4.4 s.
+		"SCX_EV_SELECT_CPU_FALLBACK": {"3400 since start=0", "3700 since start=0", "3800 since start=200", "4100 since start=200", "4400 since start=300"},
+		// A new instance's counters restart: the growth falls below zero.
+		"SCX_EV_DISPATCH_KEEP_LAST": {"3400 since start=0", "3700 since start=0", "3800 since start=4", "4100 since start=-5", "4400 since start=-3"},
+		// Not an event counter: its value.
+		"enable_seq": {"3400 value=1", "3700 value=1", "3800 value=1", "3900 value=1", "4100 value=2", "4400 value=2"},
+	}
+	// Left out: SCX_EV_ENQ_SKIP_EXITING, nr_rejected, hotplug_seq and the
+	// debugfs runtime never change.
+	if !reflect.DeepEqual(series, want) {
+		t.Errorf("telemetry counters (ms key=value):\n got %v\nwant %v", series, want)
+	}
+	if n := len(find(t, data, func(e Event) bool { return e.Ph == "C" && e.Cat == "sched_ext" && e.Pid != 1 })); n != 0 {
+		t.Errorf("%d telemetry counter events in scenarios without telemetry", n)
+	}
+
+	states := map[int][]string{}
+	for _, e := range find(t, data, func(e Event) bool { return e.Ph == "i" && e.Cat == "sched_ext" }) {
+		if e.Tid != tidScheduler || e.S != "t" {
+			t.Errorf("%s in tid %d scope %q: want the scheduler's track", e.Name, e.Tid, e.S)
+		}
+		states[e.Pid] = append(states[e.Pid], fmt.Sprintf("%s@%g %v", e.Name, e.Ts/1e3, e.Args))
+	}
+	wantStates := map[int][]string{
+		1: {
+			"sched_ext enabled@3400 map[enable_seq:1 ops:x state:enabled]",
+			"sched_ext disabled@3900 map[enable_seq:1 previous:enabled state:disabled]",
+			"sched_ext enabled@4100 map[enable_seq:2 ops:x previous:disabled state:enabled]",
+			"enable_seq bump@4100 map[from:1 ops:x state:enabled to:2]",
+		},
+		// Without telemetry the progress samples' state counts (mixed's
+		// job at 5 s, its workers from 5.5 s, samples from 200 ms).
+		2: {"sched_ext enabled@5700 map[state:enabled]", "sched_ext disabled@6300 map[previous:enabled state:disabled]"},
+		3: {"sched_ext enabled@7700 map[state:enabled]", "sched_ext disabled@8300 map[previous:enabled state:disabled]"},
+	}
+	if !reflect.DeepEqual(states, wantStates) {
+		t.Errorf("sched_ext state events:\n got %v\nwant %v", states, wantStates)
+	}
+}
+
+// TestTelemetryUnchanged checks that a scenario whose counters all keep
+// their values gets no telemetry counter track, only its state.
+func TestTelemetryUnchanged(t *testing.T) {
+	res := result()
+	tel := telemetry()
+	still := *tel.Start
+	tel.Samples = []spec.SchedTelemetry{still, still}
+	tel.Samples[0].At, tel.Samples[1].At = 600*time.Millisecond, 800*time.Millisecond
+	tel.End = &still
+	tel.End.At = time.Second
+	res.Scenarios[0].Telemetry = tel
+	var buf bytes.Buffer
+	if err := Write(&buf, res, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ev := find(t, buf.Bytes(), func(e Event) bool { return e.Cat == "sched_ext" && e.Ph == "C" }); len(ev) != 0 {
+		t.Errorf("%d counter events for counters that never changed: %+v", len(ev), ev)
+	}
+	if ev := find(t, buf.Bytes(), func(e Event) bool { return e.Pid == 1 && e.Cat == "sched_ext" && e.Ph == "i" }); len(ev) != 1 || ev[0].Name != "sched_ext enabled" {
+		t.Errorf("state events %+v: want the first reading's state only", ev)
+	}
+}
+
 func TestCounterDownsampling(t *testing.T) {
 	res := result()
 	sr := &res.Scenarios[0]
 	sr.Progress = nil
 	for k := range 10_000 {
 		sr.Progress = append(sr.Progress, vmtest.ProgressSample{Elapsed: time.Duration(k+1) * time.Millisecond, Iterations: []uint64{uint64(k), uint64(k)}})
+		sr.Telemetry.Samples = append(sr.Telemetry.Samples, spec.SchedTelemetry{At: time.Duration(k+1) * time.Millisecond, Counters: spec.Counters{"root/events/SCX_EV_SELECT_CPU_FALLBACK": uint64(k)}})
 	}
+	sr.Telemetry.Start, sr.Telemetry.End = nil, nil
 	var buf bytes.Buffer
 	if err := Write(&buf, res, &Options{MaxCounterPoints: 100}); err != nil {
 		t.Fatal(err)
@@ -360,6 +490,10 @@ func TestCounterDownsampling(t *testing.T) {
 	n := len(find(t, buf.Bytes(), func(e Event) bool { return e.Pid == 1 && e.Name == "iterations a/0" }))
 	if n != 101 {
 		t.Errorf("%d counter events for worker a/0, want 101 (the start and 100 samples)", n)
+	}
+	fb := find(t, buf.Bytes(), func(e Event) bool { return e.Pid == 1 && e.Name == "SCX_EV_SELECT_CPU_FALLBACK" })
+	if len(fb) != 100 || fb[len(fb)-1].Args[counterSinceStart] != float64(9999) {
+		t.Errorf("%d telemetry counter events, want 100 ending at 9999", len(fb))
 	}
 }
 
@@ -396,4 +530,51 @@ func TestFixtures(t *testing.T) {
 			t.Errorf("%s: no slices or counters (%v)", path, phases)
 		}
 	}
+}
+
+// TestFixtureTelemetry checks the sched_ext tracks of a real run: a
+// counter track for each counter the result says changed, ending at that
+// change, and none for the others.
+func TestFixtureTelemetry(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "testdata", "telemetry.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res vmtest.Result
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatal(err)
+	}
+	tel := res.Scenarios[0].Telemetry
+	if tel == nil || len(tel.Delta) == 0 || len(tel.Samples) == 0 {
+		t.Fatal("fixture without telemetry samples or changed counters")
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, &res, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := validate(buf.Bytes()); err != nil {
+		t.Fatalf("invalid trace: %v", err)
+	}
+	last := map[string]float64{}
+	n := map[string]int{}
+	for _, e := range find(t, buf.Bytes(), func(e Event) bool { return e.Ph == "C" && e.Cat == "sched_ext" }) {
+		last[e.Name] = e.Args[counterSinceStart].(float64)
+		n[e.Name]++
+	}
+	want := map[string]float64{}
+	for k, d := range tel.Delta {
+		if !isEventCounter(k) {
+			t.Fatalf("fixture: %s changed, want event counters only", k)
+		}
+		want[strings.TrimPrefix(k, "root/events/")] = float64(d)
+	}
+	if !reflect.DeepEqual(last, want) {
+		t.Errorf("last value of each telemetry counter %v, want the result's changes %v", last, want)
+	}
+	for name, c := range n {
+		if c != len(tel.Samples)+2 {
+			t.Errorf("%s: %d counter events, want %d (start, samples, end)", name, c, len(tel.Samples)+2)
+		}
+	}
+	t.Logf("telemetry counter events: %v", n)
 }

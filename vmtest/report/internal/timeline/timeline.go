@@ -1,10 +1,11 @@
 // Package timeline places the measurements of a vmtest.Result on common
 // time axes, for the HTML report and the trace writer alike.
 //
-// Each kind of measurement has its own origin: scheduler events count from
-// the moment the host sent the scenario's job, progress samples, migrations
-// and stall positions from the workers' start, kernel incidents from
-// QEMU's start. Scenario time, the axis of every chart, is the time since
+// Each kind of measurement has its own origin: scheduler events and
+// sched_ext telemetry readings count from the moment the scenario's job
+// arrived in the guest (the host's sending, give or take the channel's
+// latency), progress samples, migrations and stall positions from the
+// workers' start, kernel incidents from QEMU's start. Scenario time, the axis of every chart, is the time since
 // the workers started: Setup (the agent's JobTimings.Setup) after the job
 // was sent. Run time, the axis of a trace, is the time since QEMU started;
 // a scenario's job is placed at boot-to-hello plus the wall time of the
@@ -13,8 +14,12 @@
 package timeline
 
 import (
+	"cmp"
+	"maps"
+	"slices"
 	"time"
 
+	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
 	"github.com/scxvm/scxvm/vmtest/check"
 )
@@ -62,6 +67,136 @@ func Setup(sr *vmtest.ScenarioResult) time.Duration {
 // for events before the workers started, such as the scheduler attaching).
 func EventTime(sr *vmtest.ScenarioResult, ev vmtest.SchedEvent) time.Duration {
 	return ev.At - Setup(sr)
+}
+
+// TelemetryTime returns a sched_ext telemetry reading's time in scenario
+// time (negative for the reading taken once the scheduler was in place,
+// before the workers started).
+func TelemetryTime(sr *vmtest.ScenarioResult, t spec.SchedTelemetry) time.Duration {
+	return t.At - Setup(sr)
+}
+
+// Readings returns the scenario's sched_ext telemetry readings (the start
+// reading, the progress samples' readings, the end reading) in time
+// order; nil when the result has none.
+func Readings(sr *vmtest.ScenarioResult) []spec.SchedTelemetry {
+	t := sr.Telemetry
+	if t == nil {
+		return nil
+	}
+	var out []spec.SchedTelemetry
+	if t.Start != nil {
+		out = append(out, *t.Start)
+	}
+	out = append(out, t.Samples...)
+	if t.End != nil {
+		out = append(out, *t.End)
+	}
+	slices.SortStableFunc(out, func(a, b spec.SchedTelemetry) int { return cmp.Compare(a.At, b.At) })
+	return out
+}
+
+// CounterPoint is a telemetry counter's value at one reading.
+type CounterPoint struct {
+	// At is the reading's scenario time.
+	At    time.Duration
+	Value uint64
+}
+
+// CounterSeries is one telemetry counter (a key of spec.Counters) over
+// the readings that hold it, in time order.
+type CounterSeries struct {
+	Key    string
+	Points []CounterPoint
+}
+
+// ChangedCounters returns the series of every telemetry counter whose
+// value differs between the scenario's readings, ordered by key. A
+// counter read with one value throughout is left out: it says nothing
+// about the run's time line (the result keeps its value).
+func ChangedCounters(sr *vmtest.ScenarioResult) []CounterSeries {
+	readings := Readings(sr)
+	series := map[string][]CounterPoint{}
+	for _, r := range readings {
+		at := TelemetryTime(sr, r)
+		for k, v := range r.Counters {
+			pts := series[k]
+			if n := len(pts); n > 0 && pts[n-1].At == at {
+				pts[n-1].Value = v // two readings at one time: the later one counts
+				continue
+			}
+			series[k] = append(pts, CounterPoint{At: at, Value: v})
+		}
+	}
+	var out []CounterSeries
+	for _, k := range slices.Sorted(maps.Keys(series)) {
+		pts := series[k]
+		if slices.ContainsFunc(pts, func(p CounterPoint) bool { return p.Value != pts[0].Value }) {
+			out = append(out, CounterSeries{Key: k, Points: pts})
+		}
+	}
+	return out
+}
+
+// StateChange is a reading at which sched_ext's state or its enable_seq
+// differs from the reading before, or the scenario's first reading.
+type StateChange struct {
+	// At is the reading's scenario time.
+	At time.Duration
+	// First marks the scenario's first reading: Prev and PrevSeq are
+	// unknown.
+	First bool
+	// State is /sys/kernel/sched_ext/state ("enabled", "disabled", ...),
+	// Prev the state at the reading before.
+	State, Prev string
+	// Ops is the running scheduler's name (root/ops), when there is one.
+	Ops string
+	// Seq is enable_seq and PrevSeq its value at the reading before;
+	// HasSeq and HasPrevSeq say whether they were read (progress samples
+	// without telemetry have none).
+	Seq, PrevSeq       uint64
+	HasSeq, HasPrevSeq bool
+}
+
+// StateChanges returns the scenario's first sched_ext state and each
+// change of state or enable_seq, from the telemetry readings, or from the
+// progress samples' state when the result has no telemetry.
+func StateChanges(sr *vmtest.ScenarioResult) []StateChange {
+	type reading struct {
+		at     time.Duration
+		state  string
+		ops    string
+		seq    uint64
+		hasSeq bool
+	}
+	var rs []reading
+	if readings := Readings(sr); len(readings) > 0 {
+		for _, r := range readings {
+			seq, ok := r.Counters["enable_seq"]
+			rs = append(rs, reading{at: TelemetryTime(sr, r), state: r.Values["state"], ops: r.Values["root/ops"], seq: seq, hasSeq: ok})
+		}
+	} else {
+		for _, p := range sr.Progress {
+			rs = append(rs, reading{at: p.Elapsed, state: p.SchedState})
+		}
+	}
+	var out []StateChange
+	var prev *reading
+	for i := range rs {
+		r := &rs[i]
+		if r.state == "" && !r.hasSeq {
+			continue
+		}
+		switch {
+		case prev == nil:
+			out = append(out, StateChange{At: r.at, First: true, State: r.state, Ops: r.ops, Seq: r.seq, HasSeq: r.hasSeq})
+		case r.state != prev.state || (r.hasSeq && prev.hasSeq && r.seq != prev.seq):
+			out = append(out, StateChange{At: r.at, State: r.state, Prev: prev.state, Ops: r.ops,
+				Seq: r.seq, HasSeq: r.hasSeq, PrevSeq: prev.seq, HasPrevSeq: prev.hasSeq})
+		}
+		prev = r
+	}
+	return out
 }
 
 // Incident is a kernel incident placed in a scenario.

@@ -106,3 +106,79 @@ func TestEventTime(t *testing.T) {
 		t.Errorf("EventTime = %v, want -700ms (before the workers started)", got)
 	}
 }
+
+func TestTelemetryTime(t *testing.T) {
+	sr := &vmtest.ScenarioResult{Timings: &vmtest.JobTimings{Setup: time.Second}}
+	if got := TelemetryTime(sr, spec.SchedTelemetry{At: 1500 * ms}); got != 500*ms {
+		t.Errorf("TelemetryTime = %v, want 500ms (the job arrived 1s before the workers started)", got)
+	}
+}
+
+func reading(at time.Duration, state string, counters spec.Counters) spec.SchedTelemetry {
+	return spec.SchedTelemetry{At: at, Counters: counters, Values: map[string]string{"state": state, "root/ops": "x"}}
+}
+
+func TestReadings(t *testing.T) {
+	if got := Readings(&vmtest.ScenarioResult{}); got != nil {
+		t.Errorf("Readings without telemetry = %v, want nil", got)
+	}
+	start, end := reading(300*ms, "enabled", nil), reading(900*ms, "enabled", nil)
+	sr := &vmtest.ScenarioResult{Telemetry: &vmtest.SchedTelemetry{
+		Start: &start, End: &end,
+		Samples: []spec.SchedTelemetry{reading(600*ms, "enabled", nil), reading(400*ms, "enabled", nil)},
+	}}
+	var got []time.Duration
+	for _, r := range Readings(sr) {
+		got = append(got, r.At)
+	}
+	if want := []time.Duration{300 * ms, 400 * ms, 600 * ms, 900 * ms}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Readings at %v, want %v (time order)", got, want)
+	}
+}
+
+func TestChangedCounters(t *testing.T) {
+	start := reading(200*ms, "enabled", spec.Counters{"a": 1, "same": 5, "debugfs/x": 9})
+	end := reading(900*ms, "enabled", spec.Counters{"a": 4, "same": 5, "debugfs/x": 9, "late": 2})
+	sr := &vmtest.ScenarioResult{
+		Timings: &vmtest.JobTimings{Setup: 500 * ms},
+		Telemetry: &vmtest.SchedTelemetry{Start: &start, End: &end, Samples: []spec.SchedTelemetry{
+			reading(600*ms, "enabled", spec.Counters{"a": 2, "same": 5, "late": 2}),
+			// Two readings at one time: the later one holds.
+			reading(600*ms, "enabled", spec.Counters{"a": 3, "same": 5, "late": 2}),
+			reading(700*ms, "disabled", spec.Counters{"same": 5}),
+		}},
+	}
+	want := []CounterSeries{{Key: "a", Points: []CounterPoint{{-300 * ms, 1}, {100 * ms, 3}, {400 * ms, 4}}}}
+	if got := ChangedCounters(sr); !reflect.DeepEqual(got, want) {
+		t.Errorf("ChangedCounters = %+v, want %+v (same, debugfs/x and late never change)", got, want)
+	}
+}
+
+func TestStateChanges(t *testing.T) {
+	start := reading(200*ms, "enabled", spec.Counters{"enable_seq": 1})
+	end := reading(900*ms, "enabled", spec.Counters{"enable_seq": 2})
+	sr := &vmtest.ScenarioResult{Telemetry: &vmtest.SchedTelemetry{Start: &start, End: &end, Samples: []spec.SchedTelemetry{
+		reading(400*ms, "enabled", spec.Counters{"enable_seq": 1}),
+		// Restarted between readings: the state is the same, enable_seq
+		// is not.
+		reading(600*ms, "enabled", spec.Counters{"enable_seq": 2}),
+		{At: 700 * ms, Values: map[string]string{"state": "disabled"}}, // enable_seq unread
+	}}}
+	want := []StateChange{
+		{At: 200 * ms, First: true, State: "enabled", Ops: "x", Seq: 1, HasSeq: true},
+		{At: 600 * ms, State: "enabled", Prev: "enabled", Ops: "x", Seq: 2, PrevSeq: 1, HasSeq: true, HasPrevSeq: true},
+		{At: 700 * ms, State: "disabled", Prev: "enabled", PrevSeq: 2, HasPrevSeq: true},
+		{At: 900 * ms, State: "enabled", Prev: "disabled", Ops: "x", Seq: 2, HasSeq: true},
+	}
+	if got := StateChanges(sr); !reflect.DeepEqual(got, want) {
+		t.Errorf("StateChanges =\n%+v, want\n%+v", got, want)
+	}
+	// Without telemetry, the progress samples' state.
+	sr = &vmtest.ScenarioResult{Progress: []vmtest.ProgressSample{
+		{Elapsed: 100 * ms}, {Elapsed: 200 * ms, SchedState: "enabled"}, {Elapsed: 300 * ms, SchedState: "enabled"}, {Elapsed: 400 * ms, SchedState: "disabled"},
+	}}
+	want = []StateChange{{At: 200 * ms, First: true, State: "enabled"}, {At: 400 * ms, State: "disabled", Prev: "enabled"}}
+	if got := StateChanges(sr); !reflect.DeepEqual(got, want) {
+		t.Errorf("StateChanges from progress = %+v, want %+v", got, want)
+	}
+}
