@@ -79,6 +79,16 @@ func TestEvaluate(t *testing.T) {
 			in.Workers[1].Report.CPUTimeNs = uint64(800 * time.Millisecond)
 			in.Scenario.Checks.Skip = []string{spec.CheckFairness}
 		}, nil},
+		{"too little cpu to judge fairness", func(in *Input) {
+			for i := range in.Workers[:2] {
+				in.Workers[i].Report.CPUTimeNs = uint64(30 * time.Millisecond)
+			}
+			in.Workers[1].Report.CPUTimeNs = uint64(9 * time.Millisecond)
+		}, nil},
+		{"unfair at the floor", func(in *Input) {
+			in.Workers[0].Report.CPUTimeNs = uint64(FairnessMinCPU)
+			in.Workers[1].Report.CPUTimeNs = uint64(FairnessMinCPU / 2)
+		}, []string{"fairness: cpu time spread 50.0% above 15.0% in workload set 0"}},
 		{"messenger excluded from fairness", func(in *Input) {
 			in.Workers[1].Report.CPUTimeNs = uint64(100 * time.Millisecond)
 			in.Workers[1].Report.IsMessenger = true
