@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/scxvm/scxvm/internal/fuzzcorpus"
@@ -73,6 +74,69 @@ func FuzzParse(f *testing.F) {
 			if err := s.Validate(); err != nil {
 				t.Fatalf("scenario %d (%q) parsed but does not validate: %v", i, s.Name, err)
 			}
+		}
+	})
+}
+
+const checkCorpusDir = "testdata/fuzz/FuzzParseCheck"
+
+// checkSeeds are FuzzParseCheck's committed seeds: settings good and bad,
+// and values that would be more than one field if they were pasted into
+// YAML text.
+var checkSeeds = map[string]string{
+	"duration":      "max_p99_wake_latency=20ms",
+	"check-name":    "throughput_cv=0.5",
+	"off":           "rate_dip=off",
+	"no-unit":       "max_gap=3",
+	"zero":          "fairness=0",
+	"two-keys":      "rate_dip=5",
+	"unknown":       "p99_wake_latncy=1ms",
+	"no-equals":     "max_gap",
+	"flow-mapping":  "max_gap={a: 1}",
+	"newline-field": "max_throughput_cv=0.5\nskip: [kernel_clean]",
+	"anchor":        "max_gap=&a 1s",
+	"nan":           "max_throughput_cv=.nan",
+}
+
+// TestFuzzCheckCorpus keeps FuzzParseCheck's committed corpus in step
+// with checkSeeds.
+func TestFuzzCheckCorpus(t *testing.T) {
+	entries := map[string]string{}
+	for name, s := range checkSeeds {
+		entries[name] = fuzzcorpus.Entry(s)
+	}
+	fuzzcorpus.Check(t, checkCorpusDir, "./scenariofile/", "TestFuzzCheckCorpus", entries, *updateCorpus)
+}
+
+// FuzzParseCheck: whatever the setting, ParseCheck must not panic, and
+// must return either a layer that validates and sets exactly one
+// threshold or skips exactly one check, or a *spec.ValidationError that
+// names the flag.
+func FuzzParseCheck(f *testing.F) {
+	for _, s := range checkSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, setting string) {
+		c, err := ParseCheck("--check", setting)
+		if err != nil {
+			var ve *spec.ValidationError
+			if !errors.As(err, &ve) || ve.File != "--check" {
+				t.Fatalf("error %v (%T) is not a *spec.ValidationError naming the flag", err, err)
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("%q parsed to %+v, which does not validate: %v", setting, c, err)
+		}
+		set := len(c.Skip)
+		v := reflect.ValueOf(c)
+		for i := range v.NumField() {
+			if v.Type().Field(i).Name != "Skip" && !v.Field(i).IsZero() {
+				set++
+			}
+		}
+		if set != 1 {
+			t.Fatalf("%q parsed to %+v: %d settings, want 1", setting, c, set)
 		}
 	})
 }

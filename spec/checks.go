@@ -312,34 +312,75 @@ func (c Checks) Validate() error {
 // CheckDoc documents one threshold of Checks for users (`scxvm
 // scenarios` prints them).
 type CheckDoc struct {
-	// Check is the check's name; Field the threshold's scenario-file key.
+	// Check is the check's name; Field the threshold's scenario-file key
+	// ("rate_dip_pct, rate_dip_for" for the one check with two).
 	Check, Field string
-	// Default is the default value as written in a scenario file, "off"
-	// when the check has no default.
+	// Default is the value as written in a scenario file: in CheckDocs
+	// the default, in Checks.Describe the described layer's; "off" when
+	// the threshold is zero (the check is not evaluated), "skipped" when
+	// the layer skips the check.
 	Default string
 	// Doc says what fails the check.
 	Doc string
 }
 
 // CheckDocs lists the thresholds, their defaults and what they bound.
-func CheckDocs() []CheckDoc {
-	d := DefaultChecks()
+func CheckDocs() []CheckDoc { return DefaultChecks().Describe() }
+
+// Describe lists the thresholds as CheckDocs does, with c's values in
+// place of the defaults (c is typically a resolved layer).
+func (c Checks) Describe() []CheckDoc {
 	off := func(v float64, f string) string {
 		if v == 0 {
 			return "off"
 		}
 		return fmt.Sprintf(f, v)
 	}
-	return []CheckDoc{
-		{CheckMaxGap, "max_gap", d.MaxGap.String(), "longest gap between a worker's progress checkpoints"},
-		{CheckFairness, "fairness_spread_pct", off(d.FairnessSpreadPct, "%g"), "cpu time spread (max-min)/max in % within a workload set"},
-		{CheckP99WakeLatency, "max_p99_wake_latency", d.MaxP99WakeLatency.String(), "a waking worker's p99 wake-up latency"},
-		{CheckWakeLatencyCV, "max_wake_latency_cv", off(d.MaxWakeLatencyCV, "%g"), "a waking worker's wake-up latency stddev/mean"},
-		{CheckMinIterationRate, "min_iteration_rate", off(d.MinIterationRate, "%g"), "least iterations/s of every worker"},
-		{CheckMaxMigrationRatio, "max_migration_ratio", off(d.MaxMigrationRatio, "%g"), "a worker's cpu migrations per iteration"},
-		{CheckThroughputCV, "max_throughput_cv", off(d.MaxThroughputCV, "%g"), "iterations/s stddev/mean within a workload set"},
-		{CheckNUMALocality, "min_numa_locality_pct", off(d.MinNUMALocalityPct, "%g"), "least % of a worker's pages on its home node (guests with >1 node)"},
-		{CheckRateDip, "rate_dip_pct, rate_dip_for", fmt.Sprintf("%g, %v", d.RateDipPct, d.RateDipFor), "no cgroup's rate below rate_dip_pct % of its median for longer than rate_dip_for while another cgroup progresses"},
-		{CheckNoStalledTask, "max_runnable_wait", d.MaxRunnableWait.String(), "longest any guest task stays runnable without running"},
+	dur := func(v time.Duration) string {
+		if v == 0 {
+			return "off"
+		}
+		return v.String()
 	}
+	docs := []CheckDoc{
+		{CheckMaxGap, "max_gap", dur(c.MaxGapOrDefault()), "longest gap between a worker's progress checkpoints"},
+		{CheckFairness, "fairness_spread_pct", off(c.FairnessOrDefault(), "%g"), "cpu time spread (max-min)/max in % within a workload set"},
+		{CheckP99WakeLatency, "max_p99_wake_latency", dur(c.MaxP99WakeLatency), "a waking worker's p99 wake-up latency"},
+		{CheckWakeLatencyCV, "max_wake_latency_cv", off(c.MaxWakeLatencyCV, "%g"), "a waking worker's wake-up latency stddev/mean"},
+		{CheckMinIterationRate, "min_iteration_rate", off(c.MinIterationRate, "%g"), "least iterations/s of every worker"},
+		{CheckMaxMigrationRatio, "max_migration_ratio", off(c.MaxMigrationRatio, "%g"), "a worker's cpu migrations per iteration"},
+		{CheckThroughputCV, "max_throughput_cv", off(c.MaxThroughputCV, "%g"), "iterations/s stddev/mean within a workload set"},
+		{CheckNUMALocality, "min_numa_locality_pct", off(c.MinNUMALocalityPct, "%g"), "least % of a worker's pages on its home node (guests with >1 node)"},
+		{CheckRateDip, "rate_dip_pct, rate_dip_for", off(c.RateDipPct, "%g") + ", " + dur(c.RateDipFor), "no cgroup's rate below rate_dip_pct % of its median for longer than rate_dip_for while another cgroup progresses"},
+		{CheckNoStalledTask, "max_runnable_wait", dur(c.MaxRunnableWaitOrDefault()), "longest any guest task stays runnable without running"},
+	}
+	for i := range docs {
+		if c.Skips(docs[i].Check) {
+			docs[i].Default = "skipped"
+		}
+	}
+	return docs
+}
+
+// CheckKeys returns the scenario-file keys of the named check's
+// thresholds (none for a check without one, such as kernel_clean).
+func CheckKeys(check string) []string {
+	for _, d := range CheckDocs() {
+		if d.Check == check {
+			return strings.Split(d.Field, ", ")
+		}
+	}
+	return nil
+}
+
+// CheckOfKey returns the check that the threshold with scenario-file key
+// key bounds ("max_p99_wake_latency" -> "p99_wake_latency"), or "" for
+// no threshold's key.
+func CheckOfKey(key string) string {
+	for _, d := range CheckDocs() {
+		if slices.Contains(strings.Split(d.Field, ", "), key) {
+			return d.Check
+		}
+	}
+	return ""
 }

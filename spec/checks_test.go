@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -153,5 +154,59 @@ func TestSchedulerJSONOmitsEmptyChecks(t *testing.T) {
 	b, _ = json.Marshal(Scheduler{Name: "scx_simple", Checks: Checks{RateDipPct: 5}})
 	if !strings.Contains(string(b), `"checks":{"rate_dip_pct":5}`) {
 		t.Errorf("scheduler with checks marshals to %s", b)
+	}
+}
+
+// Every threshold key of CheckDocs is a yaml key of Checks, every yaml key
+// but skip is one threshold's, and CheckKeys and CheckOfKey agree.
+func TestCheckKeys(t *testing.T) {
+	var tags []string
+	ty := reflect.TypeFor[Checks]()
+	for i := range ty.NumField() {
+		name, _, _ := strings.Cut(ty.Field(i).Tag.Get("yaml"), ",")
+		if name != "skip" {
+			tags = append(tags, name)
+		}
+	}
+	var keys []string
+	for _, d := range CheckDocs() {
+		for _, k := range CheckKeys(d.Check) {
+			keys = append(keys, k)
+			if got := CheckOfKey(k); got != d.Check {
+				t.Errorf("CheckOfKey(%q) = %q, want %q", k, got, d.Check)
+			}
+		}
+	}
+	slices.Sort(tags)
+	slices.Sort(keys)
+	if !slices.Equal(tags, keys) {
+		t.Errorf("threshold keys %q, Checks' yaml keys %q", keys, tags)
+	}
+	if CheckKeys(CheckKernelClean) != nil || CheckOfKey("skip") != "" || CheckOfKey(CheckFairness) != "" {
+		t.Error("a check without a threshold, or no threshold's key, was given one")
+	}
+	if got := CheckKeys(CheckRateDip); !slices.Equal(got, []string{"rate_dip_pct", "rate_dip_for"}) {
+		t.Errorf("CheckKeys(rate_dip) = %q", got)
+	}
+}
+
+// Describe shows a layer's values, "off" for a zero threshold and
+// "skipped" for a skipped check.
+func TestChecksDescribe(t *testing.T) {
+	c := Checks{MaxP99WakeLatency: 20 * time.Millisecond, MaxThroughputCV: 0.5, Skip: []string{CheckRateDip}}.Resolve(Scheduler{Name: "scx_mine"})
+	got := map[string]string{}
+	for _, d := range c.Describe() {
+		got[d.Check] = d.Default
+	}
+	for check, want := range map[string]string{
+		CheckP99WakeLatency: "20ms", CheckThroughputCV: "0.5", CheckRateDip: "skipped",
+		CheckWakeLatencyCV: "off", CheckMaxGap: "2s", CheckFairness: "15",
+	} {
+		if got[check] != want {
+			t.Errorf("%s: %q, want %q", check, got[check], want)
+		}
+	}
+	if d := CheckDocs(); d[len(d)-2].Default != "10, 1s" {
+		t.Errorf("rate_dip default %q", d[len(d)-2].Default)
 	}
 }

@@ -1,7 +1,7 @@
 // Command scxvm tests sched_ext schedulers in QEMU guests.
 //
 //	scxvm run [flags] [SCENARIO|FILE ...]   boot, run scenarios, print a verdict
-//	scxvm scenarios [NAME]                  list built-in scenarios, or print one as YAML
+//	scxvm scenarios [flags] [NAME]          list built-in scenarios and thresholds, or print one as YAML
 //	scxvm kernel check PATH|NAME|TREE       can this kernel run sched_ext?
 //	scxvm kernel fetch [NAME]               download Debian's kernel NAME into the cache
 //	scxvm kernel list                       the cached kernels and where they came from

@@ -54,6 +54,7 @@ type matrixFlags struct {
 	jobs, memory                               int
 	list, verbose                              bool
 	results                                    resultFlags
+	checks                                     checkFlags
 }
 
 // resultFlags are the files a matrix result is written to.
@@ -104,6 +105,7 @@ func (m *matrixFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&m.bootTimeout, "boot-timeout", 60*time.Second, "limit from QEMU start to the agent's hello, per boot")
 	fs.DurationVar(&m.timeout, "timeout", 0, "hard limit per boot (default: boot timeout + scenario timeouts + 30s)")
 	fs.BoolVar(&m.verbose, "v", false, "verbose: log every boot's progress")
+	m.checks.register(fs, "of every scheduler of the matrix (over a file entry's own checks:, examples included)")
 	m.results.register(fs)
 }
 
@@ -136,6 +138,18 @@ func (m *matrixFlags) spec(file string) (*matrix.Spec, error) {
 		s.Schedulers = nil
 		for _, v := range m.schedulers {
 			s.Schedulers = append(s.Schedulers, matrix.ParseSchedulerEntry(v))
+		}
+	}
+	if m.checks.given() {
+		layer, err := m.checks.resolve()
+		if err != nil {
+			return nil, err
+		}
+		if len(s.Schedulers) == 0 {
+			s.Schedulers = []matrix.SchedulerEntry{{Scheduler: spec.Scheduler{Name: spec.SchedulerFIFO}}}
+		}
+		for i := range s.Schedulers {
+			s.Schedulers[i].Checks = layer.Layer(s.Schedulers[i].Checks)
 		}
 	}
 	if l := splitList(m.scenarios); len(l) > 0 {

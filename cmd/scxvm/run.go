@@ -27,7 +27,7 @@ workload scenarios against it; the host judges the workers' reports.
 Usage:
   scxvm run [flags] [SCENARIO|FILE ...]   boot, run scenarios, print a verdict
   scxvm exec [flags] -- CMD [ARG ...]     boot, run CMD in the guest as the test
-  scxvm scenarios [NAME]                  list built-in scenarios, or print one as YAML
+  scxvm scenarios [flags] [NAME]          list built-in scenarios and thresholds, or print one as YAML
   scxvm kernel check PATH                 can this kernel image run sched_ext?
   scxvm kernel fetch [NAME]               download Debian's kernel NAME (debian, stock-6.12)
   scxvm kernel list                       the cached kernels and where they came from
@@ -49,6 +49,7 @@ Examples:
   scxvm run --compare none --json out.json mixed  # also run under EEVDF, print both side by side
   scxvm run --scheduler scx_simple --compare fifo --repeat 3 --json new.json
   scxvm compare old.json new.json                 # exit 1 when new.json regressed
+  scxvm run --scheduler ./scx_mine --check p99_wake_latency=20ms --check rate_dip=off steady mixed
   scxvm run --html out.html --trace out.trace.json steady pingpong
   scxvm exec --scheduler scx_simple -- ./runner -t foo  # ./runner's exit status is the verdict
   git bisect run scxvm run --kernel arch/x86/boot/bzImage --scheduler scx_simple
@@ -299,8 +300,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, execMo
 		verbose   bool
 		collects  listFlag
 		prefix    string
+		checks    checkFlags
 	)
 	vf.register(fs)
+	checks.register(fs, "of the --scheduler (not of --compare's)")
 	fs.Var(&scenarios, "scenario", "scenario `NAME` or YAML/JSON FILE (repeatable; also positional)")
 	fs.StringVar(&compare, "compare", "", "also run each scenario under this `SCHEDULER` in the same boot (none = EEVDF, fifo, scx_NAME, a PATH) and print both side by side")
 	fs.Var(&cmpArgs, "compare-arg", "argument for the --compare scheduler binary (repeatable)")
@@ -342,6 +345,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, execMo
 	} else {
 		scenarios = append(scenarios, fs.Args()...)
 	}
+	schedChecks, err := checks.resolve()
+	if err != nil {
+		return err
+	}
 	treeNote, err := vf.kernelFromTree(fs) // tree.go
 	if err != nil {
 		return err
@@ -359,6 +366,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, execMo
 	if err != nil {
 		return err
 	}
+	// The flags are the layer of the scheduler under test; the --compare
+	// scheduler keeps its own (the defaults and its built-in layer), so
+	// that thresholds tightened for one scheduler do not fail the other.
+	cfg.Scheduler.Checks = schedChecks
 	cfg.Compare, cfg.CompareArgs, cfg.Repeat = compare, cmpArgs, repeat
 	cfg.RestartScheduler = restart
 	cfg.Cold = cold
@@ -389,6 +400,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, execMo
 		p.out, p.quiet = stdout, true
 	}
 	cfg.Progress = p.event
+	if checks.given() {
+		fmt.Fprintf(info, "thresholds of %s: %s, over the defaults and under each scenario's own checks\n", cfg.Scheduler, checks.String())
+	}
 	if verbose {
 		cfg.Logf = p.logf
 		p.logf("%s", vf.agentNote)
@@ -434,16 +448,41 @@ output so far. --output or --json saves its whole output in a file,
 --collect copies a guest directory out afterwards.
 `
 
+// scenariosCmd is `scxvm scenarios [--scheduler S] [--check ...] [NAME]`:
+// the catalogue and the thresholds, or one scenario as YAML; with
+// --scheduler, --check or --checks, the thresholds the scenarios are
+// judged by under that scheduler layer.
 func scenariosCmd(args []string, stdout, stderr io.Writer) error {
-	if len(args) > 1 {
-		return usagef("usage: scxvm scenarios [NAME]")
+	fs := flag.NewFlagSet("scxvm scenarios", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		sched  string
+		checks checkFlags
+	)
+	fs.StringVar(&sched, "scheduler", "", "show the thresholds under this `SCHEDULER`'s built-in layer (as scxvm run --scheduler)")
+	checks.register(fs, "of the scheduler layer to show, as scxvm run takes it")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: scxvm scenarios [flags] [NAME]\n\nLists the built-in scenarios and the checks' thresholds, or prints NAME as\nYAML (a template for custom files). With --scheduler, --check or --checks,\nalso the thresholds in effect under that scheduler layer (for NAME: with\nthe scenario's own checks over it).\n\nFlags:\n")
+		fs.PrintDefaults()
 	}
-	if len(args) == 1 {
-		if args[0] == "-h" || args[0] == "--help" {
-			fmt.Fprintln(stdout, "usage: scxvm scenarios [NAME]: list the built-in scenarios, or print NAME as YAML (a template for custom files)")
-			return nil
-		}
-		s, err := vmtest.LookupScenario(args[0])
+	names, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(names) > 1 {
+		return usagef("usage: scxvm scenarios [flags] [NAME]")
+	}
+	effective := sched != "" || checks.given()
+	judged := spec.ParseScheduler(sched, nil)
+	if judged.Checks, err = checks.resolve(); err != nil {
+		return err
+	}
+	layerName := judged.BaseName()
+	if checks.given() {
+		layerName += " with the --check flags"
+	}
+	if len(names) == 1 {
+		s, err := vmtest.LookupScenario(names[0])
 		if err != nil {
 			return err
 		}
@@ -454,7 +493,14 @@ func scenariosCmd(args []string, stdout, stderr io.Writer) error {
 		// The optional fields the scenario does not use, as comments:
 		// the output stays a valid scenario file.
 		data = append(data, spec.PayloadFieldsHelp...)
-		_, err = stdout.Write(data)
+		if _, err := stdout.Write(data); err != nil {
+			return err
+		}
+		if effective {
+			var b strings.Builder
+			printEffective(&b, fmt.Sprintf("Thresholds of %s under %s (defaults, scheduler layer, the scenario's checks):", s.Name, layerName), judged, s.Checks)
+			_, err = io.WriteString(stdout, commentLines(b.String()))
+		}
 		return err
 	}
 	ss := vmtest.Scenarios()
@@ -466,18 +512,48 @@ func scenariosCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%-*s  %4.1fs  %s\n", w, s.Name, s.Duration.Seconds(), s.Description)
 	}
 	fmt.Fprintf(stdout, "\n%q runs by default; `scxvm scenarios NAME` prints one as YAML.\n", vmtest.DefaultScenario)
-	printCheckDocs(stdout)
+	resolved := spec.Checks{}.Resolve(judged)
+	var eff []spec.CheckDoc
+	if effective {
+		eff = resolved.Describe()
+	}
+	printCheckDocs(stdout, eff)
+	if effective {
+		fmt.Fprintf(stdout, "EFFECTIVE: under %s; a scenario's own checks still win (`scxvm scenarios NAME` with these flags shows its thresholds).\n", layerName)
+		if skipped := skippedOthers(resolved); len(skipped) > 0 {
+			fmt.Fprintf(stdout, "EFFECTIVE also skips: %s\n", strings.Join(skipped, ", "))
+		}
+	}
 	return nil
 }
 
+// commentLines turns text into YAML comment lines.
+func commentLines(text string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		b.WriteString(strings.TrimRight("# "+l, " ") + "\n")
+	}
+	return b.String()
+}
+
 // printCheckDocs lists the checks' thresholds, their defaults and the
-// schedulers with a layer of their own (see spec.Checks.Resolve).
-func printCheckDocs(w io.Writer) {
-	fmt.Fprintln(w, "\nThresholds (a scenario's `checks:`; default -> scheduler -> scenario, a zero value inherits, `skip: [CHECK]` turns one off):")
+// schedulers with a layer of their own (see spec.Checks.Resolve); with
+// eff (spec.Checks.Describe of a resolved layer), its values as a column.
+func printCheckDocs(w io.Writer, eff []spec.CheckDoc) {
+	fmt.Fprintln(w, "\nThresholds (a scenario's `checks:`; default -> scheduler (--check) -> scenario, a zero value inherits, `skip: [CHECK]` turns one off):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  CHECK\tKEY\tDEFAULT\tFAILS WHEN ABOVE/BELOW")
-	for _, d := range spec.CheckDocs() {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", d.Check, d.Field, d.Default, d.Doc)
+	effCol := func(i int) string {
+		if eff == nil {
+			return ""
+		}
+		if i < 0 {
+			return "EFFECTIVE\t"
+		}
+		return eff[i].Default + "\t"
+	}
+	fmt.Fprintf(tw, "  CHECK\tKEY\tDEFAULT\t%sFAILS WHEN ABOVE/BELOW\n", effCol(-1))
+	for i, d := range spec.CheckDocs() {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s%s\n", d.Check, d.Field, d.Default, effCol(i), d.Doc)
 	}
 	tw.Flush()
 	for _, name := range spec.SchedulerCheckNames {

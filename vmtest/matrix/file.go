@@ -133,8 +133,8 @@ func isFile(s string) bool {
 
 // Validate checks what can be checked without the kernel cache or the
 // scenario files: no empty entries, a name or a path for each scheduler
-// (not both), known topologies, no negative duration. Errors are
-// *spec.ValidationError with the field's path.
+// (not both) and valid thresholds (checks), known topologies, no negative
+// duration. Errors are *spec.ValidationError with the field's path.
 func (s *Spec) Validate() error {
 	for i, k := range s.Kernels {
 		if strings.TrimSpace(k) == "" {
@@ -152,6 +152,13 @@ func (s *Spec) Validate() error {
 			return &spec.ValidationError{Path: p + ".args", Msg: "examples takes no arguments (name the scheduler to give it some)"}
 		case e.AttachTimeout < 0:
 			return &spec.ValidationError{Path: p + ".attach_timeout", Msg: "negative"}
+		}
+		if err := e.Checks.Validate(); err != nil {
+			var ve *spec.ValidationError
+			if errors.As(err, &ve) {
+				return &spec.ValidationError{Path: p + ".checks." + ve.Path, Msg: ve.Msg}
+			}
+			return fmt.Errorf("%s.checks: %w", p, err)
 		}
 	}
 	for i, sc := range s.Scenarios {
@@ -240,7 +247,10 @@ func (s *Spec) Plan(cacheDir string) (*Plan, error) {
 				return nil, err
 			}
 			for _, c := range ex {
-				ks = append(ks, c.Scheduler)
+				// The entry's thresholds are every example's layer.
+				sched := c.Scheduler
+				sched.Checks = e.Checks.Layer(sched.Checks)
+				ks = append(ks, sched)
 			}
 		}
 		for _, topo := range topos {

@@ -2,7 +2,9 @@ package matrix
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -77,6 +79,8 @@ duration: 1s
 		{"bad topology", "topologies: [big]\n", `m.yaml:1: topologies[0]: "big": `},
 		{"unknown scenario", "scenarios:\n  - steady\n  - stedy\n", `m.yaml:3: scenarios[1]: unknown scenario "stedy"`},
 		{"name and path", "schedulers:\n  - fifo\n  - {name: a, path: ./b}\n", `m.yaml:3: schedulers[1].path: give a name or a path, not both`},
+		{"bad threshold", "schedulers:\n  - fifo\n  - name: scx_simple\n    checks:\n      rate_dip_pct: 150\n",
+			`m.yaml:5: schedulers[1].checks.rate_dip_pct: 150 is outside 0-100`},
 		{"examples with args", "schedulers:\n  - examples -v\n", `m.yaml:2: schedulers[0].args: examples takes no arguments`},
 		{"wrong type", "kernels: debian\n", `m.yaml:1: line 1: cannot unmarshal !!str`},
 		{"a list", "- steady\n", `m.yaml:1: want a mapping of matrix`},
@@ -170,5 +174,54 @@ func TestPlan(t *testing.T) {
 	// examples needs built schedulers.
 	if _, err := (&Spec{Schedulers: []SchedulerEntry{ParseSchedulerEntry(Examples)}}).Plan(t.TempDir()); err == nil || !strings.Contains(err.Error(), "not in cache") {
 		t.Errorf("examples without a cache: %v", err)
+	}
+}
+
+// An examples entry's checks are the layer of every example scheduler it
+// stands for, over Defaults' settings.
+func TestPlanExamplesChecks(t *testing.T) {
+	tree := t.TempDir()
+	for _, p := range []string{"Makefile", "Kconfig", "scripts/kconfig/Makefile", ".config", "arch/x86/boot/bzImage"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(tree, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tree, p), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Any ELF file is a built scheduler to kernel.Schedulers.
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	elf, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(tree, "tools/sched_ext/build/bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"scx_pair", "scx_simple"} {
+		if err := os.WriteFile(filepath.Join(bin, n), elf, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := ParseSchedulerEntry(Examples)
+	e.Checks = spec.Checks{MaxGap: 3 * time.Second, Skip: []string{spec.CheckRateDip}}
+	p, err := (&Spec{Kernels: []string{tree}, Schedulers: []SchedulerEntry{e}, Topologies: []string{"1n1l2c1t"}}).Plan(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Cells) != 2 {
+		t.Fatalf("cells %v, want scx_pair and scx_simple", p.Cells)
+	}
+	for _, c := range p.Cells {
+		if !reflect.DeepEqual(c.Scheduler.Checks, e.Checks) {
+			t.Errorf("%s: checks %+v, want the entry's %+v", c.Key(), c.Scheduler.Checks, e.Checks)
+		}
+		if c.Scheduler.Name == "scx_pair" && c.Scheduler.AttachTimeout != Defaults["scx_pair"].AttachTimeout {
+			t.Errorf("%s lost its default attach timeout", c.Key())
+		}
 	}
 }
