@@ -186,6 +186,7 @@ func (s *session) job(ctx context.Context, job *protocol.Job) {
 	defer cancel()
 	res := &protocol.JobResult{JobID: job.ID, Status: protocol.StatusOK}
 	finish := func() {
+		s.awaitSchedulerEnd(ctx)
 		// The end state is read before a requested restart unloads the
 		// scheduler: it describes the run, not the restart.
 		if st, err := scxfs.Read(s.cfg.SchedExtDir); err == nil {
@@ -258,6 +259,15 @@ func (s *session) job(ctx context.Context, job *protocol.Job) {
 		res.Error = err.Error()
 	}
 	finish()
+}
+
+// awaitSchedulerEnd lets the verdict on a scheduler that the kernel is
+// disabling reach the host before the job's end does (see
+// supervise.Supervisor.AwaitEnd).
+func (s *session) awaitSchedulerEnd(ctx context.Context) {
+	if sup := s.supervisor(); sup != nil {
+		sup.AwaitEnd(ctx)
+	}
 }
 
 // awaitWatchdog gives the kernel's watchdog time to judge the scheduler

@@ -51,6 +51,7 @@ func (s *session) shellJob(ctx context.Context, job *protocol.Job, arrived time.
 	default:
 		ev.Exit = exit
 	}
+	s.awaitSchedulerEnd(ctx)
 	s.send(ev)
 	if st, err := scxfs.Read(s.cfg.SchedExtDir); err == nil {
 		res.SchedStateEnd, res.EnableSeqEnd = st.State, st.EnableSeq

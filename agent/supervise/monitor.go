@@ -46,6 +46,7 @@ func (s *Supervisor) monitor() {
 	trigger := func(d time.Duration) {
 		if w.triggeredAt.IsZero() {
 			w.triggeredAt = time.Now()
+			s.triggered.Store(true)
 		}
 		settle.Reset(d)
 	}

@@ -202,6 +202,9 @@ type Supervisor struct {
 	stop   sync.Once
 	// monitoring is set once Start succeeded and the monitor runs.
 	monitoring atomic.Bool
+	// triggered is set once the monitor has seen the scheduler's end
+	// begin: its disable line, the loader's exit, the state leaving.
+	triggered atomic.Bool
 
 	mu       sync.Mutex
 	killed   int // signal sent by Signal, for built-ins
@@ -491,6 +494,42 @@ func (s *Supervisor) kill() {
 	select {
 	case <-s.exited:
 	case <-time.After(5 * time.Second):
+	}
+}
+
+// ending reports whether the scheduler is on its way out: the monitor has
+// seen its end begin, or sched_ext's state no longer shows it (the kernel
+// changes the state before it prints its reason, and the log reaches the
+// monitor later still).
+func (s *Supervisor) ending() bool {
+	if s.triggered.Load() {
+		return true
+	}
+	st, err := scxfs.Read(s.cfg.SchedExtDir)
+	return err != nil || !st.Attached() || st.Ops != s.ops || st.EnableSeq != s.baseSeq
+}
+
+// AwaitEnd waits for the terminal event of a scheduler that is ending
+// when it is called, bounded by the longest the monitor takes to judge
+// an end and by ctx; it returns at once for a scheduler that is attached
+// or has ended. A job calls it before it reports its own end: the host
+// may answer that with Bye, and the ejection must reach it first.
+func (s *Supervisor) AwaitEnd(ctx context.Context) {
+	if !s.monitoring.Load() {
+		return
+	}
+	if _, ok := s.Terminal(); ok || !s.ending() {
+		return
+	}
+	// A state that left waits a poll, then ExitWait for the kernel's
+	// line; an ejected loader gets ExitWait more to exit by itself.
+	bound := s.cfg.PollInterval + s.cfg.TrailingWait + 2*s.cfg.ExitWait + time.Second
+	t := time.NewTimer(bound)
+	defer t.Stop()
+	select {
+	case <-s.done:
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }
 

@@ -504,3 +504,35 @@ func TestLoadFailedKernelLines(t *testing.T) {
 		t.Errorf("kernel evidence: %q %q", e.KernelLine, e.KernelLines)
 	}
 }
+
+// TestAwaitEnd: a job that ends while the kernel disables its scheduler
+// waits for the verdict; one whose scheduler is attached does not wait.
+func TestAwaitEnd(t *testing.T) {
+	fake, cfg, _ := setup(t)
+	cfg.LoadBuiltin = func(name string, opts builtin.Options) (Builtin, error) {
+		ops, _ := builtin.OpsName(name)
+		return &fakeBuiltin{fake: fake, name: ops}, fake.Enable(ops)
+	}
+	cfg.PollInterval = time.Hour // only the state read by AwaitEnd sees the end
+	s := New(Spec{Builtin: "error"}, cfg)
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer s.Stop(context.Background())
+	t0 := time.Now()
+	s.AwaitEnd(context.Background())
+	if d := time.Since(t0); d > 100*time.Millisecond {
+		t.Errorf("AwaitEnd waited %v on an attached scheduler", d)
+	}
+	kernelLine(s, 1, `sched_ext: BPF scheduler "scxvm_error" enabled`)
+	fake.Disable()
+	go func() {
+		// The reason reaches the supervisor later than the state.
+		time.Sleep(100 * time.Millisecond)
+		kernelLine(s, 2, `sched_ext: BPF scheduler "scxvm_error" disabled (runtime error)`)
+	}()
+	s.AwaitEnd(context.Background())
+	if e, ok := s.Terminal(); !ok || e.Kind != Ejected {
+		t.Errorf("after AwaitEnd: terminal %+v (%v), want the ejection", e, ok)
+	}
+}
