@@ -2,9 +2,7 @@ package agent
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -38,7 +36,7 @@ type Listener interface {
 type put struct {
 	path string
 	tmp  *os.File
-	hash hash.Hash
+	hash hash.Hash32
 	n    int64
 }
 
@@ -184,7 +182,7 @@ func (w *warmState) put(m *protocol.PutFile) error {
 		if err != nil {
 			return err
 		}
-		w.cur = &put{path: m.Path, tmp: f, hash: sha256.New()}
+		w.cur = &put{path: m.Path, tmp: f, hash: protocol.NewFileHash()}
 	}
 	c := w.cur
 	if c == nil || c.path != m.Path || c.n != m.Offset {
@@ -210,8 +208,8 @@ func (w *warmState) put(m *protocol.PutFile) error {
 	if c.n != m.Size {
 		return fmt.Errorf("got %d bytes, want %d", c.n, m.Size)
 	}
-	if sum := hex.EncodeToString(c.hash.Sum(nil)); sum != m.SHA256 {
-		return fmt.Errorf("checksum %s, want %s", sum, m.SHA256)
+	if sum := c.hash.Sum32(); sum != m.CRC32C {
+		return fmt.Errorf("crc32c %08x, want %08x", sum, m.CRC32C)
 	}
 	if err := os.Rename(c.tmp.Name(), m.Path); err != nil {
 		return err

@@ -1,8 +1,6 @@
 package agent
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"net"
 	"os"
@@ -16,18 +14,21 @@ import (
 	"github.com/scxvm/scxvm/protocol"
 )
 
-// putChunks sends data as PutFile chunks of n bytes.
-func putChunks(t *testing.T, g *guest, path string, data []byte, n int, sum string) {
+// putChunks sends data as PutFile chunks of n bytes; damaged sends a
+// wrong CRC-32C.
+func putChunks(t *testing.T, g *guest, path string, data []byte, n int, damaged bool) {
 	t.Helper()
-	if sum == "" {
-		h := sha256.Sum256(data)
-		sum = hex.EncodeToString(h[:])
+	h := protocol.NewFileHash()
+	h.Write(data)
+	sum := h.Sum32()
+	if damaged {
+		sum++
 	}
 	for off := 0; ; off += n {
 		end := min(off+n, len(data))
 		m := &protocol.PutFile{Path: path, Mode: 0o750, Size: int64(len(data)), Offset: int64(off), Data: data[off:end], Last: end == len(data)}
 		if m.Last {
-			m.SHA256 = sum
+			m.CRC32C = sum
 		}
 		if err := g.host.Send(m); err != nil {
 			t.Fatal(err)
@@ -68,7 +69,7 @@ func TestSessionParkPutFileResume(t *testing.T) {
 	dir := t.TempDir()
 	data := []byte(strings.Repeat("scheduler binary ", 1000))
 	bin := filepath.Join(dir, "sched", "scx_test")
-	putChunks(t, g, bin, data, 4096, "")
+	putChunks(t, g, bin, data, 4096, false)
 	link := filepath.Join(dir, "lib", "libx.so")
 	if err := g.host.Send(&protocol.PutFile{Path: link, Link: "libx.so.1", Mode: 0o777}); err != nil {
 		t.Fatal(err)
@@ -108,10 +109,10 @@ func TestSessionPutFileDamaged(t *testing.T) {
 		want  string
 	}{
 		{"checksum", func(t *testing.T, g *guest, path string) {
-			putChunks(t, g, path, []byte("contents"), 3, strings.Repeat("0", 64))
-		}, 1, "checksum"},
+			putChunks(t, g, path, []byte("contents"), 3, true)
+		}, 1, "crc32c"},
 		{"missing-file", func(t *testing.T, g *guest, path string) {
-			putChunks(t, g, path, []byte("contents"), 3, "")
+			putChunks(t, g, path, []byte("contents"), 3, false)
 		}, 2, "1 files arrived, the host sent 2"},
 		{"out-of-order", func(t *testing.T, g *guest, path string) {
 			g.host.Send(&protocol.PutFile{Path: path, Size: 8, Offset: 4, Data: []byte("ents"), Last: true})
@@ -238,7 +239,7 @@ func TestSessionParkRejoin(t *testing.T) {
 
 	path := filepath.Join(t.TempDir(), "sched", "scx_test")
 	data := []byte(strings.Repeat("restored ", 3000))
-	putChunks(t, g, path, data, 4096, "")
+	putChunks(t, g, path, data, 4096, false)
 	if err := g.host.Send(&protocol.Resume{WallClock: time.Now(), Entropy: []byte{1}, Files: 1, Restored: true}); err != nil {
 		t.Fatal(err)
 	}

@@ -129,7 +129,7 @@ func sampleMessages() []Message {
 		&Park{Reason: "snapshot"},
 		&Parked{At: 1200 * time.Millisecond},
 		&PutFile{Path: "/sched/scx_simple", Mode: 0o755, Size: 5, Offset: 0, Data: []byte("\x7fELF\x02"), Last: true,
-			SHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+			CRC32C: 0x89abcdef},
 		&PutFile{Path: "/lib/x86_64-linux-gnu/libc.so", Link: "libc.so.6", Mode: 0o777},
 		&Resume{WallClock: time.Unix(1_790_000_100, 42), Entropy: []byte{1, 2, 3, 4}, Files: 2, Restored: true},
 	}

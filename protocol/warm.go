@@ -1,6 +1,10 @@
 package protocol
 
-import "time"
+import (
+	"hash"
+	"hash/crc32"
+	"time"
+)
 
 // Warm start messages. A guest whose state the host saves (a snapshot) or
 // restored from one gets what differs per run over the channel instead of
@@ -49,8 +53,11 @@ type Parked struct {
 // PutFile is one chunk of a file (or a symbolic link) the host puts into
 // the guest's root file system (the in-memory rootfs the image unpacked
 // into). The chunks of a file come in order, Offset 0 first; the last one
-// has Last set and SHA256, the hex SHA-256 of the whole contents, which the
-// agent checks before it renames the file into place.
+// has Last set and CRC32C, the CRC-32C of the whole contents (NewFileHash),
+// which the agent checks before it renames the file into place. Every
+// frame has its own CRC-32C too; the file's catches what the assembly
+// gets wrong. (A SHA-256 cost a quarter of the transfer time under TCG:
+// 10 MB arrived in 1.72 s with it, 1.32-1.38 s without.)
 type PutFile struct {
 	// Path is the absolute guest path; parents are created.
 	Path string `msgpack:"path" json:"path"`
@@ -64,7 +71,7 @@ type PutFile struct {
 	Offset int64  `msgpack:"offset" json:"offset"`
 	Data   []byte `msgpack:"data,omitempty" json:"data,omitempty"`
 	Last   bool   `msgpack:"last,omitempty" json:"last,omitempty"`
-	SHA256 string `msgpack:"sha256,omitempty" json:"sha256,omitempty"`
+	CRC32C uint32 `msgpack:"crc32c,omitempty" json:"crc32c,omitempty"`
 }
 
 // Resume ends the per-run setup: the agent sets its wall clock, adds
@@ -94,3 +101,6 @@ func (*PutFile) MessageType() Type { return TypePutFile }
 
 // MessageType implements Message.
 func (*Resume) MessageType() Type { return TypeResume }
+
+// NewFileHash returns the hash of PutFile.CRC32C.
+func NewFileHash() hash.Hash32 { return crc32.New(castagnoli) }

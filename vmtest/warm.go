@@ -3,8 +3,6 @@ package vmtest
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -359,7 +357,7 @@ func (s *session) putFile(ctx context.Context, f initramfs.OverlayFile) (int64, 
 	if err != nil {
 		return 0, &InfraError{Op: "read " + f.Src, Err: err}
 	}
-	h := sha256.New()
+	h := protocol.NewFileHash()
 	buf := make([]byte, protocol.PutFileChunk)
 	var off int64
 	for {
@@ -371,7 +369,7 @@ func (s *session) putFile(ctx context.Context, f initramfs.OverlayFile) (int64, 
 		last := off+int64(n) >= fi.Size() || rerr != nil
 		m := &protocol.PutFile{Path: f.Dst, Mode: uint32(f.Mode), Size: fi.Size(), Offset: off, Data: buf[:n], Last: last}
 		if last {
-			m.SHA256 = hex.EncodeToString(h.Sum(nil))
+			m.CRC32C = h.Sum32()
 			m.Size = off + int64(n)
 		}
 		if err := s.conn.SendContext(ctx, m); err != nil {

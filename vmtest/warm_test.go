@@ -2,8 +2,6 @@ package vmtest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
 	"net"
@@ -57,8 +55,9 @@ func warmAgent(cold bool, files map[string][]byte, parked *bool) func(*protocol.
 			case *protocol.PutFile:
 				files[m.Path] = append(files[m.Path], m.Data...)
 				if m.Last {
-					sum := sha256.Sum256(files[m.Path])
-					if hex.EncodeToString(sum[:]) != m.SHA256 {
+					h := protocol.NewFileHash()
+					h.Write(files[m.Path])
+					if h.Sum32() != m.CRC32C {
 						c.Send(&protocol.Error{Op: "put file", Message: "checksum", Fatal: true})
 						return
 					}
