@@ -101,6 +101,25 @@ func requireKernels(t *testing.T, names ...string) {
 	}
 }
 
+// guestTest prepares a test that boots guests through the CLI: it ends
+// under -short, needs QEMU and the cached Debian kernel, and points
+// SCXVM_AGENT at an agent built from this checkout.
+func guestTest(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("SKIP: boots a guest; drop -short to run it")
+	}
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		testenv.Prereq(t, "qemu-system-x86_64 not in $PATH (run `make deps`)")
+	}
+	requireKernels(t, kernel.Debian)
+	agent, err := vmtest.BuildAgent(t.Context(), testenv.CheckoutDir(filepath.Join(kernel.DefaultCacheDir(), "agent")))
+	if err != nil {
+		t.Fatalf("build agent: %v", err)
+	}
+	t.Setenv("SCXVM_AGENT", agent)
+}
+
 // git runs git in dir and returns its trimmed output.
 func (e *bisectEnv) git(t *testing.T, dir string, args ...string) string {
 	t.Helper()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,7 +11,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/scxvm/scxvm/internal/testenv"
 	"github.com/scxvm/scxvm/kernel"
 	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
@@ -26,20 +24,9 @@ import (
 // whose own checks set the threshold is judged by its own (the scenario's
 // layer wins over the scheduler's).
 func TestE2ECheckFlag(t *testing.T) {
-	if testing.Short() {
-		t.Skip("SKIP: boots a guest; drop -short to run it")
-	}
-	requireKernels(t, kernel.Debian)
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		testenv.Prereq(t, "qemu-system-x86_64 not in $PATH (run `make deps`)")
-	}
+	guestTest(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
-	agent, err := vmtest.BuildAgent(ctx, testenv.CheckoutDir(filepath.Join(kernel.DefaultCacheDir(), "agent")))
-	if err != nil {
-		t.Fatalf("build agent: %v", err)
-	}
-	t.Setenv("SCXVM_AGENT", agent)
 
 	sc, err := vmtest.LookupScenario("steady")
 	if err != nil {

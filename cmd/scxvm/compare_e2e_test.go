@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,7 +11,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/scxvm/scxvm/internal/testenv"
 	"github.com/scxvm/scxvm/kernel"
 	"github.com/scxvm/scxvm/vmtest"
 	"github.com/scxvm/scxvm/vmtest/report"
@@ -24,24 +22,13 @@ import (
 // JSON result holds the four runs and their medians, and `scxvm compare`
 // of the result with itself finds nothing.
 func TestE2ECompareRepeat(t *testing.T) {
-	if testing.Short() {
-		t.Skip("SKIP: boots a guest; drop -short to run it")
-	}
-	requireKernels(t, kernel.Debian)
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		testenv.Prereq(t, "qemu-system-x86_64 not in $PATH (run `make deps`)")
-	}
+	guestTest(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
-	agent, err := vmtest.BuildAgent(ctx, testenv.CheckoutDir(filepath.Join(kernel.DefaultCacheDir(), "agent")))
-	if err != nil {
-		t.Fatalf("build agent: %v", err)
-	}
-	t.Setenv("SCXVM_AGENT", agent)
 
 	// A --compare scheduler the kernel does not have is named as such.
 	var buf bytes.Buffer
-	err = run(ctx, []string{"run", "--accel", "tcg", "--kernel", kernel.Debian, "--compare", "scx_nope"}, &buf, &buf)
+	err := run(ctx, []string{"run", "--accel", "tcg", "--kernel", kernel.Debian, "--compare", "scx_nope"}, &buf, &buf)
 	if code := exitCode(err); code != exitUsage || !strings.Contains(err.Error(), `compare: unknown scheduler "scx_nope"`) {
 		t.Errorf("--compare scx_nope: exit %d, %v; want %d and the compare field named", code, err, exitUsage)
 	}

@@ -9,32 +9,18 @@ import (
 
 	"github.com/scxvm/scxvm/internal/testenv"
 	"github.com/scxvm/scxvm/kernel"
-	"github.com/scxvm/scxvm/vmtest"
 )
 
 // `scxvm exec` of a command that fails exits 1, attributes the failure
 // to the command, and gives the command's output on stdout alone
 // (scxvm's own lines go to stderr).
 func TestExecCommandFails(t *testing.T) {
-	if testing.Short() {
-		t.Skip("SKIP: boots a VM; drop -short to run it")
-	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		testenv.Prereq(t, "qemu-system-x86_64 not in PATH (run `make deps`)")
-	}
-	if _, err := kernel.Lookup(kernel.DefaultCacheDir(), kernel.Debian); err != nil {
-		testenv.Prereq(t, "%v", err)
-	}
+	guestTest(t)
 	if _, err := exec.LookPath("sh"); err != nil {
 		testenv.Prereq(t, "no sh on the host")
 	}
-	agent, err := vmtest.BuildAgent(t.Context(), filepath.Join(t.TempDir(), "bin"))
-	if err != nil {
-		testenv.Prereq(t, "%v", err)
-	}
-	t.Setenv("SCXVM_AGENT", agent)
 	var stdout, stderr bytes.Buffer
-	err = run(t.Context(), []string{"exec", "--accel", "tcg", "--kernel", kernel.Debian, "--scheduler", "none",
+	err := run(t.Context(), []string{"exec", "--accel", "tcg", "--kernel", kernel.Debian, "--scheduler", "none",
 		"--boot-timeout", "3m", "--console", filepath.Join(t.TempDir(), "console.log"), "--", "sh", "-c", "echo to stdout; echo to stderr >&2; exit 3"}, &stdout, &stderr)
 	if code := exitCode(err); code != exitFail {
 		t.Fatalf("exit %d (%v), want %d\nstderr:\n%s", code, err, exitFail, stderr.String())

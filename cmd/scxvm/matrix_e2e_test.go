@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -15,8 +14,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/scxvm/scxvm/internal/testenv"
-	"github.com/scxvm/scxvm/kernel"
 	"github.com/scxvm/scxvm/spec"
 	"github.com/scxvm/scxvm/vmtest"
 	"github.com/scxvm/scxvm/vmtest/matrix"
@@ -29,21 +26,8 @@ import (
 // built-in fifo (passes) and error (ejected) schedulers on two scenarios
 // of 1 s, in one boot unsharded and in three boots as shards, under TCG.
 func TestMatrixShardsE2E(t *testing.T) {
-	if testing.Short() {
-		t.Skip("SKIP: end-to-end test boots VMs; drop -short to run it")
-	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		testenv.Prereq(t, "qemu-system-x86_64 not in PATH (run `make deps`)")
-	}
-	if _, err := kernel.Lookup(kernel.DefaultCacheDir(), kernel.Debian); err != nil {
-		testenv.Prereq(t, "%v (run `make kernel`)", err)
-	}
+	guestTest(t)
 	dir := t.TempDir()
-	agent, err := vmtest.BuildAgent(t.Context(), testenv.CheckoutDir(filepath.Join(kernel.DefaultCacheDir(), "agent")))
-	if err != nil {
-		t.Fatalf("build agent: %v", err)
-	}
-	t.Setenv("SCXVM_AGENT", agent)
 	// The console logs of boots with a failed cell are kept (and named in
 	// the result): here, in the test's own directory.
 	consoles := filepath.Join(dir, "consoles")
