@@ -235,6 +235,40 @@ func (c Checks) Resolve(s Scheduler) Checks {
 	return c.Layer(s.Checks.Layer(SchedulerChecks(s.BaseName()).Layer(DefaultChecks())))
 }
 
+// Sources says, for each check whose threshold a layer above the
+// defaults decides (a value or a skip), which layer of Resolve that is:
+// "the scenario" (c), "--check or Scheduler.Checks" (s.Checks), or
+// "scxvm for NAME" (SchedulerChecks). Checks at their defaults are left
+// out. A layer that sets a threshold to the value below it counts as not
+// setting it.
+func (c Checks) Sources(s Scheduler) map[string]string {
+	base := DefaultChecks()
+	out := map[string]string{}
+	for _, l := range []struct {
+		name   string
+		checks Checks
+	}{
+		{"scxvm for " + s.BaseName(), SchedulerChecks(s.BaseName())},
+		{"--check or Scheduler.Checks", s.Checks},
+		{"the scenario", c},
+	} {
+		next := l.checks.Layer(base)
+		was, now := base.Describe(), next.Describe()
+		for i := range now {
+			if now[i].Default != was[i].Default {
+				out[now[i].Check] = l.name
+			}
+		}
+		for _, sk := range next.Skip {
+			if !base.Skips(sk) {
+				out[sk] = l.name
+			}
+		}
+		base = next
+	}
+	return out
+}
+
 // Skips reports whether the named check is skipped.
 func (c Checks) Skips(name string) bool { return slices.Contains(c.Skip, name) }
 

@@ -3,6 +3,7 @@ package spec
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -208,5 +209,33 @@ func TestChecksDescribe(t *testing.T) {
 	}
 	if d := CheckDocs(); d[len(d)-2].Default != "10, 1s" {
 		t.Errorf("rate_dip default %q", d[len(d)-2].Default)
+	}
+}
+
+func TestChecksSources(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		sched Scheduler
+		sc    Checks
+		want  map[string]string
+	}{
+		{"defaults", Scheduler{Name: SchedulerFIFO}, Checks{}, map[string]string{}},
+		{"scenario", Scheduler{Name: SchedulerFIFO}, Checks{FairnessSpreadPct: 60, Skip: []string{CheckKernelClean}},
+			map[string]string{CheckFairness: "the scenario", CheckKernelClean: "the scenario"}},
+		{"the scheduler's checks under the scenario's",
+			Scheduler{Name: SchedulerFIFO, Checks: Checks{FairnessSpreadPct: 30, MinIterationRate: 5}},
+			Checks{FairnessSpreadPct: 60},
+			map[string]string{CheckFairness: "the scenario", CheckMinIterationRate: "--check or Scheduler.Checks"}},
+		{"scxvm's layer", Scheduler{Name: SchedulerStarve}, Checks{},
+			map[string]string{CheckRateDip: "scxvm for starve"}},
+		{"a value equal to the default sets nothing", Scheduler{Name: SchedulerFIFO},
+			Checks{MaxGap: DefaultMaxGap}, map[string]string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.sc.Sources(tc.sched)
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("Sources = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

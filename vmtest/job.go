@@ -113,8 +113,13 @@ func (s *session) runJob(ctx context.Context, sc spec.Scenario, baseline bool, r
 	if sched.Kind == protocol.SchedulerNone {
 		judged = spec.Scheduler{Name: spec.SchedulerNone}
 	}
+	sources := sc.Checks.Sources(judged)
+	if len(sources) == 0 {
+		sources = nil
+	}
 	sc.Checks = sc.Checks.Resolve(judged)
-	sr = &ScenarioResult{Name: sc.Name, Scheduler: schedName, Baseline: baseline, Repeat: repeat, Duration: sc.RunTime(), Checks: sc.Checks}
+	sr = &ScenarioResult{Name: sc.Name, Scheduler: schedName, Baseline: baseline, Repeat: repeat, Duration: sc.RunTime(),
+		Checks: sc.Checks, CheckSources: sources}
 	js := &jobState{sr: sr, sc: sc, sent: time.Now(), index: -1, badEvent: -1}
 	if s.jobs == nil {
 		s.jobs = map[uint32]*jobState{}

@@ -173,6 +173,18 @@ type ScenarioResult struct {
 	Timings *JobTimings `json:"timings,omitempty"`
 	// Checks are the thresholds the scenario was judged by.
 	Checks spec.Checks `json:"checks"`
+	// CheckSources names, for each check whose threshold is not the
+	// default, the layer that set it (spec.Checks.Sources).
+	CheckSources map[string]string `json:"check_sources,omitempty"`
+}
+
+// FailureText describes c, a failed check of sr, naming the layer that
+// set its threshold when that is not the default.
+func (sr *ScenarioResult) FailureText(c check.Failure) string {
+	if src := sr.CheckSources[c.Check]; src != "" {
+		return c.String() + " (threshold set by " + src + ")"
+	}
+	return c.String()
 }
 
 // JobTimings is the agent's split of a job's wall time: Setup covers the

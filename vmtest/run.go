@@ -477,7 +477,7 @@ func checksFailure(sr *ScenarioResult) *Failure {
 	f := &Failure{Kind: FailChecks, Scenario: sr.Name}
 	var names []string
 	for _, c := range sr.Failures {
-		f.Detail = append(f.Detail, c.String())
+		f.Detail = append(f.Detail, sr.FailureText(c))
 		if len(names) == 0 || names[len(names)-1] != c.Check {
 			names = append(names, c.Check)
 		}

@@ -45,7 +45,7 @@ func Explain(res *Result, err error) string {
 	}
 	for _, s := range res.Scenarios {
 		for _, c := range s.Failures {
-			b.WriteString("\n  " + s.Name + "/" + s.Scheduler + ": " + c.String())
+			b.WriteString("\n  " + s.Name + "/" + s.Scheduler + ": " + s.FailureText(c))
 		}
 	}
 	if len(res.ConsoleExcerpt) > 0 {

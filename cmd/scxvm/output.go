@@ -185,7 +185,7 @@ func printSummary(w io.Writer, res *vmtest.Result) {
 		}
 		shown[s.Failure] = true
 		for _, f := range s.Failures {
-			fmt.Fprintf(w, "  - %s\n", f)
+			fmt.Fprintf(w, "  - %s\n", s.FailureText(f))
 		}
 	}
 	if f := res.Failure; f != nil {
