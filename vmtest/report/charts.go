@@ -674,15 +674,14 @@ func (b *builder) timelineChart() (figure, bool, error) {
 		rows = append(rows, row{prefix(rv) + "sched_ext state", func(y float64) error {
 			var xys plotter.XYs
 			var kinds, labels []string
-			prev := ""
-			for _, s := range sr.Progress {
-				if s.SchedState == prev || s.SchedState == "" {
-					continue
+			for _, c := range timeline.StateChanges(sr) {
+				l := c.State
+				if !c.First && c.HasSeq && c.HasPrevSeq && c.Seq != c.PrevSeq {
+					l += fmt.Sprintf(" (enable_seq %d to %d)", c.PrevSeq, c.Seq)
 				}
-				prev = s.SchedState
-				xys = append(xys, plotter.XY{X: s.Elapsed.Seconds(), Y: y})
+				xys = append(xys, plotter.XY{X: c.At.Seconds(), Y: y})
 				kinds = append(kinds, "state")
-				labels = append(labels, s.SchedState)
+				labels = append(labels, l)
 			}
 			return points(xys, kinds, labels)
 		}})
@@ -762,7 +761,7 @@ func (b *builder) timelineChart() (figure, bool, error) {
 		{Label: "kernel incident", Color: cssColor(red), Style: "✕"},
 		{Label: "stall above the max_gap limit", Color: cssColor(red), Style: "line"},
 	}
-	caption := "Scheduler events, sched_ext state changes (from the progress samples), kernel incidents seen on the console, and each worker's longest gap between progress checkpoints (one line per worker, in cgroup colours). Grey lines mark the workers' start and stop. Kernel log lines carry no time in the result; they are listed with the verdict."
+	caption := "Scheduler events, sched_ext state changes and enable_seq bumps (from the sched_ext telemetry readings, else the progress samples), kernel incidents seen on the console, and each worker's longest gap between progress checkpoints (one line per worker, in cgroup colours). Grey lines mark the workers' start and stop. Kernel log lines carry no time in the result; they are listed with the verdict."
 	if len(b.g.Runs) > 1 {
 		caption = strings.Replace(caption, "Grey lines", "Grey lines (dotted for "+b.g.Runs[1].Label+")", 1)
 	}

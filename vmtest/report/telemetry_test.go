@@ -45,3 +45,33 @@ func TestTelemetryAndDump(t *testing.T) {
 		t.Error("a changed counter is listed after an unchanged one")
 	}
 }
+
+// TestTimelineStateFromTelemetry: the timeline's sched_ext state row reads
+// the telemetry readings, so a result whose progress samples carry no
+// state still shows the state the scheduler ran in.
+func TestTimelineStateFromTelemetry(t *testing.T) {
+	res := readFixture(t, "telemetry.json")
+	for i := range res.Scenarios {
+		for j := range res.Scenarios[i].Progress {
+			res.Scenarios[i].Progress[j].SchedState = ""
+		}
+	}
+	pg, err := newPage(res, (&Options{}).withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, g := range pg.Groups {
+		for _, f := range g.Figures {
+			if f.Title == "Timeline" {
+				found = true
+				if !strings.Contains(string(f.SVG), ">enabled</text>") {
+					t.Errorf("%s: the timeline shows no sched_ext state from the telemetry", g.Name)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no timeline chart")
+	}
+}
