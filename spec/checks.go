@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -267,6 +268,13 @@ func (c Checks) Sources(s Scheduler) map[string]string {
 		base = next
 	}
 	return out
+}
+
+// IsZero reports whether c sets nothing: no threshold, no skip.
+func (c Checks) IsZero() bool {
+	rest := c
+	rest.Skip = nil
+	return len(c.Skip) == 0 && reflect.ValueOf(rest).IsZero()
 }
 
 // Skips reports whether the named check is skipped.

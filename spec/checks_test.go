@@ -239,3 +239,20 @@ func TestChecksSources(t *testing.T) {
 		})
 	}
 }
+
+func TestChecksIsZero(t *testing.T) {
+	for _, tc := range []struct {
+		c    Checks
+		want bool
+	}{
+		{Checks{}, true},
+		{Checks{Skip: []string{}}, true},
+		{Checks{Skip: []string{CheckFairness}}, false},
+		{Checks{MaxGap: time.Second}, false},
+		{Checks{RateDipPct: 5}, false},
+	} {
+		if got := tc.c.IsZero(); got != tc.want {
+			t.Errorf("%+v.IsZero() = %v, want %v", tc.c, got, tc.want)
+		}
+	}
+}

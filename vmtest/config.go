@@ -32,9 +32,12 @@ type Config struct {
 	// boot under this scheduler, named as spec.ParseScheduler takes it:
 	// "none" (the kernel's EEVDF), a built-in ("fifo"), an example
 	// scheduler ("scx_simple") or a binary's path. Its runs are marked
-	// ScenarioResult.Baseline. CompareArgs are its arguments.
-	Compare     string
-	CompareArgs []string
+	// ScenarioResult.Baseline. CompareArgs are its arguments, and
+	// CompareChecks its layer of thresholds, as Scheduler.Checks is the
+	// scheduler's (each scheduler is judged by its own layer).
+	Compare       string
+	CompareArgs   []string
+	CompareChecks spec.Checks
 	// Repeat runs every scenario (and its Compare run) this many times in
 	// the one boot, alternating the two schedulers; zero means once.
 	// Result.Summary holds the medians and spread of the repetitions.
@@ -151,7 +154,9 @@ func (c *Config) compareScheduler() (spec.Scheduler, bool) {
 	if c.Compare == "" {
 		return spec.Scheduler{}, false
 	}
-	return spec.ParseScheduler(c.Compare, c.CompareArgs), true
+	s := spec.ParseScheduler(c.Compare, c.CompareArgs)
+	s.Checks = c.CompareChecks
+	return s, true
 }
 
 // repeats returns how many times every scenario runs.
@@ -232,6 +237,8 @@ func (c *Config) validate() error {
 		}
 	} else if len(c.CompareArgs) > 0 {
 		return &ConfigError{Field: "compare", Msg: "compare arguments given without a scheduler to compare with"}
+	} else if !c.CompareChecks.IsZero() {
+		return &ConfigError{Field: "compare", Msg: "compare checks given without a scheduler to compare with"}
 	}
 	if c.Repeat < 0 || c.Repeat > MaxRepeat {
 		return &ConfigError{Field: "repeat", Msg: fmt.Sprintf("%d is out of range (0 to %d)", c.Repeat, MaxRepeat)}

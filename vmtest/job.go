@@ -111,7 +111,7 @@ func (s *session) runJob(ctx context.Context, sc spec.Scenario, baseline bool, r
 	// layer, the scenario's own (spec.Checks.Resolve).
 	judged := s.cfg.jobScheduler(sc, baseline)
 	if sched.Kind == protocol.SchedulerNone {
-		judged = spec.Scheduler{Name: spec.SchedulerNone}
+		judged = spec.Scheduler{Name: spec.SchedulerNone, Checks: judged.Checks}
 	}
 	sources := sc.Checks.Sources(judged)
 	if len(sources) == 0 {

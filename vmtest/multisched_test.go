@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scxvm/scxvm/protocol"
 	"github.com/scxvm/scxvm/spec"
@@ -152,6 +153,33 @@ func TestSessionLateEjectionOfPreviousScheduler(t *testing.T) {
 	for _, e := range next.SchedEvents {
 		if e.Kind == "ejected" {
 			t.Errorf("the ejection stayed with the second scenario: %+v", next.SchedEvents)
+		}
+	}
+}
+
+// Each scheduler of a compare run is judged by its own layer: the
+// scheduler under test by Scheduler.Checks, the Compare one (the kernel's
+// EEVDF here) by CompareChecks.
+func TestSessionCompareChecks(t *testing.T) {
+	sc := steady0(t)
+	sc.Checks = spec.Checks{}
+	cfg := Config{
+		Scenarios:     []spec.Scenario{sc},
+		Scheduler:     spec.Scheduler{Name: spec.SchedulerFIFO, Checks: spec.Checks{MaxGap: 3 * time.Second}},
+		Compare:       spec.SchedulerNone,
+		CompareChecks: spec.Checks{MaxGap: 4 * time.Second},
+	}
+	res, err := runSession(t, cfg, serveJobs(func(*protocol.Job, *protocol.Conn) bool { return true }))
+	if res == nil {
+		t.Fatal(err)
+	}
+	want := map[bool]time.Duration{false: 3 * time.Second, true: 4 * time.Second}
+	if len(res.Scenarios) != 2 {
+		t.Fatalf("%d scenario results, want the scheduler's and the baseline's", len(res.Scenarios))
+	}
+	for _, sr := range res.Scenarios {
+		if sr.Checks.MaxGap != want[sr.Baseline] || sr.CheckSources[spec.CheckMaxGap] != "--check or Scheduler.Checks" {
+			t.Errorf("%s (baseline %v): max_gap %v from %q, want %v from the scheduler's layer", sr.Scheduler, sr.Baseline, sr.Checks.MaxGap, sr.CheckSources[spec.CheckMaxGap], want[sr.Baseline])
 		}
 	}
 }

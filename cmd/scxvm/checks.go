@@ -17,6 +17,9 @@ import (
 // resolve after the flags are parsed, so that a bad one is reported as
 // the *spec.ValidationError it is, without the flag package's usage text.
 type checkFlags struct {
+	// name is the flags' base name: "check" (--check, --checks) or
+	// "compare-check" (--compare-check, --compare-checks).
+	name     string
 	settings []checkSetting
 }
 
@@ -26,17 +29,26 @@ type checkSetting struct {
 	file  bool
 }
 
-// register adds --check and --checks to fs; target says what they set,
-// in the flags' help.
+// register adds --NAME and --NAMEs to fs (name "check" unless set);
+// target says what they set, in the flags' help.
 func (c *checkFlags) register(fs *flag.FlagSet, target string) {
-	fs.Func("check", "threshold "+target+", `KEY=VALUE` as in a scenario's checks (max_p99_wake_latency=20ms; a check's name for its one threshold: throughput_cv=0.5), or CHECK=off to skip a check; over the defaults and the scheduler's built-in layer, under each scenario's own checks (repeatable; `scxvm scenarios` lists them)", func(v string) error {
+	name := c.flagName()
+	fs.Func(name, "threshold "+target+", `KEY=VALUE` as in a scenario's checks (max_p99_wake_latency=20ms; a check's name for its one threshold: throughput_cv=0.5), or CHECK=off to skip a check; over the defaults and the scheduler's built-in layer, under each scenario's own checks (repeatable; `scxvm scenarios` lists them)", func(v string) error {
 		c.settings = append(c.settings, checkSetting{value: v})
 		return nil
 	})
-	fs.Func("checks", "thresholds "+target+" from a YAML/JSON `FILE` holding what a scenario's checks: holds (skip: [...], max_gap: 3s, ...); one layer with the --check flags, the later flag winning (repeatable)", func(path string) error {
+	fs.Func(name+"s", "thresholds "+target+" from a YAML/JSON `FILE` holding what a scenario's checks: holds (skip: [...], max_gap: 3s, ...); one layer with the --"+name+" flags, the later flag winning (repeatable)", func(path string) error {
 		c.settings = append(c.settings, checkSetting{value: path, file: true})
 		return nil
 	})
+}
+
+// flagName is the flags' base name, "check" unless name says otherwise.
+func (c *checkFlags) flagName() string {
+	if c.name == "" {
+		return "check"
+	}
+	return c.name
 }
 
 // String returns the flags as given ("--check a=1 --checks f.yaml").
@@ -44,9 +56,9 @@ func (c *checkFlags) String() string {
 	var parts []string
 	for _, s := range c.settings {
 		if s.file {
-			parts = append(parts, "--checks "+s.value)
+			parts = append(parts, "--"+c.flagName()+"s "+s.value)
 		} else {
-			parts = append(parts, "--check "+s.value)
+			parts = append(parts, "--"+c.flagName()+" "+s.value)
 		}
 	}
 	return strings.Join(parts, " ")
@@ -68,7 +80,7 @@ func (c *checkFlags) resolve() (spec.Checks, error) {
 		if s.file {
 			l, err = scenariofile.LoadChecks(s.value)
 		} else {
-			l, err = scenariofile.ParseCheck("--check "+s.value, s.value)
+			l, err = scenariofile.ParseCheck("--"+c.flagName()+" "+s.value, s.value)
 		}
 		if err != nil {
 			return spec.Checks{}, err

@@ -103,6 +103,8 @@ func TestCheckFlagCommands(t *testing.T) {
 			"# max_gap max_gap 3s", "# fairness fairness_spread_pct skipped", "# rate_dip rate_dip_pct, rate_dip_for skipped",
 		}},
 		{[]string{"scenarios", "steady", "--check", "no_worker_crash=off"}, exitPass, []string{"# also skipped: no_worker_crash"}},
+		{[]string{"run", "--compare", "none", "--compare-check", "fairnes=50"}, exitUsage, []string{`--compare-check fairnes=50: unknown check or threshold "fairnes"`}},
+		{[]string{"run", "--compare-check", "fairness=50", "steady"}, exitUsage, []string{"compare checks given without a scheduler to compare with"}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out bytes.Buffer

@@ -301,9 +301,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, execMo
 		collects  listFlag
 		prefix    string
 		checks    checkFlags
+		cmpChecks = checkFlags{name: "compare-check"}
 	)
 	vf.register(fs)
 	checks.register(fs, "of the --scheduler (not of --compare's)")
+	cmpChecks.register(fs, "of the --compare scheduler, as --check is of the --scheduler")
 	fs.Var(&scenarios, "scenario", "scenario `NAME` or YAML/JSON FILE (repeatable; also positional)")
 	fs.StringVar(&compare, "compare", "", "also run each scenario under this `SCHEDULER` in the same boot (none = EEVDF, fifo, scx_NAME, a PATH) and print both side by side")
 	fs.Var(&cmpArgs, "compare-arg", "argument for the --compare scheduler binary (repeatable)")
@@ -349,6 +351,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, execMo
 	if err != nil {
 		return err
 	}
+	compareChecks, err := cmpChecks.resolve()
+	if err != nil {
+		return err
+	}
 	treeNote, err := vf.kernelFromTree(fs) // tree.go
 	if err != nil {
 		return err
@@ -366,11 +372,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, execMo
 	if err != nil {
 		return err
 	}
-	// The flags are the layer of the scheduler under test; the --compare
-	// scheduler keeps its own (the defaults and its built-in layer), so
-	// that thresholds tightened for one scheduler do not fail the other.
+	// --check is the layer of the scheduler under test, --compare-check
+	// the --compare scheduler's, so that thresholds tightened for one
+	// scheduler do not fail the other.
 	cfg.Scheduler.Checks = schedChecks
-	cfg.Compare, cfg.CompareArgs, cfg.Repeat = compare, cmpArgs, repeat
+	cfg.Compare, cfg.CompareArgs, cfg.CompareChecks, cfg.Repeat = compare, cmpArgs, compareChecks, repeat
 	cfg.RestartScheduler = restart
 	cfg.Cold = cold
 	if len(scenarios) > 0 {
