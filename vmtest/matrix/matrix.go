@@ -607,7 +607,7 @@ func explain(f *vmtest.Failure, sr *vmtest.ScenarioResult) (string, []string) {
 		var ex []string
 		if sr != nil {
 			for _, cf := range sr.Failures {
-				ex = append(ex, cf.String())
+				ex = append(ex, sr.FailureText(cf))
 			}
 		}
 		if len(ex) == 0 {

@@ -66,8 +66,16 @@ var expected = map[string][]want{
 	// Once in four full runs scx_flatcg hit a runtime error while four
 	// spinners ran under it, and the guest logged an RCU stall on the way
 	// (kernel_clean); the kernel's own words are the reason.
-	"debian/scx_flatcg/steady":     {{OutcomePass, nil, ""}, {Outcome(vmtest.FailChecks), []string{spec.CheckKernelClean}, `kernel: BPF scheduler "flatcg" disabled (runtime error)`}},
-	"debian/scx_flatcg/pingpong":   pass,
+	"debian/scx_flatcg/steady": {{OutcomePass, nil, ""}, {Outcome(vmtest.FailChecks), []string{spec.CheckKernelClean}, `kernel: BPF scheduler "flatcg" disabled (runtime error)`}},
+	// scx_flatcg's cgroup bookkeeping can lose track between one
+	// scenario's cgroups going and the next one's coming: under host load
+	// (a cpu hog beside the run) 5 of 11 warm steady+pingpong runs failed
+	// the new job cgroup's init ("unexpected !NULL cgv_node stash": the
+	// mkdir fails, the kernel ejects flatcg), and once in CI flatcg
+	// starved the kernel's watchdog work for 30 s.
+	"debian/scx_flatcg/pingpong": {{OutcomePass, nil, ""},
+		{Outcome(vmtest.FailEjected), notLoaded, `(scx_bpf_error): flatcg: scx_flatcg.bpf.c:901: unexpected !NULL cgv_node stash`},
+		{Outcome(vmtest.FailEjected), []string{spec.CheckNoStalledTask, spec.CheckSchedulerAttached}, `(runnable task stall): flatcg: watchdog failed to check in`}},
 	"debian/scx_sdt/steady":        pass,
 	"debian/scx_sdt/pingpong":      pass,
 	"debian/scx_simple/steady":     pass,
