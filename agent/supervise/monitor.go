@@ -79,6 +79,8 @@ func (s *Supervisor) monitor() {
 				trigger(s.cfg.TrailingWait)
 			}
 			if left && !w.stateLeft {
+				s.cfg.Logf("scheduler %s: sched_ext reads state %q, ops %q, enable_seq %d (attached: ops %q, enable_seq %d; read error: %v)",
+					s.name(), st.State, st.Ops, st.EnableSeq, s.ops, s.baseSeq, err)
 				w.stateLeft = true
 				trigger(s.cfg.TrailingWait)
 			}
@@ -115,6 +117,16 @@ func (s *Supervisor) monitor() {
 				settle.Reset(s.cfg.ExitWait)
 				break
 			}
+			if w.stateLeft && w.disabled == nil && !w.loaderGone && !w.stopping && s.stillAttached() {
+				// The state read that showed the scheduler gone is
+				// contradicted: no kernel line, the loader runs, and
+				// sched_ext shows it attached as before. Keep watching.
+				s.cfg.Logf("scheduler %s: attached after all (ops %q, enable_seq %d); still watching", s.name(), s.ops, s.baseSeq)
+				w.stateLeft, w.waitedLine, w.waitedExit = false, false, false
+				w.triggeredAt = time.Time{}
+				s.triggered.Store(false)
+				break
+			}
 			ejection := (w.disabled != nil && w.line.Abnormal()) || (w.stateLeft && w.disabled == nil && !w.loaderGone)
 			if ejection && !w.loaderGone && !w.waitedExit && s.cmd != nil && !w.stopping {
 				// Give the loader a moment to print its exit info and exit.
@@ -128,6 +140,13 @@ func (s *Supervisor) monitor() {
 			}
 		}
 	}
+}
+
+// stillAttached reports whether sched_ext shows this scheduler attached
+// as it was: enabled, its ops, the enable_seq of its attach.
+func (s *Supervisor) stillAttached() bool {
+	st, err := scxfs.Read(s.cfg.SchedExtDir)
+	return err == nil && st.Attached() && st.Ops == s.ops && st.EnableSeq == s.baseSeq
 }
 
 // takeKernel records a kernel line; it reports whether the line matters.

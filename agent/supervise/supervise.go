@@ -523,13 +523,24 @@ func (s *Supervisor) AwaitEnd(ctx context.Context) {
 	}
 	// A state that left waits a poll, then ExitWait for the kernel's
 	// line; an ejected loader gets ExitWait more to exit by itself.
-	bound := s.cfg.PollInterval + s.cfg.TrailingWait + 2*s.cfg.ExitWait + time.Second
-	t := time.NewTimer(bound)
-	defer t.Stop()
-	select {
-	case <-s.done:
-	case <-t.C:
-	case <-ctx.Done():
+	bound := time.NewTimer(s.cfg.PollInterval + s.cfg.TrailingWait + 2*s.cfg.ExitWait + time.Second)
+	defer bound.Stop()
+	poll := time.NewTicker(s.cfg.PollInterval)
+	defer poll.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-bound.C:
+			return
+		case <-ctx.Done():
+			return
+		case <-poll.C:
+			// A read that showed it gone, contradicted since.
+			if !s.triggered.Load() && s.stillAttached() {
+				return
+			}
+		}
 	}
 }
 

@@ -536,3 +536,39 @@ func TestAwaitEnd(t *testing.T) {
 		t.Errorf("after AwaitEnd: terminal %+v (%v), want the ejection", e, ok)
 	}
 }
+
+// TestTransientStateRead: one read that shows the scheduler gone, with no
+// kernel line and the state attached again when the monitor decides, is
+// no ejection; a real one later still is.
+func TestTransientStateRead(t *testing.T) {
+	fake, cfg, rec := setup(t)
+	cfg.LoadBuiltin = func(name string, opts builtin.Options) (Builtin, error) {
+		ops, _ := builtin.OpsName(name)
+		return &fakeBuiltin{fake: fake, name: ops}, fake.Enable(ops)
+	}
+	s := New(Spec{Builtin: "error"}, cfg)
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer s.Stop(context.Background())
+	kernelLine(s, 1, `sched_ext: BPF scheduler "scxvm_error" enabled`)
+	ops := filepath.Join(fake.Dir, "root", "ops")
+	if err := os.WriteFile(ops, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * cfg.PollInterval) // the monitor reads it
+	if err := os.WriteFile(ops, []byte("scxvm_error\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.AwaitEnd(context.Background())
+	time.Sleep(cfg.TrailingWait + 2*cfg.ExitWait) // past the monitor's decision
+	if e, ok := s.Terminal(); ok {
+		t.Fatalf("terminal event %+v after a transient read", e)
+	}
+	fake.Disable()
+	kernelLine(s, 2, `sched_ext: BPF scheduler "scxvm_error" disabled (runtime error)`)
+	waitDone(t, s)
+	if e := rec.last(); e.Kind != Ejected {
+		t.Errorf("event = %+v, want the ejection", e)
+	}
+}
