@@ -276,6 +276,20 @@ func jobTimeout(sc spec.Scenario) time.Duration {
 	return sc.JobTimeout() + spec.DefaultTimeoutSlack + 10*time.Second
 }
 
+// acceptHello refuses, after a Bye, the Hello of an agent of another
+// build or of a guest whose shares did not mount.
+func (s *session) acceptHello(live context.Context, hello *protocol.Hello) error {
+	if err := protocol.CurrentBuild().Compatible(hello.Agent); err != nil {
+		s.bye(live)
+		return &InfraError{Op: "handshake", Err: fmt.Errorf("agent %s: %w; rebuild it from this scxvm (make build, or vmtest.BuildAgent)", s.agentPath, err)}
+	}
+	if err := shareErrors(hello); err != nil {
+		s.bye(live)
+		return err
+	}
+	return nil
+}
+
 // watchVM records QEMU's end: s.vmErr, then s.vmDone closed.
 func (s *session) watchVM() {
 	s.vmDone = make(chan struct{})
@@ -355,12 +369,7 @@ func (s *session) run(ctx context.Context) (err error) {
 		s.cfg.logf("no hello after %v: %v", s.vm.Since(), err)
 		return s.guestFailure(ctx, bootCtx, "", fmt.Errorf("wait for the agent's hello: %w", err))
 	}
-	if err := protocol.CurrentBuild().Compatible(hello.Agent); err != nil {
-		s.bye(live)
-		return &InfraError{Op: "handshake", Err: fmt.Errorf("agent %s: %w; rebuild it from this scxvm (make build, or vmtest.BuildAgent)", s.agentPath, err)}
-	}
-	if err := shareErrors(hello); err != nil {
-		s.bye(live)
+	if err := s.acceptHello(live, hello); err != nil {
 		return err
 	}
 	helloAt := s.vm.Since()

@@ -185,12 +185,7 @@ func (s *session) shell(ctx context.Context, tio ShellIO, in *shellInput, w *not
 		}
 		return fail(s.attribute(bootCtx, "", fmt.Errorf("wait for the agent: %w", err)))
 	}
-	if err := protocol.CurrentBuild().Compatible(hello.Agent); err != nil {
-		s.bye(live)
-		return &InfraError{Op: "handshake", Err: fmt.Errorf("agent %s: %w; rebuild it from this scxvm (make build, or vmtest.BuildAgent)", s.agentPath, err)}
-	}
-	if err := shareErrors(hello); err != nil {
-		s.bye(live)
+	if err := s.acceptHello(live, hello); err != nil {
 		return err
 	}
 	if !hello.SchedExt.Available && s.cfg.needsSchedExt() {

@@ -72,7 +72,7 @@ func (s *Supervisor) monitor() {
 			killed := s.killed != 0
 			s.mu.Unlock()
 			st, err := scxfs.Read(s.cfg.SchedExtDir)
-			left := err != nil || !st.Attached() || st.Ops != s.ops || st.EnableSeq != s.baseSeq
+			left := !s.asAttached(st, err)
 			w.lastState = st
 			if killed && !w.loaderGone {
 				w.loaderGone = true
@@ -142,11 +142,15 @@ func (s *Supervisor) monitor() {
 	}
 }
 
-// stillAttached reports whether sched_ext shows this scheduler attached
-// as it was: enabled, its ops, the enable_seq of its attach.
-func (s *Supervisor) stillAttached() bool {
-	st, err := scxfs.Read(s.cfg.SchedExtDir)
+// asAttached reports whether a reading of sched_ext shows this scheduler
+// attached as it was: enabled, its ops, the enable_seq of its attach.
+func (s *Supervisor) asAttached(st scxfs.Status, err error) bool {
 	return err == nil && st.Attached() && st.Ops == s.ops && st.EnableSeq == s.baseSeq
+}
+
+// stillAttached reads sched_ext now: see asAttached.
+func (s *Supervisor) stillAttached() bool {
+	return s.asAttached(scxfs.Read(s.cfg.SchedExtDir))
 }
 
 // takeKernel records a kernel line; it reports whether the line matters.

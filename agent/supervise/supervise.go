@@ -502,11 +502,7 @@ func (s *Supervisor) kill() {
 // changes the state before it prints its reason, and the log reaches the
 // monitor later still).
 func (s *Supervisor) ending() bool {
-	if s.triggered.Load() {
-		return true
-	}
-	st, err := scxfs.Read(s.cfg.SchedExtDir)
-	return err != nil || !st.Attached() || st.Ops != s.ops || st.EnableSeq != s.baseSeq
+	return s.triggered.Load() || !s.stillAttached()
 }
 
 // AwaitEnd waits for the terminal event of a scheduler that is ending

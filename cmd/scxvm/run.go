@@ -355,7 +355,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, execMo
 	if err != nil {
 		return err
 	}
-	treeNote, err := vf.kernelFromTree(fs) // tree.go
+	cfg, err := vf.configFromFlags(fs, stderr) // tree.go
 	if err != nil {
 		return err
 	}
@@ -364,13 +364,6 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, execMo
 	info := stdout
 	if len(command) > 0 {
 		info = stderr
-	}
-	if treeNote != "" {
-		fmt.Fprintf(stderr, "scxvm: %s\n", treeNote)
-	}
-	cfg, err := vf.config()
-	if err != nil {
-		return err
 	}
 	// --check is the layer of the scheduler under test, --compare-check
 	// the --compare scheduler's, so that thresholds tightened for one

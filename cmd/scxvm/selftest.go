@@ -77,14 +77,7 @@ func selftestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if filter != "" && len(tests) > 0 {
 		return usagef("-t and --test: give one of them")
 	}
-	treeNote, err := vf.kernelFromTree(fs)
-	if err != nil {
-		return err
-	}
-	if treeNote != "" {
-		fmt.Fprintf(stderr, "scxvm: %s\n", treeNote)
-	}
-	cfg, err := vf.config()
+	cfg, err := vf.configFromFlags(fs, stderr)
 	if err != nil {
 		return err
 	}

@@ -54,14 +54,7 @@ func shellWith(ctx context.Context, args []string, stdin *os.File, stdout, stder
 	if fs.NArg() > 0 {
 		return usagef("scxvm shell takes no arguments, got %q", fs.Args())
 	}
-	treeNote, err := vf.kernelFromTree(fs)
-	if err != nil {
-		return err
-	}
-	if treeNote != "" {
-		fmt.Fprintf(stderr, "scxvm: %s\n", treeNote)
-	}
-	cfg, err := vf.config()
+	cfg, err := vf.configFromFlags(fs, stderr)
 	if err != nil {
 		return err
 	}

@@ -3,11 +3,26 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/scxvm/scxvm/kernel"
 	"github.com/scxvm/scxvm/vmtest"
 )
+
+// configFromFlags returns the VM configuration of the parsed flags, with
+// the kernel tree the current directory is in as the kernel when --kernel
+// was not given (kernelFromTree); the note saying so goes to stderr.
+func (v *vmFlags) configFromFlags(fs *flag.FlagSet, stderr io.Writer) (vmtest.Config, error) {
+	note, err := v.kernelFromTree(fs)
+	if err != nil {
+		return vmtest.Config{}, err
+	}
+	if note != "" {
+		fmt.Fprintf(stderr, "scxvm: %s\n", note)
+	}
+	return v.config()
+}
 
 // kernelFromTree sets the kernel to the kernel tree the current directory
 // is in when --kernel was not given, and returns a note saying so ("" when

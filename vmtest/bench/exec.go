@@ -24,15 +24,7 @@ func (b *bencher) execVsEmpty(ctx context.Context) []Row {
 	if err != nil {
 		return []Row{failed(name, "", fmt.Errorf("no true on the host: %w", err))}
 	}
-	base := vmtest.Config{
-		Kernel:      b.cfg.Kernel,
-		Boot:        b.cfg.Boot,
-		Accel:       b.cfg.Accel,
-		CacheDir:    b.cfg.CacheDir,
-		Agent:       b.cfg.Agent,
-		BootTimeout: 3 * time.Minute,
-		Logf:        b.cfg.Logf,
-	}
+	base := b.vmConfig()
 	var execs, empties, execJobs, emptyJobs []float64
 	var lastErr error
 	for i := range b.cfg.Boots {

@@ -43,6 +43,20 @@ func benchScenario(name string, d time.Duration, wls ...spec.WorkloadConfig) spe
 // inGuest boots once with the built-in fifo scheduler and runs: identical
 // short scenarios (overhead), the ping-pong pairs and perf bench sched
 // pipe (round trips), and 256 workers (spawn/stop).
+// vmConfig is the VM configuration every in-guest measurement starts
+// from: the bench's kernel, boot method, accelerator, cache and agent.
+func (b *bencher) vmConfig() vmtest.Config {
+	return vmtest.Config{
+		Kernel:      b.cfg.Kernel,
+		Boot:        b.cfg.Boot,
+		Accel:       b.cfg.Accel,
+		CacheDir:    b.cfg.CacheDir,
+		Agent:       b.cfg.Agent,
+		BootTimeout: 3 * time.Minute,
+		Logf:        b.cfg.Logf,
+	}
+}
+
 func (b *bencher) inGuest(ctx context.Context) []Row {
 	const (
 		ovName    = "overhead per scenario in one boot"
@@ -71,17 +85,9 @@ func (b *bencher) inGuest(ctx context.Context) []Row {
 	pair := func(wt spec.WorkType) spec.WorkloadConfig {
 		return spec.WorkloadConfig{NumWorkers: 2, WorkType: wt}
 	}
-	cfg := vmtest.Config{
-		Kernel:      b.cfg.Kernel,
-		Boot:        b.cfg.Boot,
-		Accel:       b.cfg.Accel,
-		CacheDir:    b.cfg.CacheDir,
-		Agent:       b.cfg.Agent,
-		MemoryMB:    3072, // 256 worker processes
-		BootTimeout: 3 * time.Minute,
-		ConsoleLog:  filepath.Join(b.tmp, "guest.log"),
-		Logf:        b.cfg.Logf,
-	}
+	cfg := b.vmConfig()
+	cfg.MemoryMB = 3072 // 256 worker processes
+	cfg.ConsoleLog = filepath.Join(b.tmp, "guest.log")
 	for r := range pairRounds {
 		round := "-" + strconv.Itoa(r)
 		if b.cfg.Perf != "" {

@@ -36,18 +36,10 @@ func (b *bencher) warmStart(ctx context.Context) []Row {
 		return fail(err)
 	}
 	sc.Checks = allChecks
-	cfg := vmtest.Config{
-		Kernel:      b.cfg.Kernel,
-		Boot:        b.cfg.Boot,
-		Accel:       b.cfg.Accel,
-		CacheDir:    b.cfg.CacheDir,
-		Agent:       b.cfg.Agent,
-		Scenarios:   []spec.Scenario{sc},
-		KernelArgs:  []string{"scxvm.bench=" + strconv.FormatInt(time.Now().UnixNano(), 36)},
-		BootTimeout: 3 * time.Minute,
-		ConsoleLog:  filepath.Join(b.tmp, "warm.log"),
-		Logf:        b.cfg.Logf,
-	}
+	cfg := b.vmConfig()
+	cfg.Scenarios = []spec.Scenario{sc}
+	cfg.KernelArgs = []string{"scxvm.bench=" + strconv.FormatInt(time.Now().UnixNano(), 36)}
+	cfg.ConsoleLog = filepath.Join(b.tmp, "warm.log")
 	run := func(cold bool) (*vmtest.Result, error) {
 		c := cfg
 		c.Cold = cold
