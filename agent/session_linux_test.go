@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -496,6 +497,17 @@ func TestSessionJobTimeoutAndWatchdog(t *testing.T) {
 	}
 	if !errors.Is(err, ErrWatchdog) || time.Since(start) < 600*time.Millisecond {
 		t.Errorf("Serve = %v after %v, want ErrWatchdog after ~700ms", err, time.Since(start))
+	}
+	// The abandoned job ends with the session's context and removes its
+	// cgroup; wait for that, so that it does not race the test's cleanup.
+	jobDir := filepath.Join(g.cfg.CgroupParent, "scxvm-job-4")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(jobDir); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still there 5s after the session ended", jobDir)
+		}
 	}
 	// Nothing but the start of the job came before the hang.
 	g.host.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
